@@ -1,0 +1,39 @@
+# Signet — `make help` lists the targets.
+VENV   ?= .venv
+PYTHON ?= python3.11
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck fmt topics clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## create .venv and install Signet with the dev tools
+
+run: $(STAMP) ## start the whole stack on the embedded defaults (Ctrl-C stops it)
+	$(VENV)/bin/signet up
+
+test: $(STAMP) lint typecheck ## lint, type-check and run every test against a real broker
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP) ## format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: ## remove the venv and local state
+	rm -rf $(VENV) .signet .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,221 @@
+"""Python values for every Avro record in ``schemas/``; field names match (order may differ:
+fields with defaults come last here).
+
+All ``*_at`` fields are epoch milliseconds (UTC). Instances are frozen: a change to a
+workspace is a new snapshot, never an edit in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class DestinationType(StrEnum):
+    WEBHOOK = "webhook"
+    SLACK = "slack"
+
+
+class SignatureScheme(StrEnum):
+    STANDARD_WEBHOOKS = "standard-webhooks"
+    STANDARD_WEBHOOKS_ED25519 = "standard-webhooks-ed25519"
+    HMAC_SHA256 = "hmac-sha256"
+    GITHUB = "github"
+
+
+class CommandKind(StrEnum):
+    CREATE_WORKSPACE = "create_workspace"
+    ADD_PUBLISHABLE_KEY = "add_publishable_key"
+    REVOKE_PUBLISHABLE_KEY = "revoke_publishable_key"
+    PUT_DESTINATION = "put_destination"
+    DELETE_DESTINATION = "delete_destination"
+
+
+class OutcomeStatus(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXHAUSTED = "exhausted"
+    DESTINATION_DISABLED = "destination_disabled"
+
+
+@dataclass(slots=True, frozen=True)
+class RetryPolicy:
+    avro_name: ClassVar[str] = "signet.RetryPolicy"
+    max_attempts: int | None = None
+    max_age_seconds: int | None = None
+    delays_seconds: list[int] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SealedSecret:
+    avro_name: ClassVar[str] = "signet.SealedSecret"
+    key_id: str
+    wrapped_key: bytes
+    ciphertext: bytes
+
+
+@dataclass(slots=True, frozen=True)
+class SigningSecret:
+    avro_name: ClassVar[str] = "signet.SigningSecret"
+    id: str
+    sealed: SealedSecret
+    hint: str
+    created_at: int
+    public_key: str | None = None
+    expires_at: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Destination:
+    avro_name: ClassVar[str] = "signet.Destination"
+    id: str
+    type: str
+    name: str
+    created_at: int
+    updated_at: int
+    url: str | None = None
+    sealed_url: SealedSecret | None = None
+    event_types: list[str] = field(default_factory=list)
+    signature_scheme: str = SignatureScheme.STANDARD_WEBHOOKS.value
+    secrets: list[SigningSecret] = field(default_factory=list)
+    enabled: bool = True
+    disabled_reason: str | None = None
+    timeout_seconds: float | None = None
+    retry_policy: RetryPolicy | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class PublishableKey:
+    avro_name: ClassVar[str] = "signet.PublishableKey"
+    id: str
+    sha256: str
+    hint: str
+    created_at: int
+    revoked_at: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    avro_name: ClassVar[str] = "signet.Event"
+    id: str
+    workspace_id: str
+    type: str
+    resource: str
+    resource_id: str
+    payload: bytes
+    created_at: int
+    source: str = "http"
+
+
+@dataclass(slots=True, frozen=True)
+class WorkspaceCommand:
+    avro_name: ClassVar[str] = "signet.WorkspaceCommand"
+    id: str
+    workspace_id: str
+    kind: str
+    issued_at: int
+    name: str | None = None
+    environment: str | None = None
+    publishable_key: PublishableKey | None = None
+    destination: Destination | None = None
+    target_id: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class WorkspaceConfig:
+    avro_name: ClassVar[str] = "signet.WorkspaceConfig"
+    workspace_id: str
+    version: int
+    name: str
+    environment: str
+    created_at: int
+    updated_at: int
+    publishable_keys: list[PublishableKey] = field(default_factory=list)
+    destinations: list[Destination] = field(default_factory=list)
+    applied_commands: list[str] = field(default_factory=list)
+
+    def destination(self, destination_id: str) -> Destination | None:
+        return next((d for d in self.destinations if d.id == destination_id), None)
+
+
+@dataclass(slots=True, frozen=True)
+class Delivery:
+    avro_name: ClassVar[str] = "signet.Delivery"
+    id: str
+    event_id: str
+    workspace_id: str
+    destination_id: str
+    event_type: str
+    body: bytes
+    attempt: int
+    event_created_at: int
+    due_at: int
+    first_attempt_at: int | None = None
+    replay_of: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Outcome:
+    avro_name: ClassVar[str] = "signet.Outcome"
+    id: str
+    status: str
+    delivery_id: str
+    event_id: str
+    workspace_id: str
+    destination_id: str
+    event_type: str
+    attempt: int
+    attempted_at: int
+    event_created_at: int
+    url: str | None = None
+    http_status: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    response_excerpt: str | None = None
+    request_headers: dict[str, str] = field(default_factory=dict)
+    next_attempt_at: int | None = None
+    replay_of: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    avro_name: ClassVar[str] = "signet.DeadLetter"
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    error_type: str
+    service: str
+    failed_at: int
+    original_key: bytes | None = None
+    original_value: bytes | None = None
+
+
+Record = (
+    RetryPolicy
+    | SealedSecret
+    | SigningSecret
+    | Destination
+    | PublishableKey
+    | Event
+    | WorkspaceCommand
+    | WorkspaceConfig
+    | Delivery
+    | Outcome
+    | DeadLetter
+)
+TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
+    Event,
+    WorkspaceCommand,
+    WorkspaceConfig,
+    Delivery,
+    Outcome,
+    DeadLetter,
+)

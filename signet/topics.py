@@ -1,0 +1,155 @@
+"""Topic names, partition counts and cleanup policies; ``ensure_topics`` creates them.
+
+Every topic name used anywhere comes from :class:`Topics`; no service spells one out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from signet.errors import BrokerError
+from signet.settings import CommonSettings
+
+DAY_MS = 24 * 3600 * 1000
+
+# Delay tiers of the default retry schedule (ARCHITECTURE §4); the schedule repeats 12h.
+RETRY_TIERS_SECONDS: tuple[int, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200)
+
+
+def tier_label(seconds: int) -> str:
+    """``5s``, ``2m``, ``1h``: the suffix of a retry topic."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+@dataclass(slots=True, frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class Topics:
+    """Names of every Signet topic under one prefix (``signet.`` by default)."""
+
+    prefix: str = "signet."
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    @property
+    def workspace_commands(self) -> str:
+        return f"{self.prefix}workspace-commands"
+
+    @property
+    def workspace_config(self) -> str:
+        return f"{self.prefix}workspace-config"
+
+    @property
+    def deliveries(self) -> str:
+        return f"{self.prefix}deliveries"
+
+    @property
+    def outcomes(self) -> str:
+        return f"{self.prefix}outcomes"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}dlq"
+
+    def retry(self, delay_seconds: int) -> str:
+        return f"{self.prefix}retry.{tier_label(delay_seconds)}"
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> Topics:
+        return cls(settings.topic_prefix)
+
+
+def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
+    """Every topic Signet needs, with its partition count and policy (ARCHITECTURE §3)."""
+    t = Topics.from_settings(settings)
+    keyed, fanout = settings.partitions, settings.deliveries_partitions
+
+    def delete(days: int) -> dict[str, str]:
+        return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
+
+    specs = [
+        TopicSpec(t.events, keyed, delete(7)),
+        TopicSpec(t.workspace_commands, keyed, delete(7)),
+        TopicSpec(t.workspace_config, keyed, {"cleanup.policy": "compact"}),
+        TopicSpec(t.deliveries, fanout, delete(7)),
+        TopicSpec(t.outcomes, keyed, delete(30)),
+        TopicSpec(t.dlq, keyed, delete(30)),
+    ]
+    specs += [TopicSpec(t.retry(s), fanout, delete(7)) for s in RETRY_TIERS_SECONDS]
+    return specs
+
+
+def kafka_client_config(settings: CommonSettings) -> dict[str, Any]:
+    """librdkafka settings shared by every client: bootstrap and security."""
+    conf: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "security.protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
+        conf["sasl.username"] = settings.kafka_sasl_username or ""
+        password = settings.kafka_sasl_password
+        conf["sasl.password"] = password.get_secret_value() if password else ""
+    if settings.kafka_ssl_ca_location:
+        conf["ssl.ca.location"] = settings.kafka_ssl_ca_location
+    return conf
+
+
+@dataclass(slots=True)
+class EnsureReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    partition_mismatch: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def ensure_topics(settings: CommonSettings, *, timeout: float = 30.0) -> EnsureReport:
+    """Create missing topics; report existing ones and any partition-count mismatch.
+
+    Idempotent: running it twice creates nothing the second time.
+    """
+    admin = AdminClient(kafka_client_config(settings))
+    specs = topic_specs(settings)
+    report = EnsureReport()
+    try:
+        present = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise BrokerError(f"cannot list topics at {settings.kafka_bootstrap}: {exc}") from exc
+    missing = [s for s in specs if s.name not in present]
+    for spec in specs:
+        if spec.name in present:
+            report.existing.append(spec.name)
+            actual = len(present[spec.name].partitions)
+            if actual != spec.partitions:
+                report.partition_mismatch[spec.name] = (spec.partitions, actual)
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(s.name, s.partitions, settings.replication_factor, config=s.config)
+                for s in missing
+            ],
+            request_timeout=timeout,
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout)
+                report.created.append(name)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise BrokerError(f"cannot create topic {name}: {exc}") from exc
+                report.existing.append(name)
+    return report

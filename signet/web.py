@@ -1,0 +1,138 @@
+"""What both HTTP services share: problem+json errors, orjson responses, health routes.
+
+Errors follow RFC 9457: ``application/problem+json`` with ``type``, ``title``, ``status``,
+``detail`` and, for validation failures, ``errors`` naming each bad field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://signet.dev/problems/"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Problem(web.HTTPException):
+    """An HTTP error answered as problem+json. Raise it from any handler."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status_code = status
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + (kind or title.lower().replace(" ", "-")),
+            "title": title,
+            "status": status,
+        }
+        if detail:
+            body["detail"] = detail
+        if errors:
+            body["errors"] = errors
+        super().__init__(
+            headers=headers,
+            body=orjson.dumps(body),
+            content_type="application/problem+json",
+        )
+        self.problem = body
+
+
+def bad_request(detail: str, errors: list[dict[str, str]] | None = None) -> Problem:
+    return Problem(400, "Invalid request", detail, kind="invalid-request", errors=errors)
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "Unauthorized", detail, kind="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def not_found(detail: str = "no such resource") -> Problem:
+    return Problem(404, "Not found", detail, kind="not-found")
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    """The request body as JSON, or a 400/413/415 problem saying why not."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise Problem(413, "Payload too large", f"the body may not exceed {max_bytes} bytes")
+    ctype = request.content_type
+    if ctype not in ("application/json", "application/octet-stream", "") and not ctype.endswith(
+        "+json"
+    ):
+        raise Problem(415, "Unsupported media type", "send application/json")
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise Problem(413, "Payload too large", f"the body may not exceed {max_bytes} bytes")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"the body is not valid JSON: {exc}") from exc
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as problem+json; nothing a client sends crashes the service."""
+    try:
+        return await handler(request)
+    except Problem:
+        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        raise Problem(exc.status, exc.reason, exc.text or None, headers=dict(exc.headers)) from exc
+    except Exception as exc:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        raise Problem(500, "Internal error", "the server failed; it has been logged") from exc
+
+
+def add_health_routes(
+    app: web.Application,
+    *,
+    ready: Callable[[], bool],
+    openapi: Callable[[], dict[str, Any]],
+    registry: CollectorRegistry = REGISTRY,
+) -> None:
+    """``/healthz`` (the process answers), ``/readyz`` (it can do its job), ``/metrics``."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        if not ready():
+            raise Problem(503, "Not ready", "still connecting to Kafka or catching up")
+        return json_response({"status": "ready"})
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def openapi_document(_: web.Request) -> web.Response:
+        return json_response(openapi())
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi_document)
