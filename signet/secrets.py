@@ -28,6 +28,11 @@ def secret_aad(workspace_id: str, destination_id: str, purpose: str = "signing")
     return f"signet/{purpose}/{workspace_id}/{destination_id}".encode()
 
 
+def slack_url_aad(workspace_id: str, destination_id: str) -> bytes:
+    """AAD of a Slack channel's sealed incoming-webhook URL (portal seals, alerter opens)."""
+    return secret_aad(workspace_id, destination_id, "slack-url")
+
+
 def generate_master_key() -> str:
     """A new ring entry, ``<kid>:<base64 key>``, for ``SIGNET_MASTER_KEYS``."""
     return f"k{secrets.token_hex(4)}:{base64.b64encode(os.urandom(32)).decode()}"

@@ -36,13 +36,22 @@ class CommonSettings(BaseSettings):
 
 
 class IngestSettings(CommonSettings):
+    """The HTTP gateway: limits of a request, idempotency memory, produce deadline."""
+
     host: str = "0.0.0.0"  # noqa: S104 - a gateway listens on every interface
-    port: int = INGEST_PORT
-    max_payload_bytes: int = 256 * 1024
-    max_bulk_events: int = 500
-    idempotency_ttl_seconds: int = 24 * 3600
-    idempotency_cache_size: int = 200_000
-    produce_timeout_seconds: float = 10.0
+    port: int = Field(default=INGEST_PORT, ge=0, le=65535)  # 0: any free port
+    # The whole body of POST /v1/events, and each event's compact payload in a bulk.
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_bulk_events: int = Field(default=500, ge=1)
+    max_bulk_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    idempotency_cache_size: int = Field(default=200_000, ge=1)
+    # Waiting for a free produce slot and the broker's ack together; then 503.
+    produce_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Records awaiting acknowledgement at once, across requests (backpressure).
+    max_in_flight_events: int = Field(default=10_000, ge=1)
+    # SIGTERM: how long in-flight requests may take to finish before they are cut.
+    shutdown_timeout_seconds: float = Field(default=15.0, gt=0)
 
 
 class PortalSettings(CommonSettings):
@@ -52,42 +61,79 @@ class PortalSettings(CommonSettings):
     operator_key: SecretStr = SecretStr("")
     master_keys: SecretStr = SecretStr("")
     session_key: SecretStr | None = None
-    session_max_ttl_seconds: int = 24 * 3600
-    command_timeout_seconds: float = 10.0
+    session_max_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    command_timeout_seconds: float = Field(default=10.0, gt=0)
     allow_insecure_destinations: bool = False
+    # A snapshot is one Kafka record: bound what one workspace can grow to.
+    max_destinations_per_workspace: int = Field(default=100, ge=1)
+    max_active_publishable_keys: int = Field(default=20, ge=1)
     database_url: str = "sqlite:///.signet/signet.db"
 
 
 class RouterSettings(CommonSettings):
-    # Faust always starts a web server; each worker on a machine needs its own port.
+    # /healthz, /readyz, /metrics; each worker on a machine needs its own port.
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     data_dir: Path = Path(".signet/router")
+    # Tansu's first group join waits about half of it: keep it short in tests.
     consumer_session_timeout_seconds: float = 10.0
+    commit_interval_seconds: float = Field(default=1.0, gt=0)
+    # A batch waits at most this long to fill: the latency one quiet event pays.
+    batch_max_records: int = Field(default=500, ge=1)
+    batch_wait_seconds: float = Field(default=0.01, gt=0)
+    stop_timeout_seconds: float = Field(default=20.0, gt=0)
 
 
 class DispatcherSettings(CommonSettings):
     master_keys: SecretStr = SecretStr("")
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from outside
     metrics_port: int = 8082
+    consumer_group: str = "signet-dispatcher"
     max_in_flight: int = Field(default=256, ge=1)
     max_in_flight_per_destination: int = Field(default=16, ge=1)
-    connect_timeout_seconds: float = 5.0
-    request_timeout_seconds: float = 15.0
-    response_excerpt_bytes: int = 4096
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Per attempt, when the destination sets no timeout_seconds of its own.
+    request_timeout_seconds: float = Field(default=15.0, gt=0)
+    response_excerpt_bytes: int = Field(default=4096, ge=0)
     allow_insecure_destinations: bool = False
     allow_private_destinations: bool = False
     consumer_session_timeout_seconds: float = 10.0
+    commit_interval_seconds: float = Field(default=1.0, gt=0)
+    # SIGTERM: how long in-flight requests may run on before they are abandoned (and
+    # redelivered after the restart). Longer than the request timeout, so they finish.
+    drain_timeout_seconds: float = Field(default=25.0, ge=0)
+    # A delivery may name a destination the config view has not seen yet (the router's
+    # snapshot is still on its way); wait this long for it before calling it deleted.
+    config_wait_seconds: float = Field(default=5.0, ge=0)
+    config_ready_timeout_seconds: float = Field(default=60.0, gt=0)
 
 
 class DevStackSettings(CommonSettings):
-    """``signet up``: the embedded broker and where the dev stack keeps its keys."""
+    """``signet up``: the embedded broker and where the dev stack keeps its keys.
+
+    Ports you type (ingest, portal) must be free; the internal ones (broker, router web,
+    dispatcher metrics, receiver) move to a free port when taken, and 0 means "any".
+    """
 
     kafka_bootstrap: str = ""  # empty: start the embedded Tansu broker
-    broker_port: int = 9092
+    broker_port: int = Field(default=9092, ge=0, le=65535)
     state_dir: Path = Path(".signet")
-    ingest_port: int = INGEST_PORT
-    portal_port: int = PORTAL_PORT
-    dispatcher_metrics_port: int = 8082
-    router_web_port: int = 6066
+    # The dev stack listens on loopback only: it allows loopback http destinations.
+    host: str = "127.0.0.1"
+    ingest_port: int = Field(default=INGEST_PORT, ge=0, le=65535)
+    portal_port: int = Field(default=PORTAL_PORT, ge=0, le=65535)
+    dispatcher_metrics_port: int = Field(default=8082, ge=0, le=65535)
+    router_web_port: int = Field(default=6066, ge=0, le=65535)
+    # The local webhook receiver of the printed walk-through (`signet listen`).
+    receiver: bool = True
+    receiver_port: int = Field(default=9000, ge=0, le=65535)
     operator_key: SecretStr | None = None
-    ready_timeout_seconds: float = 60.0
+    master_keys: SecretStr | None = None
+    session_key: SecretStr | None = None
+    ready_timeout_seconds: float = Field(default=60.0, gt=0)
+    stop_timeout_seconds: float = Field(default=20.0, gt=0)
+    restart_initial_delay_seconds: float = Field(default=0.5, gt=0)
+    restart_max_delay_seconds: float = Field(default=30.0, gt=0)
+    # Consecutive crashes (none lasting restart_stable_seconds) before `signet up` gives up.
+    restart_max_attempts: int = Field(default=8, ge=1)
+    restart_stable_seconds: float = Field(default=30.0, gt=0)

@@ -43,9 +43,11 @@ class Problem(web.HTTPException):
             body["detail"] = detail
         if errors:
             body["errors"] = errors
+        # text=, not body=: aiohttp deprecates body= on HTTP exceptions (a warning is an
+        # error under the test suite's filterwarnings).
         super().__init__(
             headers=headers,
-            body=orjson.dumps(body),
+            text=orjson.dumps(body).decode(),
             content_type="application/problem+json",
         )
         self.problem = body
@@ -82,7 +84,17 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
         "+json"
     ):
         raise Problem(415, "Unsupported media type", "send application/json")
-    body = await request.content.read(max_bytes + 1)
+    # StreamReader.read(n) returns what has arrived so far, not n bytes: read until EOF
+    # (or one byte past the limit) so a body in many TCP segments is read whole.
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        chunk = await request.content.read(max_bytes + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    body = b"".join(chunks)
     if len(body) > max_bytes:
         raise Problem(413, "Payload too large", f"the body may not exceed {max_bytes} bytes")
     try:
@@ -101,7 +113,13 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        raise Problem(exc.status, exc.reason, exc.text or None, headers=dict(exc.headers)) from exc
+        # Keep headers such as Allow (405); the body and its type are ours now.
+        kept = {
+            k: v
+            for k, v in exc.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
+        raise Problem(exc.status, exc.reason, exc.text or None, headers=kept) from exc
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise Problem(500, "Internal error", "the server failed; it has been logged") from exc

@@ -1,0 +1,1 @@
+"""The HTTP ingest gateway: publishable-key auth → validated events → ``signet.events``."""

@@ -1,0 +1,138 @@
+"""Wiring and lifecycle of the ingest gateway (ARCHITECTURE §7, port 8080).
+
+``IngestApp.start`` follows ``workspace-config`` (publishable keys), starts the
+acknowledged producer and listens; ``/readyz`` turns green once the config view caught up.
+``stop`` closes the listener, lets in-flight requests finish (``shutdown_timeout_seconds``),
+flushes the producer, then stops the config view. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from services.ingest.auth import PublishableKeyAuth
+from services.ingest.handlers import EventHandlers, Limits
+from services.ingest.idempotency import IdempotencyCache
+from services.ingest.intake import EventIntake
+from services.ingest.metrics import IngestMetrics
+from services.ingest.openapi import openapi_document
+from signet.config_view import ConfigView
+from signet.kafka import AsyncProducer
+from signet.settings import IngestSettings
+from signet.topics import Topics
+from signet.web import add_health_routes, problem_middleware
+
+log = logging.getLogger(__name__)
+
+EVENTS_ROUTE = "/v1/events"
+BULK_ROUTE = "/v1/events/bulk"
+
+
+class IngestApp:
+    """The gateway. ``producer`` and ``config_view`` may be given (another broker, tests)."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        *,
+        producer: AsyncProducer | None = None,
+        config_view: ConfigView | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = IngestMetrics()
+        self.config_view = config_view or ConfigView(settings)
+        # librdkafka gives up on a record about when we stop waiting for it, so a 503
+        # rarely leaves a record that still lands later.
+        timeout_ms = int(settings.produce_timeout_seconds * 1000)
+        self.producer = producer or AsyncProducer(settings, **{"message.timeout.ms": timeout_ms})
+        self.idempotency = IdempotencyCache(
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            max_entries=settings.idempotency_cache_size,
+        )
+        intake = EventIntake(
+            self.producer,
+            Topics.from_settings(settings).events,
+            self.idempotency,
+            self.metrics,
+            timeout_seconds=settings.produce_timeout_seconds,
+            max_in_flight=settings.max_in_flight_events,
+        )
+        self._handlers = EventHandlers(
+            PublishableKeyAuth(self.config_view),
+            intake,
+            self.metrics,
+            Limits(
+                max_payload_bytes=settings.max_payload_bytes,
+                max_bulk_events=settings.max_bulk_events,
+                max_bulk_body_bytes=settings.max_bulk_body_bytes,
+            ),
+        )
+        self._document: dict[str, Any] = openapi_document(settings)
+        self._runner: web.AppRunner | None = None
+        self._producer_started = False
+        self._draining = False
+
+    def build(self) -> web.Application:
+        """The aiohttp application with every route and middleware."""
+        app = web.Application(middlewares=[self.metrics.middleware, problem_middleware])
+        app.router.add_post(EVENTS_ROUTE, self._handlers.post_event)
+        app.router.add_post(BULK_ROUTE, self._handlers.post_bulk)
+        add_health_routes(
+            app, ready=self.ready, openapi=lambda: self._document, registry=self.metrics.registry
+        )
+        return app
+
+    def ready(self) -> bool:
+        return self.config_view.ready and self._producer_started and not self._draining
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful when the settings said 0)."""
+        if self._runner is None or not self._runner.addresses:
+            raise RuntimeError("IngestApp is not started")
+        return int(self._runner.addresses[0][1])
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            return
+        self._draining = False
+        await self.config_view.start()
+        await self.producer.start()
+        self._producer_started = True
+        runner = web.AppRunner(
+            self.build(),
+            access_log=None,  # /metrics counts requests; a log line each is too dear here
+            shutdown_timeout=self.settings.shutdown_timeout_seconds,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        await site.start()
+        self._runner = runner
+        log.info("ingest listening on %s:%d", self.settings.host, self.port)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        self._draining = True
+        if runner is not None:
+            # Stops listening, then waits for in-flight handlers up to shutdown_timeout.
+            await runner.cleanup()
+        if self._producer_started:
+            await self.producer.stop(timeout=self.settings.produce_timeout_seconds)
+            self._producer_started = False
+        await self.config_view.stop()
+        log.info("ingest stopped; idempotency keys remembered: %d", len(self.idempotency))
+
+    async def __aenter__(self) -> IngestApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,82 @@
+"""Who is calling: a publishable key (``Bearer pk_test_…`` / ``pk_live_…``) → its workspace.
+
+Keys exist only as SHA-256 hex in workspace snapshots (ARCHITECTURE §6). The lookup is a
+dict access by the hash of the presented key, which reveals nothing about other keys;
+the stored hash is then compared in constant time anyway, so a future lookup that
+scans or truncates cannot turn into a timing oracle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from signet.config_view import KeyMatch
+from signet.ids import now_ms
+from signet.web import Problem
+
+# pk_test_ (development, staging) or pk_live_ (production), then an opaque token.
+_PUBLISHABLE_KEY = re.compile(r"pk_(?:test|live)_[A-Za-z0-9_-]{8,200}")
+AUTHORIZATION = "Authorization"
+
+
+class KeyDirectory(Protocol):
+    """The part of :class:`signet.config_view.ConfigView` authentication needs."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def key_by_hash(self, sha256_hex: str) -> KeyMatch | None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class Caller:
+    workspace_id: str
+    key_id: str
+
+
+class PublishableKeyAuth:
+    def __init__(self, keys: KeyDirectory) -> None:
+        self._keys = keys
+
+    def authenticate(self, header: str | None) -> Caller:
+        """The caller behind an ``Authorization`` header, or a 401 (503 before catch-up)."""
+        if not self._keys.ready:
+            # Before the view has read every snapshot, a valid key would look unknown.
+            raise Problem(
+                503,
+                "Not ready",
+                "the gateway is still loading workspace configuration; retry shortly",
+                kind="not-ready",
+                headers={"Retry-After": "1"},
+            )
+        if header is None or not header.strip():
+            raise _denied("missing Authorization header; send 'Bearer <publishable key>'")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _denied("the Authorization header must be 'Bearer <publishable key>'")
+        if not _PUBLISHABLE_KEY.fullmatch(token):
+            raise _denied("malformed publishable key; expected pk_test_… or pk_live_…")
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        match = self._keys.key_by_hash(digest)
+        if match is None or not hmac.compare_digest(match.key.sha256, digest):
+            raise _denied("unknown publishable key")
+        revoked_at = match.key.revoked_at
+        if revoked_at is not None and revoked_at <= now_ms():
+            raise _denied(f"publishable key {match.key.hint} has been revoked")
+        return Caller(match.workspace_id, match.key.id)
+
+
+def _denied(detail: str) -> Problem:
+    return Problem(
+        401,
+        "Unauthorized",
+        detail,
+        kind="unauthorized",
+        errors=[{"field": AUTHORIZATION, "code": "unauthorized", "message": detail}],
+        headers={"WWW-Authenticate": "Bearer"},
+    )

@@ -1,0 +1,206 @@
+"""Wiring and lifecycle of the portal: producer, config view, command bus, HTTP server.
+
+``PortalService`` refuses to be built without an operator key and a master key ring;
+``start()`` connects to Kafka, starts following ``workspace-config`` and then listens;
+``stop()`` stops accepting requests, lets in-flight ones finish, and flushes the producer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import AsyncExitStack
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+import signet
+from services.portal.auth import OperatorGuard, SessionGuard
+from services.portal.commands import CommandBus
+from services.portal.destinations import DestinationBuilder, DestinationRules
+from services.portal.metrics import PortalMetrics
+from services.portal.openapi import openapi_document
+from services.portal.operator_api import OperatorApi
+from services.portal.problems import require_caught_up, translate_errors
+from services.portal.sessions import SessionSigner, normalize_origin
+from services.portal.signing_secrets import SchemeCatalog
+from services.portal.workspace_api import WorkspaceApi
+from signet.config_view import ConfigView
+from signet.errors import ConfigurationError
+from signet.kafka import AsyncProducer
+from signet.secrets import MasterKeyRing
+from signet.settings import PortalSettings
+from signet.topics import Topics
+from signet.web import Handler, add_health_routes, problem_middleware
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024
+SHUTDOWN_SECONDS = 10.0
+
+
+def public_origin(public_url: str) -> str:
+    """The origin the embed is served from; the portal's own pages may always call it."""
+    parts = urlsplit(public_url)
+    origin = normalize_origin(f"{parts.scheme}://{parts.netloc}") if parts.netloc else None
+    if origin is None:
+        raise ConfigurationError(f"SIGNET_PUBLIC_URL {public_url!r} is not an http(s) URL")
+    return origin
+
+
+def count_requests(metrics: PortalMetrics) -> Middleware:
+    @web.middleware
+    async def counted(request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.requests.labels(request.method, route, str(status)).inc()
+
+    return counted
+
+
+class PortalService:
+    """The whole portal process, minus signal handling (``signet.runner``)."""
+
+    def __init__(self, settings: PortalSettings) -> None:
+        operator_key = settings.operator_key.get_secret_value()
+        if not operator_key:
+            raise ConfigurationError("SIGNET_OPERATOR_KEY is empty; the operator API needs it")
+        ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
+        session_key = settings.session_key.get_secret_value() if settings.session_key else None
+        self.settings = settings
+        self.metrics = PortalMetrics.create()
+        self._own_origin = public_origin(settings.public_url)
+        self._operator_guard = OperatorGuard(operator_key)
+        self._signer = SessionSigner.from_keys(session_key, ring)
+        self._builder = DestinationBuilder(
+            ring,
+            SchemeCatalog.default(),
+            DestinationRules(allow_insecure_urls=settings.allow_insecure_destinations),
+        )
+        self._producer = AsyncProducer(settings)
+        self._view = ConfigView(settings)
+        self._producer_up = False
+        self._stack: AsyncExitStack | None = None
+        self.port: int | None = None
+
+    @property
+    def view(self) -> ConfigView:
+        return self._view
+
+    def ready(self) -> bool:
+        return self._producer_up and self._view.ready
+
+    async def wait_caught_up(self, timeout: float) -> None:
+        """Until the view has read the whole config topic (BrokerError after ``timeout``)."""
+        await self._view.wait_ready(timeout)
+
+    def build_app(self) -> web.Application:
+        settings = self.settings
+        bus = CommandBus(
+            self._producer,
+            self._view,
+            Topics.from_settings(settings).workspace_commands,
+            timeout_seconds=settings.command_timeout_seconds,
+            metrics=self.metrics,
+        )
+        app = web.Application(
+            middlewares=[
+                count_requests(self.metrics),
+                problem_middleware,
+                translate_errors,
+                require_caught_up(self._view),
+            ],
+            client_max_size=MAX_REQUEST_BYTES,
+        )
+        document = openapi_document(settings.public_url, signet.__version__)
+        add_health_routes(
+            app, ready=self.ready, openapi=lambda: document, registry=self.metrics.registry
+        )
+        OperatorApi(
+            view=self._view,
+            bus=bus,
+            signer=self._signer,
+            guard=self._operator_guard,
+            public_url=settings.public_url,
+            max_session_ttl_seconds=settings.session_max_ttl_seconds,
+            max_active_keys=settings.max_active_publishable_keys,
+        ).register(app)
+        WorkspaceApi(
+            view=self._view,
+            bus=bus,
+            builder=self._builder,
+            guard=SessionGuard(self._signer, self._own_origin),
+            max_destinations=settings.max_destinations_per_workspace,
+        ).register(app)
+        return app
+
+    async def start(self) -> None:
+        if self._stack is not None:
+            return
+        started = time.monotonic()
+        stack = AsyncExitStack()
+        try:
+            await stack.enter_async_context(self._producer)
+            self._producer_up = True
+            stack.callback(self._mark_producer_down)
+            await stack.enter_async_context(self._view)
+            runner = web.AppRunner(self.build_app(), shutdown_timeout=SHUTDOWN_SECONDS)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, self.settings.host, self.settings.port)
+            await site.start()
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        self.port = self._bound_port(runner) or self.settings.port
+        log.info(
+            "portal listening on %s:%s (public URL %s) in %.2fs; following %s",
+            self.settings.host,
+            self.port,
+            self.settings.public_url,
+            time.monotonic() - started,
+            Topics.from_settings(self.settings).workspace_config,
+        )
+
+    def _mark_producer_down(self) -> None:
+        self._producer_up = False
+
+    @staticmethod
+    def _bound_port(runner: web.AppRunner) -> int | None:
+        for address in runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                return int(address[1])
+        return None
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish, stop the view, flush the producer."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+            log.info(
+                "portal stopped; commands: %s",
+                {
+                    "/".join(s.labels.values()): int(s.value)
+                    for metric in self.metrics.commands.collect()
+                    for s in metric.samples
+                    if s.name.endswith("_total")
+                },
+            )
+
+    async def __aenter__(self) -> PortalService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

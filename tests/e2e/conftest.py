@@ -1,0 +1,101 @@
+"""The whole pipeline for end-to-end tests: router, dispatcher, portal and ingest as real
+child processes on the session broker, with their own topic prefix per test module."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from signet.broker import free_port
+from signet.secrets import generate_master_key
+from signet.settings import CommonSettings
+from tests.processes import ServiceProcess, service_env
+
+
+@dataclass(slots=True)
+class Stack:
+    ingest_url: str
+    portal_url: str
+    operator_key: str
+    http: aiohttp.ClientSession
+    processes: dict[str, ServiceProcess]
+
+    async def operator(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return await self._call(method, self.portal_url + path, self.operator_key, body)
+
+    async def workspace(
+        self, token: str, method: str, path: str, body: Any = None
+    ) -> tuple[int, Any]:
+        return await self._call(method, self.portal_url + path, token, body)
+
+    async def emit(
+        self, publishable_key: str, body: Any, path: str = "/v1/events"
+    ) -> tuple[int, Any]:
+        return await self._call("POST", self.ingest_url + path, publishable_key, body)
+
+    async def _call(self, method: str, url: str, bearer: str, body: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {bearer}"}
+        async with self.http.request(method, url, json=body, headers=headers) as response:
+            payload = await response.json(content_type=None) if response.status != 204 else None
+            return response.status, payload
+
+
+@pytest.fixture(scope="module")
+async def stack(kafka_settings: CommonSettings) -> AsyncIterator[Stack]:
+    operator_key = base64.urlsafe_b64encode(os.urandom(24)).decode()
+    master_keys = generate_master_key()
+    ports = {name: free_port() for name in ("ingest", "portal", "router", "dispatcher")}
+    shared = {"master_keys": master_keys}
+    processes = {
+        "router": ServiceProcess(
+            "router",
+            service_env(kafka_settings, web_port=ports["router"]),
+            ready_url=f"http://127.0.0.1:{ports['router']}/readyz",
+        ),
+        "dispatcher": ServiceProcess(
+            "dispatcher",
+            service_env(
+                kafka_settings,
+                metrics_port=ports["dispatcher"],
+                allow_private_destinations=True,
+                allow_insecure_destinations=True,
+                **shared,
+            ),
+            ready_url=f"http://127.0.0.1:{ports['dispatcher']}/readyz",
+        ),
+        "portal": ServiceProcess(
+            "portal",
+            service_env(
+                kafka_settings,
+                port=ports["portal"],
+                operator_key=operator_key,
+                allow_insecure_destinations=True,
+                **shared,
+            ),
+            ready_url=f"http://127.0.0.1:{ports['portal']}/readyz",
+        ),
+        "ingest": ServiceProcess(
+            "ingest",
+            service_env(kafka_settings, port=ports["ingest"]),
+            ready_url=f"http://127.0.0.1:{ports['ingest']}/readyz",
+        ),
+    }
+    await asyncio.gather(*(p.start() for p in processes.values()))
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield Stack(
+                ingest_url=f"http://127.0.0.1:{ports['ingest']}",
+                portal_url=f"http://127.0.0.1:{ports['portal']}",
+                operator_key=operator_key,
+                http=http,
+                processes=processes,
+            )
+        finally:
+            await asyncio.gather(*(p.stop() for p in processes.values()))
