@@ -10,6 +10,7 @@ import contextlib
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from signet.errors import ConfigurationError
@@ -35,9 +36,17 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1:<port> with memory storage."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        *,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self._log_path = log_path
+        # `signet up` runs the broker in its own session, so Ctrl-C reaches it last.
+        self._preexec_fn = preexec_fn
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,6 +56,11 @@ class EmbeddedBroker:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the broker died on its own; None while it runs."""
+        return self._process.poll() if self._process else None
 
     def start(self, timeout: float = 15.0) -> None:
         if self._process is not None:
@@ -66,6 +80,7 @@ class EmbeddedBroker:
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,0 +1,106 @@
+"""The ``signet`` command: ``up`` (the local stack), ``topics ensure``, ``listen``.
+
+Each subcommand reads its settings from ``SIGNET_*`` (pydantic-settings) and hands them
+to the module that does the work; this file only parses arguments and prints reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from signet.errors import SignetError
+from signet.settings import CommonSettings, DevStackSettings
+from signet.topics import EnsureReport, Topics, ensure_topics, topic_specs
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signet", description="Signet: self-hosted webhook delivery on Kafka."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "up",
+        help="start the local stack: broker, topics, every service (Ctrl-C stops it)",
+        description="Settings come from SIGNET_* variables (see DevStackSettings).",
+    )
+    topics = commands.add_parser("topics", help="manage Signet's Kafka topics")
+    topic_commands = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    ensure = topic_commands.add_parser(
+        "ensure", help="create every missing topic (idempotent) and check partition counts"
+    )
+    ensure.add_argument(
+        "--bootstrap", help="Kafka bootstrap servers (default: SIGNET_KAFKA_BOOTSTRAP)"
+    )
+    listen = commands.add_parser(
+        "listen", help="run a local webhook receiver that checks Standard Webhooks signatures"
+    )
+    listen.add_argument("--host", default="127.0.0.1")
+    listen.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    listen.add_argument("--secret", help="the destination's whsec_ secret, to verify signatures")
+    return parser
+
+
+def format_ensure_report(report: EnsureReport, settings: CommonSettings) -> tuple[list[str], bool]:
+    """Lines describing each topic, and whether co-partitioned topics are inconsistent."""
+    lines = []
+    created = set(report.created)
+    for spec in topic_specs(settings):
+        status = "created" if spec.name in created else "exists"
+        policy = spec.config.get("cleanup.policy", "delete")
+        lines.append(f"{status:<8} {spec.name}  partitions={spec.partitions} policy={policy}")
+    for name, (want, have) in sorted(report.partition_mismatch.items()):
+        lines.append(f"MISMATCH {name}: settings say {want} partitions, the topic has {have}")
+    topics = Topics.from_settings(settings)
+    copartitioned = {topics.events, topics.workspace_commands, topics.workspace_config}
+    broken = bool(copartitioned & set(report.partition_mismatch))
+    lines.append(
+        f"{len(report.created)} created, {len(report.existing)} already there, "
+        f"{len(report.partition_mismatch)} partition mismatch(es)"
+    )
+    if broken:
+        lines.append(
+            "error: events, workspace-commands and workspace-config must have the same "
+            "partition count (they are co-partitioned); set SIGNET_PARTITIONS to match "
+            "or use a new SIGNET_TOPIC_PREFIX"
+        )
+    return lines, broken
+
+
+def _topics_ensure(bootstrap: str | None) -> int:
+    settings = CommonSettings()
+    if bootstrap:
+        settings = settings.model_copy(update={"kafka_bootstrap": bootstrap})
+    report = ensure_topics(settings)
+    lines, broken = format_ensure_report(report, settings)
+    print("\n".join(lines))
+    return 1 if broken else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            from signet.devstack.up import run_up  # the stack's imports only when needed
+
+            return run_up(DevStackSettings())
+        if args.command == "topics":
+            return _topics_ensure(args.bootstrap)
+        from signet.devstack.listener import run_listener
+
+        return run_listener(args.host, args.port, args.secret)
+    except ValidationError as exc:
+        print(f"signet: invalid SIGNET_* setting:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SignetError as exc:
+        print(f"signet: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
