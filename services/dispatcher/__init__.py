@@ -1,0 +1,1 @@
+"""The dispatcher: signs each delivery, POSTs it to the customer's receiver, writes outcomes."""

@@ -1,0 +1,29 @@
+"""``python -m services.dispatcher``: read settings once, run until SIGTERM, drain, exit."""
+
+from __future__ import annotations
+
+import sys
+
+from services.dispatcher.app import SERVICE, Dispatcher
+from signet.errors import ConfigurationError
+from signet.logging import configure_logging
+from signet.runner import run_service
+from signet.settings import DispatcherSettings
+
+
+def main() -> None:
+    settings = DispatcherSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        dispatcher = Dispatcher(settings)
+    except ConfigurationError as exc:
+        sys.exit(f"{SERVICE}: {exc} (set SIGNET_MASTER_KEYS)")
+
+    async def build() -> Dispatcher:
+        return dispatcher
+
+    run_service(build, SERVICE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Wiring and lifecycle of the dispatcher process.
+
+Start order: health server, config view (caught up before anything is sent, so no live
+destination looks deleted), producer, HTTP sender, consumer. Stop runs the reverse:
+the consumer stops polling and drains in-flight requests (their outcomes are written and
+acknowledged), commits, and leaves the group; then the producer flushes and the rest
+closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiohttp import web
+
+from services.dispatcher.consumer import DeliveryConsumer
+from services.dispatcher.limits import DestinationLimiter
+from services.dispatcher.metrics import DispatcherMetrics
+from services.dispatcher.outcomes import OutcomeWriter
+from services.dispatcher.pipeline import DeliveryPipeline
+from services.dispatcher.sender import Sender
+from services.dispatcher.signing_keys import SigningKeys
+from services.dispatcher.ssrf import DestinationGuard, DestinationPolicy
+from signet import __version__
+from signet.config_view import ConfigView
+from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.secrets import MasterKeyRing
+from signet.settings import DispatcherSettings
+from signet.topics import Topics
+from signet.web import add_health_routes, problem_middleware
+
+log = logging.getLogger(__name__)
+
+SERVICE = "dispatcher"
+
+
+class Dispatcher:
+    def __init__(self, settings: DispatcherSettings) -> None:
+        # Parsed first: a missing or malformed key ring refuses to start (ConfigurationError).
+        self._ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
+        self._settings = settings
+        self.metrics = DispatcherMetrics()
+        self._stack: AsyncExitStack | None = None
+        self._view: ConfigView | None = None
+        self._consumer: DeliveryConsumer | None = None
+
+    def ready(self) -> bool:
+        view, consumer = self._view, self._consumer
+        return view is not None and view.ready and consumer is not None and consumer.subscribed
+
+    async def start(self) -> None:
+        if self._stack is not None:
+            return
+        settings = self._settings
+        async with AsyncExitStack() as stack:
+            await self._start_health_server(stack)
+
+            guard = DestinationGuard(
+                DestinationPolicy(
+                    allow_insecure=settings.allow_insecure_destinations,
+                    allow_private=settings.allow_private_destinations,
+                )
+            )
+            guard.warn_if_permissive()
+
+            view = self._view = ConfigView(settings)
+            await view.start()
+            stack.push_async_callback(view.stop)
+            await view.wait_ready(settings.config_ready_timeout_seconds)
+
+            producer = AsyncProducer(settings)
+            await producer.start()
+            stack.push_async_callback(producer.stop)
+
+            sender = Sender(
+                guard,
+                connect_timeout_seconds=settings.connect_timeout_seconds,
+                excerpt_bytes=settings.response_excerpt_bytes,
+            )
+            await sender.start()
+            stack.push_async_callback(sender.stop)
+
+            topics = Topics.from_settings(settings)
+            pipeline = DeliveryPipeline(
+                directory=view,
+                keys=SigningKeys(self._ring),
+                sender=sender,
+                outcomes=OutcomeWriter(producer, topics),
+                limiter=DestinationLimiter(settings.max_in_flight_per_destination),
+                metrics=self.metrics,
+                default_timeout_seconds=settings.request_timeout_seconds,
+                config_wait_seconds=settings.config_wait_seconds,
+            )
+            consumer = self._consumer = DeliveryConsumer(
+                settings, pipeline, DeadLetterWriter(producer, topics, SERVICE), self.metrics
+            )
+            self.metrics.track_in_flight(lambda: consumer.in_flight)
+            await consumer.start()
+            stack.push_async_callback(consumer.stop)
+            self._stack = stack.pop_all()
+
+    async def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+        self._consumer = self._view = None
+
+    async def _start_health_server(self, stack: AsyncExitStack) -> None:
+        app = web.Application(middlewares=[problem_middleware])
+        add_health_routes(app, ready=self.ready, openapi=_openapi, registry=self.metrics.registry)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self._settings.metrics_host, self._settings.metrics_port)
+        await site.start()
+        log.info(
+            "dispatcher health and metrics on http://%s:%d",
+            self._settings.metrics_host,
+            self._settings.metrics_port,
+        )
+
+
+def _openapi() -> dict[str, Any]:
+    def probe(summary: str) -> dict[str, Any]:
+        return {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Signet dispatcher", "version": __version__},
+        "paths": {
+            "/healthz": probe("The process answers"),
+            "/readyz": probe("Config caught up and consuming deliveries (503 until then)"),
+            "/metrics": probe("Prometheus metrics"),
+        },
+    }

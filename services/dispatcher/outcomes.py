@@ -1,0 +1,80 @@
+"""Outcome records (one per attempt) and their acknowledged write to ``signet.outcomes``.
+
+An outcome is what makes an offset complete, so ``OutcomeWriter.write`` returns only once
+the broker acknowledged it, retrying a refusing broker until it does or the caller gives
+up (cancellation at the end of a shutdown drain: the offset then stays uncommitted and
+the delivery is redone after the restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from services.dispatcher.policy import Verdict
+from services.dispatcher.results import AttemptResult
+from signet import codec
+from signet.errors import BrokerError
+from signet.ids import new_id, now_ms
+from signet.kafka import AsyncProducer
+from signet.records import Delivery, Outcome, OutcomeStatus
+from signet.topics import Topics
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 5.0
+
+
+def build_outcome(
+    delivery: Delivery,
+    result: AttemptResult,
+    verdict: Verdict,
+    *,
+    url: str | None,
+    request_headers: Mapping[str, str],
+    attempted_at: int | None = None,
+) -> Outcome:
+    # Retries arrive with issue 3: until then every undelivered attempt is `failed`, and
+    # the verdict's reason says what the retry scheduler will act on.
+    status = OutcomeStatus.DELIVERED if verdict.delivered else OutcomeStatus.FAILED
+    error = None if verdict.delivered else (result.error or verdict.reason)
+    return Outcome(
+        id=new_id("att"),
+        status=status.value,
+        delivery_id=delivery.id,
+        event_id=delivery.event_id,
+        workspace_id=delivery.workspace_id,
+        destination_id=delivery.destination_id,
+        event_type=delivery.event_type,
+        attempt=delivery.attempt,
+        attempted_at=attempted_at if attempted_at is not None else now_ms(),
+        event_created_at=delivery.event_created_at,
+        url=url,
+        http_status=result.http_status,
+        latency_ms=result.latency_ms,
+        error=error,
+        response_excerpt=result.response_excerpt,
+        request_headers=dict(request_headers),
+        replay_of=delivery.replay_of,
+    )
+
+
+class OutcomeWriter:
+    def __init__(self, producer: AsyncProducer, topics: Topics) -> None:
+        self._producer = producer
+        self._topic = topics.outcomes
+        self.retries = 0
+
+    async def write(self, outcome: Outcome) -> None:
+        value = codec.encode(outcome)
+        backoff = 0.1
+        while True:
+            try:
+                await self._producer.send(self._topic, value, key=outcome.workspace_id)
+                return
+            except BrokerError as exc:
+                self.retries += 1
+                log.warning("outcome %s not acknowledged (%s); retrying", outcome.id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

@@ -1,0 +1,79 @@
+"""The response policy (ARCHITECTURE §4): what an attempt's result means for the delivery.
+
+``decide`` is pure. Today the dispatcher only turns a verdict into `delivered` or
+`failed`; the retry scheduler acts on RETRY (with ``retry_after_seconds`` when the
+receiver asked) and the endpoint-health logic on DISABLE.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from datetime import UTC
+from enum import StrEnum
+
+from services.dispatcher.results import AttemptResult, ErrorKind
+
+MAX_RETRY_AFTER_SECONDS = 12 * 3600
+HONOURS_RETRY_AFTER = frozenset({429, 503})
+
+# No request went out, and trying again cannot change that without a config change.
+_PERMANENT = frozenset({ErrorKind.REFUSED, ErrorKind.INVALID_URL, ErrorKind.UNAVAILABLE})
+
+
+class Action(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DISABLE = "disable"  # 410 Gone: the receiver asked us to stop
+    FAIL = "fail"  # give up on this delivery without retrying
+
+
+@dataclass(slots=True, frozen=True)
+class Verdict:
+    action: Action
+    reason: str
+    retry_after_seconds: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.action is Action.DELIVERED
+
+
+def decide(result: AttemptResult, *, now: float | None = None) -> Verdict:
+    status = result.http_status
+    if status is None:
+        kind = result.error_kind or ErrorKind.PROTOCOL
+        reason = result.error or kind.value
+        return Verdict(Action.FAIL if kind in _PERMANENT else Action.RETRY, reason)
+    if 200 <= status < 300:
+        return Verdict(Action.DELIVERED, f"HTTP {status}")
+    if status == 410:
+        return Verdict(Action.DISABLE, "HTTP 410: the receiver asked to stop deliveries")
+    if status in HONOURS_RETRY_AFTER:
+        delay = parse_retry_after(result.retry_after, now=now)
+        return Verdict(Action.RETRY, f"HTTP {status}", retry_after_seconds=delay)
+    if 300 <= status < 400:
+        return Verdict(Action.RETRY, f"HTTP {status}: redirects are not followed")
+    return Verdict(Action.RETRY, f"HTTP {status}")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), clamped.
+
+    None when absent or unreadable: the schedule's own delay applies then.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": RFC 5322's "zone unknown"; HTTP dates are GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), float(MAX_RETRY_AFTER_SECONDS))

@@ -1,0 +1,117 @@
+"""Build what the router would have written: a workspace snapshot and deliveries."""
+
+from __future__ import annotations
+
+import orjson
+from confluent_kafka import Message
+
+from signet import codec
+from signet.ids import new_id, now_ms
+from signet.kafka import AsyncProducer
+from signet.records import (
+    Delivery,
+    Destination,
+    DestinationType,
+    SigningSecret,
+    WorkspaceConfig,
+)
+from signet.secrets import MasterKeyRing, hint, secret_aad
+from signet.topics import Topics
+
+HOUR_MS = 3600 * 1000
+
+
+def webhook(
+    ring: MasterKeyRing,
+    workspace_id: str,
+    url: str,
+    secrets: list[str] | None = None,
+    *,
+    destination_id: str | None = None,
+    timeout_seconds: float | None = None,
+    enabled: bool = True,
+    disabled_reason: str | None = None,
+) -> Destination:
+    """A webhook destination; ``secrets`` newest first, the older ones still overlapping."""
+    destination_id = destination_id or new_id("dst")
+    now = now_ms()
+    sealed = [
+        SigningSecret(
+            id=new_id("sec"),
+            sealed=ring.seal(text.encode(), secret_aad(workspace_id, destination_id)),
+            hint=hint(text),
+            created_at=now - index * HOUR_MS,
+            expires_at=None if index == 0 else now + HOUR_MS,
+        )
+        for index, text in enumerate(secrets or [])
+    ]
+    return Destination(
+        id=destination_id,
+        type=DestinationType.WEBHOOK.value,
+        name=f"hook {destination_id[-4:]}",
+        created_at=now,
+        updated_at=now,
+        url=url,
+        event_types=["order.*"],
+        secrets=sealed,
+        enabled=enabled,
+        disabled_reason=disabled_reason,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+async def publish_workspace(
+    producer: AsyncProducer, topics: Topics, workspace_id: str, destinations: list[Destination]
+) -> WorkspaceConfig:
+    """Write the snapshot straight onto ``workspace-config``, as the router would."""
+    now = now_ms()
+    config = WorkspaceConfig(
+        workspace_id=workspace_id,
+        version=1,
+        name="Acme",
+        environment="production",
+        created_at=now,
+        updated_at=now,
+        destinations=destinations,
+    )
+    await producer.send(topics.workspace_config, codec.encode(config), key=config.workspace_id)
+    return config
+
+
+def event_body(workspace_id: str, event_id: str, created_at: int) -> bytes:
+    return orjson.dumps(
+        {
+            "id": event_id,
+            "type": "order.completed",
+            "resource": "order",
+            "resource_id": "ord_42",
+            "workspace_id": workspace_id,
+            "created_at": created_at,
+            "data": {"order_id": "ord_42", "total": 99.5, "currency": "EUR", "note": "ünïcödé"},
+        }
+    )
+
+
+def delivery_for(
+    config: WorkspaceConfig, destination_id: str, event_id: str | None = None
+) -> Delivery:
+    event_id = event_id or new_id("evt")
+    created = config.updated_at
+    return Delivery(
+        id=new_id("dlv"),
+        event_id=event_id,
+        workspace_id=config.workspace_id,
+        destination_id=destination_id,
+        event_type="order.completed",
+        body=event_body(config.workspace_id, event_id, created),
+        attempt=1,
+        event_created_at=created,
+        due_at=created,
+    )
+
+
+async def send_delivery(producer: AsyncProducer, topics: Topics, delivery: Delivery) -> Message:
+    """Produce as the router does (keyed by destination); the acknowledged message."""
+    return await producer.send(
+        topics.deliveries, codec.encode(delivery), key=delivery.destination_id
+    )
