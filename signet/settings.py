@@ -68,6 +68,10 @@ class PortalSettings(CommonSettings):
     max_destinations_per_workspace: int = Field(default=100, ge=1)
     max_active_publishable_keys: int = Field(default=20, ge=1)
     database_url: str = "sqlite:///.signet/signet.db"
+    # "Send test event" waits this long for the outcome before answering 202 with the ids.
+    test_event_timeout_seconds: float = Field(default=20.0, gt=0)
+    # One `recover` call replays at most this many deliveries; `next_since` continues.
+    recover_max_per_call: int = Field(default=1000, ge=1)
 
 
 class RouterSettings(CommonSettings):
@@ -137,3 +141,12 @@ class DevStackSettings(CommonSettings):
     # Consecutive crashes (none lasting restart_stable_seconds) before `signet up` gives up.
     restart_max_attempts: int = Field(default=8, ge=1)
     restart_stable_seconds: float = Field(default=30.0, gt=0)
+
+
+class KeyRotationSettings(CommonSettings):
+    """``signet keys rotate``: the key ring with the NEW master key first, old ones after."""
+
+    master_keys: SecretStr = SecretStr("")
+    # Per re-encrypted destination: produced, then seen applied in the config view.
+    command_timeout_seconds: float = Field(default=30.0, gt=0)
+    config_ready_timeout_seconds: float = Field(default=60.0, gt=0)

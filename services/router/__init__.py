@@ -1,0 +1,1 @@
+"""The router: workspace commands → the config table; events → one delivery per destination."""

@@ -1,0 +1,123 @@
+"""Wiring and lifecycle of one router worker.
+
+Start order: the health server (so ``/healthz`` answers while the group forms), the
+acknowledged producer, then the Faust app (which joins the group, recovers the config
+table and starts the agents). Stop in reverse: Faust drains the in-flight batches and
+commits what they acknowledged (bounded by ``stop_timeout_seconds``; anything left
+uncommitted is processed again by the next owner), then the producer flushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+from confluent_kafka.admin import AdminClient
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from signet.errors import ConfigurationError
+from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.settings import RouterSettings
+from signet.topics import Topics, kafka_client_config
+
+from .commands import CommandApplier
+from .events import EventRouter
+from .health import HealthServer
+from .metrics import RouterMetrics
+from .output import OutputWriter
+from .streams import RouterStreams
+
+log = logging.getLogger(__name__)
+
+SERVICE = "router"
+
+
+class RouterService:
+    def __init__(self, settings: RouterSettings, registry: CollectorRegistry = REGISTRY) -> None:
+        self._settings = settings
+        topics = Topics.from_settings(settings)
+        self.metrics = RouterMetrics(registry)
+        self._producer = AsyncProducer(settings)
+        output = OutputWriter(
+            self._producer, DeadLetterWriter(self._producer, topics, SERVICE), self.metrics
+        )
+        self._streams = RouterStreams(settings)
+        snapshots = self._streams.snapshots
+        commands = CommandApplier(snapshots, output, self.metrics, partitions=settings.partitions)
+        events = EventRouter(
+            snapshots, output, topics, self.metrics, partitions=settings.partitions
+        )
+        self._streams.attach(on_commands=commands.apply_batch, on_events=events.route_batch)
+        self.metrics.workspaces.set_function(lambda: len(snapshots))
+        self._health = HealthServer(
+            settings.web_host, settings.web_port, ready=self.ready, registry=registry
+        )
+        self._faust: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def ready(self) -> bool:
+        return self._faust is not None and not self._stopping and self._streams.ready
+
+    async def start(self) -> None:
+        if self._faust is not None:
+            return
+        await asyncio.to_thread(check_copartitioned, self._settings)
+        await self._health.start()
+        await self._producer.start()
+        # Faust's start returns only after the first table recovery: run it beside us so
+        # a SIGTERM during a slow group join still stops the worker.
+        self._faust = asyncio.create_task(self._run_faust(), name="faust")
+
+    async def _run_faust(self) -> None:
+        app = self._streams.app
+        try:
+            await self._streams.start()
+            await app.wait_until_stopped()
+        except Exception:
+            log.exception("the Faust app failed")
+        if not self._stopping:
+            # Faust gave up (it crashed, or never started): a worker that consumes nothing
+            # must not look alive. SIGTERM ourselves so the supervisor restarts us.
+            log.error("the Faust app stopped on its own (%r); stopping", app.crash_reason)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    async def stop(self) -> None:
+        faust_task, self._faust = self._faust, None
+        if faust_task is None:
+            return
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._streams.stop(), self._settings.stop_timeout_seconds)
+        except TimeoutError:
+            log.warning(
+                "Faust did not stop within %.0fs; uncommitted records will be processed again",
+                self._settings.stop_timeout_seconds,
+            )
+        faust_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await faust_task
+        await self._producer.stop()
+        await self._health.stop()
+        log.info("router stopped: %s", self.metrics.summary())
+
+
+def check_copartitioned(settings: RouterSettings) -> None:
+    """Refuse to start when events, commands and config are not co-partitioned."""
+    topics = Topics.from_settings(settings)
+    names = (topics.events, topics.workspace_commands, topics.workspace_config, topics.deliveries)
+    admin = AdminClient(kafka_client_config(settings))
+    metadata = admin.list_topics(timeout=30)
+    for name in names:
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None:
+            raise ConfigurationError(f"topic {name} does not exist; run `signet topics ensure`")
+    for name in names[:3]:
+        count = len(metadata.topics[name].partitions)
+        if count != settings.partitions:
+            raise ConfigurationError(
+                f"topic {name} has {count} partitions; the router needs {settings.partitions} "
+                "on events, workspace-commands and workspace-config (co-partitioned)"
+            )

@@ -1,0 +1,120 @@
+"""The command path: workspace commands in, new config snapshots into the table.
+
+For each command: decode it, check it sits on its workspace's partition, apply it to the
+current snapshot (``apply.py``), and store the new snapshot, whose changelog record IS the
+``workspace-config`` topic every other service reads. A batch returns only once every
+snapshot it wrote is acknowledged, so the command offsets are committed after their
+effect is durable. A command that cannot apply is a dead letter with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Protocol
+
+from signet import codec
+from signet.errors import CodecError, SignetError
+from signet.records import WorkspaceCommand, WorkspaceConfig
+
+from .apply import apply_command
+from .metrics import RouterMetrics
+from .output import Backoff, OutputWriter
+from .source import SourceRecord, check_keyed_by_workspace
+
+log = logging.getLogger(__name__)
+
+SOURCE = "commands"
+
+
+class SnapshotStore(Protocol):
+    """The config table: encoded snapshots by workspace id (the record key)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def put(self, key: bytes, value: bytes, partition: int) -> Awaitable[object]:
+        """Store now (later reads see it); the awaitable resolves on the changelog ack."""
+        ...
+
+
+class CommandApplier:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        output: OutputWriter,
+        metrics: RouterMetrics,
+        *,
+        partitions: int,
+    ) -> None:
+        self._store = store
+        self._output = output
+        self._metrics = metrics
+        self._partitions = partitions
+
+    async def apply_batch(self, records: Sequence[SourceRecord]) -> None:
+        """Apply in order; return once every snapshot written is acknowledged."""
+        written: dict[bytes, tuple[int, Awaitable[object]]] = {}
+        applied: list[str] = []
+        for record in records:
+            try:
+                write = self._apply(record)
+            except Exception as exc:  # no command may stop the agent
+                if not isinstance(exc, SignetError):
+                    log.exception("unexpected error applying %s", _where(record))
+                await self._output.dead_letter(record, exc, SOURCE)
+                continue
+            if write is not None:
+                key, value, kind = write
+                # Snapshots are whole: the newest write of a workspace covers the older
+                # ones in this batch, so its acknowledgement is the one to wait for.
+                written[key] = (record.partition, self._store.put(key, value, record.partition))
+                applied.append(kind)
+        await self._await_written(written)
+        for kind in applied:
+            self._metrics.commands_applied.labels(kind).inc()
+
+    def _apply(self, record: SourceRecord) -> tuple[bytes, bytes, str] | None:
+        cmd = codec.decode(record.value, WorkspaceCommand)
+        check_keyed_by_workspace(record, cmd.workspace_id, self._partitions)
+        key = cmd.workspace_id.encode()
+        raw = self._store.get(key)
+        try:
+            current = codec.decode(raw, WorkspaceConfig) if raw is not None else None
+        except CodecError as exc:
+            raise CodecError(
+                f"the stored snapshot of workspace {cmd.workspace_id} is unreadable ({exc}); "
+                "the command cannot apply"
+            ) from exc
+        config = apply_command(current, cmd)
+        if config is current:
+            self._metrics.commands_duplicate.inc()
+            log.info("command %s already applied to %s; skipped", cmd.id, cmd.workspace_id)
+            return None
+        return key, codec.encode(config), cmd.kind
+
+    async def _await_written(self, written: dict[bytes, tuple[int, Awaitable[object]]]) -> None:
+        """Wait for each workspace's newest snapshot; re-send the newest one on failure."""
+        backoff = Backoff()
+        while written:
+            keys = list(written)
+            results = await asyncio.gather(*(written[k][1] for k in keys), return_exceptions=True)
+            failed = {
+                key: written[key][0]
+                for key, result in zip(keys, results, strict=True)
+                if isinstance(result, BaseException)
+            }
+            if not failed:
+                return
+            self._metrics.produce_retries.inc(len(failed))
+            log.warning("%d config snapshots not acknowledged; retrying", len(failed))
+            await backoff.wait()
+            written = {}
+            for key, partition in failed.items():
+                value = self._store.get(key)
+                if value is not None:
+                    written[key] = (partition, self._store.put(key, value, partition))
+
+
+def _where(record: SourceRecord) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"
