@@ -60,6 +60,8 @@ class RouterStreams:
     def __init__(self, settings: RouterSettings) -> None:
         self._settings = settings
         self._topics = Topics.from_settings(settings)
+        # Faust creates only the last path component; a fresh checkout has no .signet/.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             f"{settings.topic_prefix}router",  # the consumer group of every worker
             broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
