@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PositiveFloat, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INGEST_PORT = 8080
@@ -68,6 +68,16 @@ class PortalSettings(CommonSettings):
     max_destinations_per_workspace: int = Field(default=100, ge=1)
     max_active_publishable_keys: int = Field(default=20, ge=1)
     database_url: str = "sqlite:///.signet/signet.db"
+    # The delivery log (services/portal/log): its projection, retention and export key.
+    database_pool_size: int = Field(default=10, ge=1)  # PostgreSQL connections per replica
+    log_projection_enabled: bool = True  # False: this replica serves the log, never writes it
+    log_consumer_group: str = "signet-portal-log"
+    log_consumer_session_timeout_seconds: float = Field(default=10.0, gt=0)
+    log_batch_max_records: int = Field(default=500, ge=1)
+    log_retention_days: float = Field(default=30.0, gt=0)
+    log_retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    # base64 of a 32-byte raw Ed25519 private key; unset: derived from the master keys.
+    log_signing_key: SecretStr | None = None
     # "Send test event" waits this long for the outcome before answering 202 with the ids.
     test_event_timeout_seconds: float = Field(default=20.0, gt=0)
     # One `recover` call replays at most this many deliveries; `next_since` continues.
@@ -88,13 +98,46 @@ class RouterSettings(CommonSettings):
     stop_timeout_seconds: float = Field(default=20.0, gt=0)
 
 
+# The default retry schedule (ARCHITECTURE §4): the delay after attempt n is entry n-1.
+DEFAULT_RETRY_DELAYS_SECONDS = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 43200)
+
+
 class DispatcherSettings(CommonSettings):
+    """Sends deliveries, moves retries through the delay tiers, guards endpoints.
+
+    docs/delivery.md explains the schedule, the breaker and endpoint health.
+    """
+
     master_keys: SecretStr = SecretStr("")
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from outside
     metrics_port: int = 8082
     consumer_group: str = "signet-dispatcher"
+    # HTTP requests running at once, every destination together.
     max_in_flight: int = Field(default=256, ge=1)
     max_in_flight_per_destination: int = Field(default=16, ge=1)
+    # Deliveries taken from Kafka and not finished (running, or queued behind their
+    # destination's cap); the consumer takes no more beyond it.
+    max_pending: int = Field(default=2048, ge=1)
+    # Deliveries that may queue behind a busy destination; more go straight to the first
+    # retry tier without an attempt, so one slow endpoint cannot fill max_pending.
+    max_queued_per_destination: int = Field(default=64, ge=0)
+    # Retries. The delay after attempt n is retry_delays_seconds[n-1] (the last one
+    # repeats), ±retry_jitter; a destination's own retry_policy overrides each part.
+    retry_delays_seconds: tuple[PositiveFloat, ...] = Field(
+        default=DEFAULT_RETRY_DELAYS_SECONDS, min_length=1
+    )
+    retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    retry_max_attempts: int | None = Field(default=None, ge=1)  # None: 1 + len(delays)
+    retry_max_age_seconds: float | None = Field(default=None, gt=0)  # None: no age limit
+    # Records one retry-tier partition holds in memory until due; it pauses beyond that.
+    retry_hold_capacity: int = Field(default=10_000, ge=2)
+    # Circuit breaker: opens after this many consecutive failures of a destination; a
+    # probe goes out after the cool-down, which doubles on every failed probe.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    breaker_max_cooldown_seconds: float = Field(default=600.0, gt=0)
+    # Endpoint health: a destination failing without a success for this long is disabled.
+    disable_after_failing_seconds: float = Field(default=5 * 24 * 3600.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # Per attempt, when the destination sets no timeout_seconds of its own.
     request_timeout_seconds: float = Field(default=15.0, gt=0)
@@ -110,6 +153,42 @@ class DispatcherSettings(CommonSettings):
     # snapshot is still on its way); wait this long for it before calling it deleted.
     config_wait_seconds: float = Field(default=5.0, ge=0)
     config_ready_timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class AlerterSettings(CommonSettings):
+    """Exhausted / disabled outcomes → the workspace's Slack alert channels."""
+
+    master_keys: SecretStr = SecretStr("")  # opens the sealed Slack webhook URLs
+    # Base of the links to an event in the embed: {public_url}/embed#/events/<event_id>.
+    public_url: str = f"http://127.0.0.1:{PORTAL_PORT}"
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from outside
+    metrics_port: int = Field(default=8083, ge=0, le=65535)
+    consumer_group: str = "signet-alerter"
+    consumer_session_timeout_seconds: float = 10.0
+    commit_interval_seconds: float = Field(default=1.0, gt=0)
+    # Alerts (or digests) being sent to Slack at once; the consumer pauses beyond it.
+    max_in_flight: int = Field(default=64, ge=1)
+    # Offsets read but not committable yet (behind a folded outcome or a slow alert):
+    # past this the folded digests go out early and the consumer pauses (bounds memory).
+    max_held_offsets: int = Field(default=500_000, ge=100)
+    # Storm control: after an alert for a destination, further ones within the window
+    # are folded into one digest sent when the window closes.
+    storm_window_seconds: float = Field(default=600.0, gt=0)
+    digest_examples: int = Field(default=5, ge=1, le=10)
+    slack_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The alerter's own retry budget per Slack message; then the alert is dead-lettered.
+    slack_max_attempts: int = Field(default=6, ge=1)
+    slack_backoff_initial_seconds: float = Field(default=1.0, gt=0)
+    slack_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    slack_retry_after_max_seconds: float = Field(default=120.0, gt=0)
+    # Tests and the dev stack only: Slack stand-ins on loopback over plain http.
+    allow_private_destinations: bool = False
+    allow_insecure_destinations: bool = False
+    # An outcome may name a workspace the config view has not seen yet: wait this long.
+    config_wait_seconds: float = Field(default=5.0, ge=0)
+    config_ready_timeout_seconds: float = Field(default=60.0, gt=0)
+    # SIGTERM: how long pending digests and in-flight alerts may take before the exit.
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
 
 
 class DevStackSettings(CommonSettings):
@@ -128,6 +207,7 @@ class DevStackSettings(CommonSettings):
     portal_port: int = Field(default=PORTAL_PORT, ge=0, le=65535)
     dispatcher_metrics_port: int = Field(default=8082, ge=0, le=65535)
     router_web_port: int = Field(default=6066, ge=0, le=65535)
+    alerter_metrics_port: int = Field(default=8083, ge=0, le=65535)
     # The local webhook receiver of the printed walk-through (`signet listen`).
     receiver: bool = True
     receiver_port: int = Field(default=9000, ge=0, le=65535)

@@ -1,0 +1,1 @@
+"""The alerter: exhausted and disabled outcomes become alerts in the customer's Slack."""
