@@ -1,0 +1,1 @@
+"""Deployment artefacts: Grafana dashboards as code, Prometheus rules, the Helm chart."""
