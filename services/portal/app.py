@@ -16,9 +16,13 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 import signet
+from services.portal import log_api
+from services.portal.actions_api import ActionsApi
 from services.portal.auth import OperatorGuard, SessionGuard
 from services.portal.commands import CommandBus
 from services.portal.destinations import DestinationBuilder, DestinationRules
+from services.portal.embed import routes as embed_routes
+from services.portal.log.service import DeliveryLog
 from services.portal.metrics import PortalMetrics
 from services.portal.openapi import openapi_document
 from services.portal.operator_api import OperatorApi
@@ -78,6 +82,7 @@ class PortalService:
         ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
         session_key = settings.session_key.get_secret_value() if settings.session_key else None
         self.settings = settings
+        self._ring = ring
         self.metrics = PortalMetrics.create()
         self._own_origin = public_origin(settings.public_url)
         self._operator_guard = OperatorGuard(operator_key)
@@ -88,6 +93,7 @@ class PortalService:
             DestinationRules(allow_insecure_urls=settings.allow_insecure_destinations),
         )
         self._producer = AsyncProducer(settings)
+        self.delivery_log = DeliveryLog(settings, self._producer, self.metrics.registry)
         self._view = ConfigView(settings)
         self._producer_up = False
         self._stack: AsyncExitStack | None = None
@@ -98,7 +104,7 @@ class PortalService:
         return self._view
 
     def ready(self) -> bool:
-        return self._producer_up and self._view.ready
+        return self._producer_up and self._view.ready and self.delivery_log.ready
 
     async def wait_caught_up(self, timeout: float) -> None:
         """Until the view has read the whole config topic (BrokerError after ``timeout``)."""
@@ -142,6 +148,17 @@ class PortalService:
             guard=SessionGuard(self._signer, self._own_origin),
             max_destinations=settings.max_destinations_per_workspace,
         ).register(app)
+        ActionsApi.from_settings(
+            settings,
+            ring=self._ring,
+            view=self._view,
+            bus=bus,
+            guard=SessionGuard(self._signer, self._own_origin),
+            producer=self._producer,
+            store=self.delivery_log.store,
+        ).register(app)
+        embed_routes.register(app, settings)
+        log_api.register(app, self.delivery_log, SessionGuard(self._signer, self._own_origin))
         return app
 
     async def start(self) -> None:

@@ -43,6 +43,8 @@ DELAY_RANGE = (1, 12 * 3600)
 DELAYS_MAX = 20
 SLACK_HOST = "hooks.slack.com"
 SLACK_PATHS = ("/services/", "/workflows/", "/triggers/")
+# With insecure URLs allowed (the dev stack only): a Slack stand-in on loopback (`signet demo`).
+LOCAL_SLACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _SEGMENT = r"[A-Za-z0-9_-]+"
 EVENT_PATTERN = re.compile(rf"^(\*|{_SEGMENT}(\.{_SEGMENT})*(\.\*)?)$")
@@ -106,11 +108,19 @@ def webhook_url_error(url: str, *, allow_insecure: bool) -> str | None:
     return None
 
 
-def slack_url_error(url: str) -> str | None:
+def slack_url_error(url: str, *, allow_local: bool = False) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:
         return "is not a valid URL"
+    if (
+        allow_local
+        and parts.scheme == "http"
+        and parts.hostname in LOCAL_SLACK_HOSTS
+        and parts.path.startswith(SLACK_PATHS)
+        and parts.username is None
+    ):
+        return None
     if (
         parts.scheme != "https"
         or parts.hostname != SLACK_HOST
@@ -191,6 +201,9 @@ class DestinationBuilder:
     def _webhook_url_error(self, url: str) -> str | None:
         return webhook_url_error(url, allow_insecure=self._rules.allow_insecure_urls)
 
+    def _slack_url_error(self, url: str) -> str | None:
+        return slack_url_error(url, allow_local=self._rules.allow_insecure_urls)
+
     def create(self, workspace_id: str, body: Any, *, now_ms: int) -> NewDestination:
         """A new destination from a POST body, or :class:`InvalidInput` naming each field."""
         destination_id = new_id("dst", now_ms=now_ms)
@@ -260,7 +273,7 @@ class DestinationBuilder:
         reader = BodyReader(body, _SLACK_FIELDS)
         reader.choice("type", DestinationType)
         name = reader.text("name", max_len=NAME_MAX, strip=True)
-        webhook_url = _read_url(reader, "webhook_url", slack_url_error)
+        webhook_url = _read_url(reader, "webhook_url", self._slack_url_error)
         enabled = reader.boolean("enabled", default=True)
         reader.done()
         return NewDestination(
@@ -293,7 +306,7 @@ class DestinationBuilder:
                 changes["disabled_reason"] = None  # re-enabling clears why it was disabled
         if is_slack:
             if reader.present("webhook_url"):
-                url = _read_url(reader, "webhook_url", slack_url_error)
+                url = _read_url(reader, "webhook_url", self._slack_url_error)
                 changes["sealed_url"] = self._seal_slack_url(workspace_id, current.id, url)
         else:
             changes.update(self._webhook_changes(reader))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.portal.actions_openapi import actions_paths
+from services.portal.log_openapi import log_paths
 from services.portal.openapi_schemas import (
     NAME,
     SCHEMAS,
@@ -286,5 +288,11 @@ def openapi_document(public_url: str, version: str) -> dict[str, Any]:
             },
             "schemas": SCHEMAS,
         },
-        "paths": {**_operator_paths(), **_workspace_paths(), **_health_paths()},
+        "paths": {
+            **_operator_paths(),
+            **_workspace_paths(),
+            **actions_paths(),
+            **log_paths(),
+            **_health_paths(),
+        },
     }

@@ -48,7 +48,9 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-async def stack(kafka_settings: CommonSettings) -> AsyncIterator[Stack]:
+async def stack(
+    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     operator_key = base64.urlsafe_b64encode(os.urandom(24)).decode()
     master_keys = generate_master_key()
     ports = {name: free_port() for name in ("ingest", "portal", "router", "dispatcher")}
@@ -77,6 +79,8 @@ async def stack(kafka_settings: CommonSettings) -> AsyncIterator[Stack]:
                 port=ports["portal"],
                 operator_key=operator_key,
                 allow_insecure_destinations=True,
+                # The module's own delivery log, not .signet/signet.db of the cwd.
+                database_url=f"sqlite:///{tmp_path_factory.mktemp('portal-log')}/signet.db",
                 **shared,
             ),
             ready_url=f"http://127.0.0.1:{ports['portal']}/readyz",

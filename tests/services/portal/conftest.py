@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,8 @@ def portal_settings(kafka: CommonSettings, **overrides: Any) -> PortalSettings:
         "public_url": "https://portal.example.com",
         "operator_key": base64.urlsafe_b64encode(os.urandom(24)).decode(),
         "master_keys": generate_master_key(),
+        # Each portal its own delivery log, not the default .signet/signet.db of the cwd.
+        "database_url": f"sqlite:///{tempfile.mkdtemp(prefix='signet-log-')}/signet.db",
         **overrides,
     }
     return PortalSettings(**values)

@@ -1,0 +1,1 @@
+"""The embeddable workspace UI (``GET /embed``): static assets, frame tickets, their routes."""

@@ -1,0 +1,149 @@
+"""HTTP routes of the embed: the page, its assets, and the exchange of a token for its URL.
+
+- ``GET /embed?frame=<ticket>`` — the single-page UI. ``frame-ancestors`` comes from the
+  frame ticket (see :mod:`services.portal.embed.frames`); without a valid one, ``'none'``.
+  The page holds no token: it arrives by ``postMessage`` or the URL fragment.
+- ``GET /embed/assets/{name}`` — the page's ES modules and CSS (a fixed list, read once).
+- ``POST /v1/workspace/embed-url`` (``Bearer <session token>``) — the URL a host page puts
+  in its iframe: ``/embed?frame=<ticket for this session's allowed origins>``.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from services.portal.auth import SessionGuard
+from services.portal.embed.frames import (
+    FrameTicket,
+    FrameTickets,
+    InvalidTicketError,
+    frame_ancestors,
+)
+from services.portal.sessions import SessionClaims, SessionSigner, normalize_origin
+from services.portal.views import iso
+from signet.ids import now_ms
+from signet.secrets import MasterKeyRing
+from signet.settings import PortalSettings
+from signet.web import json_response
+
+STATIC_DIR = Path(__file__).with_name("static")
+EMBED_PATH = "/embed"
+ASSETS_PATH = "/embed/assets"
+EMBED_URL_PATH = "/v1/workspace/embed-url"
+ORIGINS_PLACEHOLDER = "__SIGNET_FRAME_ORIGINS__"
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+# Everything the page may load comes from the portal itself; no inline script or style.
+_BASE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'"
+)
+_COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def page_headers(ticket: FrameTicket | None) -> dict[str, str]:
+    return {
+        **_COMMON_HEADERS,
+        "Content-Security-Policy": f"{_BASE_CSP}; frame-ancestors {frame_ancestors(ticket)}",
+        # The page is personalised by its ticket: never cache it for another.
+        "Cache-Control": "no-store",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+
+
+def asset_files(root: Path = STATIC_DIR) -> dict[str, Path]:
+    """Servable assets by URL name (``views/log.js``); nothing outside ``root``, no HTML."""
+    return {
+        path.relative_to(root).as_posix(): path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.suffix in _TYPES
+    }
+
+
+class EmbedRoutes:
+    def __init__(
+        self,
+        *,
+        tickets: FrameTickets,
+        guard: SessionGuard,
+        public_url: str,
+        clock: Callable[[], int] = now_ms,
+        static_dir: Path = STATIC_DIR,
+    ) -> None:
+        self._tickets = tickets
+        self._guard = guard
+        self._embed_url = public_url.rstrip("/") + EMBED_PATH
+        self._clock = clock
+        self._page = (static_dir / "index.html").read_text(encoding="utf-8")
+        self._assets = asset_files(static_dir)
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_get(EMBED_PATH, self.page)
+        app.router.add_get(ASSETS_PATH + "/{name:.+}", self.asset)
+        app.router.add_post(EMBED_URL_PATH, self._guard.protect(self.embed_url, write=False))
+
+    def _ticket(self, request: web.Request) -> FrameTicket | None:
+        raw = request.query.get("frame")
+        if not raw:
+            return None
+        try:
+            return self._tickets.verify(raw, now_ms=self._clock())
+        except InvalidTicketError:
+            return None  # the page still renders, but only at the top level
+
+    async def page(self, request: web.Request) -> web.Response:
+        ticket = self._ticket(request)
+        origins = " ".join(ticket.origins) if ticket else ""
+        body = self._page.replace(ORIGINS_PLACEHOLDER, html.escape(origins, quote=True))
+        return web.Response(
+            text=body, content_type="text/html", charset="utf-8", headers=page_headers(ticket)
+        )
+
+    async def asset(self, request: web.Request) -> web.StreamResponse:
+        path = self._assets.get(request.match_info["name"])
+        if path is None:
+            raise web.HTTPNotFound(text="no such asset")
+        content_type = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+        # Revalidated on every load (ETag/Last-Modified make that a 304): a portal upgrade
+        # never mixes old and new modules.
+        return web.FileResponse(
+            path,
+            headers={
+                **_COMMON_HEADERS,
+                "Content-Type": content_type or "application/octet-stream",
+                "Cache-Control": "no-cache",
+            },
+        )
+
+    async def embed_url(self, request: web.Request, claims: SessionClaims) -> web.Response:
+        ticket = self._tickets.mint(claims)
+        return json_response(
+            {
+                "embed_url": f"{self._embed_url}?frame={ticket}",
+                "frame_ancestors": list(claims.allowed_origins),
+                "expires_at": iso(claims.expires_at),
+            },
+            201,
+        )
+
+
+def register(app: web.Application, settings: PortalSettings) -> None:
+    """Add the embed's routes to the portal (one line in ``services/portal/app.py``)."""
+    ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
+    session_key = settings.session_key.get_secret_value() if settings.session_key else None
+    parts = urlsplit(settings.public_url)
+    own_origin = normalize_origin(f"{parts.scheme}://{parts.netloc}")
+    EmbedRoutes(
+        tickets=FrameTickets.from_keys(session_key, ring),
+        guard=SessionGuard(SessionSigner.from_keys(session_key, ring), own_origin),
+        public_url=settings.public_url,
+    ).register(app)

@@ -1,0 +1,244 @@
+"""Fills the delivery log from ``signet.deliveries`` and ``signet.outcomes``.
+
+One consumer in group ``signet-portal-log`` (the setting) reads both topics; confluent-kafka
+runs in one dedicated thread, so the event loop never blocks on it. Each poll is one
+batch, written in one transaction; offsets are committed only after that commit and after
+any dead letter was acknowledged (at-least-once). The store is idempotent, so whatever
+is read twice (a crash before the commit, a rebalance) changes nothing.
+
+Outcomes are keyed by workspace, so one member of the group owns each workspace's
+partition and appends to its chain in topic order; the store's head lock keeps the chain
+linear even while a rebalance briefly lets two members read one partition.
+
+A record that does not decode or breaks a rule is a dead letter, and so is one the
+database refuses on its own; an unavailable database is waited for, never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from services.portal.log.chain import checked_delivery, checked_outcome
+from services.portal.log.errors import RecordRejected, StoreUnavailable
+from services.portal.log.metrics import LogMetrics
+from services.portal.log.store import ApplyResult, LogStore, ProjectionBatch
+from signet import codec
+from signet.errors import BrokerError, SignetError
+from signet.ids import now_ms
+from signet.kafka import DeadLetterWriter
+from signet.records import Delivery, Outcome
+from signet.settings import PortalSettings
+from signet.topics import Topics, kafka_client_config
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 5.0
+T = TypeVar("T")
+Record = Delivery | Outcome
+
+
+class _Stopping(Exception):
+    """The projection is stopping: abandon the batch (its offsets stay uncommitted)."""
+
+
+class LogProjection:
+    def __init__(
+        self,
+        settings: PortalSettings,
+        store: LogStore,
+        dead_letters: DeadLetterWriter,
+        metrics: LogMetrics,
+        *,
+        poll_timeout_seconds: float = 0.2,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        topics = Topics.from_settings(settings)
+        self._deliveries_topic, self._outcomes_topic = topics.deliveries, topics.outcomes
+        session_ms = int(settings.log_consumer_session_timeout_seconds * 1000)
+        self._conf: dict[str, Any] = {
+            **kafka_client_config(settings),
+            "group.id": settings.log_consumer_group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+        }
+        self._store = store
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._batch_size = settings.log_batch_max_records
+        self._poll_timeout = poll_timeout_seconds
+        self._clock = clock
+        self._consumer: Consumer | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.batches = 0
+        self.dead_lettered = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self._consumer is not None:
+            return
+        self._stopping.clear()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="portal-log-consumer")
+        self._consumer = Consumer(self._conf)
+        topics = [self._deliveries_topic, self._outcomes_topic]
+        await self._in_thread(partial(self._consumer.subscribe, topics))
+        self._task = asyncio.create_task(self._run(), name="portal-log-projection")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand (or abandon it while waiting for the database), leave."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        try:
+            await self._in_thread(consumer.close)
+        except KafkaException as exc:
+            log.warning("closing the log consumer: %s", exc)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self._consumer = self._executor = None
+        log.info(
+            "log projection stopped: %d batches, %d dead-lettered", self.batches, self.dead_lettered
+        )
+
+    async def _in_thread(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless the projection is stopping (then raise ``_Stopping`` at once)."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise _Stopping
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                await self._once()
+                backoff = 0.1
+            except _Stopping:
+                return
+            except Exception as exc:  # the loop must outlive any one failure
+                if isinstance(exc, KafkaException | SignetError):
+                    log.warning("log projection: %s; retrying in %.1fs", exc, backoff)
+                else:
+                    log.exception("log projection failed; retrying in %.1fs", backoff)
+                try:
+                    await self._pause(backoff)
+                except _Stopping:
+                    return
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _once(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            raise _Stopping
+        messages = await self._in_thread(
+            partial(consumer.consume, self._batch_size, self._poll_timeout)
+        )
+        records = []
+        for msg in messages:
+            err = msg.error()
+            if err is None:
+                records.append(msg)
+            else:
+                log.warning("log consumer: %s", err.str())
+        if not records:
+            return
+        await self._project(records)
+        await self._commit(consumer, records)
+        self.batches += 1
+
+    async def _project(self, messages: Sequence[Message]) -> None:
+        good: list[tuple[Message, Record]] = []
+        bad: list[tuple[Message, SignetError]] = []
+        for msg in messages:
+            try:
+                good.append((msg, self._decode(msg)))
+            except SignetError as exc:
+                bad.append((msg, exc))
+        try:
+            if good:
+                self._count(await self._apply([record for _, record in good]))
+        except RecordRejected:
+            # Something in the batch is refused by the database itself: find it.
+            for msg, record in good:
+                try:
+                    self._count(await self._apply([record]))
+                except RecordRejected as exc:
+                    bad.append((msg, exc))
+        for msg, error in bad:
+            await self._dead_letter(msg, error)
+
+    def _decode(self, msg: Message) -> Record:
+        if msg.topic() == self._outcomes_topic:
+            return checked_outcome(codec.decode(msg.value(), Outcome))
+        return checked_delivery(codec.decode(msg.value(), Delivery))
+
+    async def _apply(self, records: Sequence[Record]) -> ApplyResult:
+        batch = ProjectionBatch(
+            deliveries=[r for r in records if isinstance(r, Delivery)],
+            outcomes=[r for r in records if isinstance(r, Outcome)],
+        )
+        backoff = 0.1
+        while True:
+            try:
+                return await self._store.apply(batch, now_ms=self._clock())
+            except StoreUnavailable as exc:
+                self._metrics.store_retries.inc()
+                log.warning("delivery log unavailable (%s); retrying in %.1fs", exc, backoff)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _count(self, result: ApplyResult) -> None:
+        records = self._metrics.records
+        records.labels("attempt", "new").inc(result.new_attempts)
+        records.labels("delivery", "new").inc(result.new_deliveries)
+        records.labels("record", "duplicate").inc(result.duplicates)
+
+    async def _dead_letter(self, msg: Message, error: SignetError) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._dead_letters.write(msg, error)
+                break
+            except BrokerError as exc:
+                log.warning("dead letter not acknowledged (%s); retrying", exc)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        self.dead_lettered += 1
+        kind = "outcome" if msg.topic() == self._outcomes_topic else "delivery"
+        self._metrics.records.labels(kind, "dead_letter").inc()
+
+    async def _commit(self, consumer: Consumer, messages: Sequence[Message]) -> None:
+        ends: dict[tuple[str, int], int] = defaultdict(int)
+        for msg in messages:
+            key = (msg.topic() or "", msg.partition() or 0)
+            ends[key] = max(ends[key], (msg.offset() or 0) + 1)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+        try:
+            await self._in_thread(partial(consumer.commit, offsets=offsets, asynchronous=False))
+        except KafkaException as exc:
+            # Lost the partitions meanwhile: their new owner re-reads; the store dedupes.
+            log.warning("log offsets not committed (%s); they will be re-read", exc)

@@ -1,0 +1,100 @@
+"""The delivery log's tables, written once for both SQL dialects.
+
+Both tables are keyed by (workspace_id, id): a record naming another workspace's delivery
+id lands in a row of its own and can never show up in that workspace's answers.
+``log_heads`` keeps each chain's newest link, so the chain goes on after retention deleted
+every entry. Statements are idempotent (``IF NOT EXISTS``): every replica runs them at
+start-up. A later change to the tables adds a numbered migration beside these.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Dialect(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+_TYPES = {
+    Dialect.SQLITE: {"BIGINT": "INTEGER", "BYTES": "BLOB", "FLOAT": "REAL"},
+    Dialect.POSTGRESQL: {"BIGINT": "BIGINT", "BYTES": "BYTEA", "FLOAT": "DOUBLE PRECISION"},
+}
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS log_deliveries (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_created_at {BIGINT} NOT NULL,
+    body {BYTES},
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_attempt_id TEXT,
+    last_status TEXT,
+    last_attempt_at {BIGINT},
+    last_attempt_no INTEGER,
+    last_http_status INTEGER,
+    next_attempt_at {BIGINT},
+    replay_of TEXT,
+    first_seen_at {BIGINT} NOT NULL,
+    updated_at {BIGINT} NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX IF NOT EXISTS log_deliveries_by_time
+    ON log_deliveries (workspace_id, event_created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS log_deliveries_by_destination
+    ON log_deliveries (workspace_id, destination_id, event_created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS log_deliveries_by_status
+    ON log_deliveries (workspace_id, status, event_created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS log_deliveries_by_event ON log_deliveries (workspace_id, event_id);
+CREATE INDEX IF NOT EXISTS log_deliveries_by_update ON log_deliveries (updated_at);
+
+CREATE TABLE IF NOT EXISTS log_attempts (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq {BIGINT} NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    logged_at {BIGINT} NOT NULL,
+    delivery_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    attempted_at {BIGINT} NOT NULL,
+    event_created_at {BIGINT} NOT NULL,
+    url TEXT,
+    http_status INTEGER,
+    latency_ms {FLOAT},
+    error TEXT,
+    response_excerpt TEXT,
+    request_headers TEXT NOT NULL,
+    next_attempt_at {BIGINT},
+    replay_of TEXT,
+    PRIMARY KEY (workspace_id, id),
+    UNIQUE (workspace_id, seq)
+);
+CREATE INDEX IF NOT EXISTS log_attempts_by_delivery
+    ON log_attempts (workspace_id, delivery_id, seq);
+CREATE INDEX IF NOT EXISTS log_attempts_by_event ON log_attempts (workspace_id, event_id);
+CREATE INDEX IF NOT EXISTS log_attempts_by_logged ON log_attempts (logged_at);
+
+CREATE TABLE IF NOT EXISTS log_heads (
+    workspace_id TEXT PRIMARY KEY,
+    seq {BIGINT} NOT NULL,
+    hash TEXT NOT NULL,
+    updated_at {BIGINT} NOT NULL
+);
+"""
+
+
+def statements(dialect: Dialect) -> list[str]:
+    """The DDL for ``dialect``, one statement per item."""
+    ddl = _DDL.format(**_TYPES[dialect])
+    return [s.strip() for s in ddl.split(";") if s.strip()]

@@ -1,0 +1,75 @@
+""" "Send test event": one signed ``signet.test`` delivery to one destination.
+
+The event is built here, never emitted on ``signet.events`` (no other destination of the
+workspace gets it), and goes straight to ``signet.deliveries`` as attempt 1, so it takes
+the real path: the dispatcher signs it with the destination's current secrets and sends
+it, and the outcome lands in the delivery log like any other. Its body::
+
+    {"id": "evt_…", "type": "signet.test", "resource": "destination",
+     "resource_id": "dst_…", "workspace_id": "ws_…", "created_at": "…Z",
+     "data": {"message": "…", "destination_id": "dst_…", "destination_name": "…"}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from services.portal.log.store import AttemptRecord
+from services.portal.views import iso
+from signet.ids import new_id
+from signet.payload import delivery_id, render_body
+from signet.records import Delivery, Destination, Event
+
+TEST_EVENT_TYPE = "signet.test"
+TEST_RESOURCE = "destination"
+TEST_MESSAGE = "A test event from Signet: your endpoint received it; check its signature."
+
+
+def ping_event(workspace_id: str, destination: Destination, *, now_ms: int) -> Event:
+    payload = {
+        "message": TEST_MESSAGE,
+        "destination_id": destination.id,
+        "destination_name": destination.name,
+    }
+    return Event(
+        id=new_id("evt", now_ms=now_ms),
+        workspace_id=workspace_id,
+        type=TEST_EVENT_TYPE,
+        resource=TEST_RESOURCE,
+        resource_id=destination.id,
+        payload=orjson.dumps(payload),
+        created_at=now_ms,
+        source="portal",
+    )
+
+
+def ping_delivery(event: Event, destination_id: str) -> Delivery:
+    return Delivery(
+        id=delivery_id(event.id, destination_id),
+        event_id=event.id,
+        workspace_id=event.workspace_id,
+        destination_id=destination_id,
+        event_type=event.type,
+        body=render_body(event),
+        attempt=1,
+        event_created_at=event.created_at,
+        due_at=event.created_at,
+    )
+
+
+def ping_result_view(delivery: Delivery, attempt: AttemptRecord | None) -> dict[str, Any]:
+    """The answer to "send test event": the attempt's result, or ``pending`` if not yet in."""
+    if attempt is None:
+        return {"delivery_id": delivery.id, "event_id": delivery.event_id, "status": "pending"}
+    return {
+        "delivery_id": delivery.id,
+        "event_id": delivery.event_id,
+        "status": attempt.status,
+        "http_status": attempt.http_status,
+        "latency_ms": attempt.latency_ms,
+        "response_excerpt": attempt.response_excerpt,
+        "error": attempt.error,
+        "attempted_at": iso(attempt.attempted_at),
+    }

@@ -1,0 +1,214 @@
+"""The projection against the real broker: records produced onto ``deliveries`` and
+``outcomes`` land in the store, the same records again change nothing, a bad record is a
+dead letter and the ones after it still land, and a restart resumes where it committed."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.portal.log.factory import store_for
+from services.portal.log.metrics import LogMetrics
+from services.portal.log.projection import LogProjection
+from services.portal.log.sql_store import SqlLogStore
+from signet import codec
+from signet.ids import new_id
+from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.records import DeadLetter, Delivery, Outcome, OutcomeStatus
+from signet.settings import CommonSettings, PortalSettings
+from signet.topics import Topics
+from tests.services.dispatcher.topic_tail import TopicTail
+from tests.services.portal.log.conftest import BACKENDS, database_url, drop
+from tests.services.portal.log.records import delivery, outcome
+
+pytestmark = pytest.mark.timeout(120)
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 30) -> T:
+    """``check()``'s first truthy answer; fails the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen within {timeout}s: {what}")
+        await asyncio.sleep(0.1)
+
+
+def log_settings(kafka: CommonSettings, url: str) -> PortalSettings:
+    return PortalSettings(
+        kafka_bootstrap=kafka.kafka_bootstrap,
+        topic_prefix=kafka.topic_prefix,
+        partitions=kafka.partitions,
+        deliveries_partitions=kafka.deliveries_partitions,
+        database_url=url,
+        log_consumer_group=f"portal-log-{uuid.uuid4().hex[:8]}",
+        log_consumer_session_timeout_seconds=3,
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class Projected:
+    settings: PortalSettings
+    store: SqlLogStore
+    producer: AsyncProducer
+    topics: Topics
+    projection: LogProjection
+
+    async def send(self, *records: Delivery | Outcome) -> None:
+        for record in records:
+            if isinstance(record, Delivery):
+                await self.send_raw(
+                    self.topics.deliveries, codec.encode(record), record.destination_id
+                )
+            else:
+                await self.send_raw(self.topics.outcomes, codec.encode(record), record.workspace_id)
+
+    async def send_raw(self, topic: str, value: bytes | None, key: str) -> None:
+        await self.producer.send(topic, value, key=key, timeout=10)
+
+    def new_projection(self) -> LogProjection:
+        dead_letters = DeadLetterWriter(self.producer, self.topics, "portal-log")
+        metrics = LogMetrics.create(CollectorRegistry())
+        return LogProjection(self.settings, self.store, dead_letters, metrics)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def projected(
+    request: pytest.FixtureRequest,
+    kafka_settings: CommonSettings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Projected]:
+    tmp: Path = tmp_path_factory.mktemp("projection")
+    settings = log_settings(kafka_settings, database_url(request.param, tmp))
+    store = store_for(settings.database_url, pool_size=4)
+    async with AsyncProducer(kafka_settings) as producer:
+        await store.start()
+        topics = Topics.from_settings(kafka_settings)
+        dead_letters = DeadLetterWriter(producer, topics, "portal-log")
+        projection = LogProjection(
+            settings, store, dead_letters, LogMetrics.create(CollectorRegistry())
+        )
+        await projection.start()
+        running = Projected(settings, store, producer, topics, projection)
+        try:
+            yield running
+        finally:
+            await running.projection.stop()  # the test may have restarted it
+            await drop(store)
+            await store.stop()
+
+
+async def test_records_land_in_the_log(projected: Projected) -> None:
+    ws = new_id("ws")
+    sent = [delivery(ws, "dst_a") for _ in range(3)]
+    attempts = [outcome(sent[0], OutcomeStatus.FAILED), outcome(sent[0], attempt=2)]
+    attempts += [outcome(d, OutcomeStatus.EXHAUSTED) for d in sent[1:]]
+    await projected.send(*sent, *attempts)
+
+    async def all_logged() -> bool:
+        head = await projected.store.log_head(ws)
+        bodies = [await projected.store.get_delivery(ws, d.id) for d in sent]
+        return head.seq == 4 and all(b is not None and b.body is not None for b in bodies)
+
+    await eventually(all_logged, "3 deliveries with bodies and 4 attempts")
+    first = await projected.store.get_delivery(ws, sent[0].id)
+    assert first is not None and first.status.value == "delivered" and first.attempts == 2
+    assert [a.id for a in await projected.store.attempts(ws, sent[0].id)] == [
+        attempts[0].id,
+        attempts[1].id,
+    ]
+
+
+async def test_the_same_records_again_change_nothing(projected: Projected) -> None:
+    ws = new_id("ws")
+    sent = [delivery(ws, "dst_a") for _ in range(2)]
+    attempts = [outcome(d) for d in sent]
+    await projected.send(*sent, *attempts)
+    await eventually(lambda: _seq_is(projected.store, ws, 2), "the first two attempts", timeout=30)
+    head = await projected.store.log_head(ws)
+    before = [await projected.store.get_delivery(ws, d.id) for d in sent]
+
+    # The topics replayed (a producer retry, a consumer rewind): then one new attempt.
+    sentinel = outcome(sent[1], OutcomeStatus.FAILED, attempt=2)
+    await projected.send(*sent, *attempts, *attempts, sentinel)
+    await eventually(lambda: _seq_is(projected.store, ws, 3), "the sentinel attempt")
+    after_head = await projected.store.log_head(ws)
+    assert after_head.seq == head.seq + 1
+    assert (await projected.store.attempts(ws, sent[1].id))[-1].prev_hash == head.hash
+    assert await projected.store.get_delivery(ws, sent[0].id) == before[0]
+    second = await projected.store.get_delivery(ws, sent[1].id)
+    assert second is not None and before[1] is not None
+    assert (second.attempts, second.status.value) == (2, "failed")
+
+
+async def test_bad_records_are_dead_letters_and_the_next_ones_land(
+    projected: Projected, kafka_settings: CommonSettings
+) -> None:
+    ws = new_id("ws")
+    sent = delivery(ws, "dst_a")
+    unknown_status = dataclasses.replace(outcome(sent), status="teleported")
+    wrong_type = codec.encode(sent)  # a Delivery on the outcomes topic
+    await projected.send_raw(projected.topics.outcomes, b"garbage", ws)
+    await projected.send_raw(projected.topics.outcomes, codec.encode(unknown_status), ws)
+    await projected.send_raw(projected.topics.outcomes, wrong_type, ws)
+    await projected.send_raw(projected.topics.deliveries, None, "dst_a")  # a tombstone
+    good = outcome(sent)
+    await projected.send(sent, good)
+    await eventually(lambda: _seq_is(projected.store, ws, 1), "the good outcome after the bad")
+
+    tail = TopicTail(kafka_settings, projected.topics.dlq, DeadLetter)
+    await tail.start()
+    try:
+        letters = await tail.wait_for(
+            lambda found: len(_mine(found, ws)) >= 3, "three dead letters keyed by the workspace"
+        )
+    finally:
+        await tail.stop()
+    reasons = [letter.reason for letter in _mine(letters, ws)]
+    assert any("bad magic" in r for r in reasons)
+    assert any("teleported" in r for r in reasons)
+    assert any("expected signet.Outcome" in r for r in reasons)
+    assert all(letter.service == "portal-log" for letter in _mine(letters, ws))
+    assert any(
+        letter.original_value == b"garbage" and letter.source_topic == projected.topics.outcomes
+        for letter in letters
+    )
+    assert projected.projection.dead_lettered >= 4
+
+
+async def test_a_restart_resumes_from_the_committed_offsets(projected: Projected) -> None:
+    ws = new_id("ws")
+    sent = delivery(ws, "dst_a")
+    await projected.send(sent, outcome(sent, OutcomeStatus.FAILED))
+    await eventually(lambda: _seq_is(projected.store, ws, 1), "the first attempt")
+    await projected.projection.stop()
+    await projected.projection.stop()  # idempotent
+
+    await projected.send(outcome(sent, attempt=2))
+    projected.projection = projected.new_projection()
+    await projected.projection.start()
+    await projected.projection.start()  # idempotent
+    await eventually(lambda: _seq_is(projected.store, ws, 2), "the attempt sent while stopped")
+    found = await projected.store.get_delivery(ws, sent.id)
+    assert found is not None and found.status.value == "delivered" and found.attempts == 2
+
+
+async def _seq_is(store: SqlLogStore, workspace_id: str, seq: int) -> bool:
+    head = await store.log_head(workspace_id)
+    assert head.seq <= seq, f"the chain of {workspace_id} grew past {seq}: {head.seq}"
+    return head.seq == seq
+
+
+def _mine(letters: list[DeadLetter], workspace_id: str) -> list[DeadLetter]:
+    return [letter for letter in letters if letter.original_key == workspace_id.encode()]
