@@ -131,6 +131,9 @@ class DispatcherSettings(CommonSettings):
     retry_max_age_seconds: float | None = Field(default=None, gt=0)  # None: no age limit
     # Records one retry-tier partition holds in memory until due; it pauses beyond that.
     retry_hold_capacity: int = Field(default=10_000, ge=2)
+    # How long a fetch may wait for data: a record (a fresh delivery, a retry hopping
+    # tiers) is seen within about this on brokers that do not answer a fetch early.
+    fetch_wait_max_ms: int = Field(default=100, ge=1, le=5000)
     # Circuit breaker: opens after this many consecutive failures of a destination; a
     # probe goes out after the cool-down, which doubles on every failed probe.
     breaker_failure_threshold: int = Field(default=5, ge=1)
@@ -211,6 +214,9 @@ class DevStackSettings(CommonSettings):
     # The local webhook receiver of the printed walk-through (`signet listen`).
     receiver: bool = True
     receiver_port: int = Field(default=9000, ge=0, le=65535)
+    # The example host page (examples/embed-host): a customer's settings page with the embed.
+    embed_host: bool = True
+    embed_host_port: int = Field(default=8090, ge=0, le=65535)
     operator_key: SecretStr | None = None
     master_keys: SecretStr | None = None
     session_key: SecretStr | None = None

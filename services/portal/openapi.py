@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.portal.actions_openapi import actions_paths
+from services.portal.embed.openapi import embed_paths
 from services.portal.log_openapi import log_paths
 from services.portal.openapi_schemas import (
     NAME,
@@ -292,6 +293,7 @@ def openapi_document(public_url: str, version: str) -> dict[str, Any]:
             **_operator_paths(),
             **_workspace_paths(),
             **actions_paths(),
+            **embed_paths(),
             **log_paths(),
             **_health_paths(),
         },

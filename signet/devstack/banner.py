@@ -119,6 +119,8 @@ def print_banner(out: Printer, info: StackInfo) -> None:
     table.add_column()
     table.add_row("ingest", f"{info.ingest_url}  (POST /v1/events)")
     table.add_row("portal", f"{info.portal_url}  (operator API, /embed)")
+    if info.embed_host_url is not None:
+        table.add_row("example host", f"{info.embed_host_url}  (open it: your customer's view)")
     broker = "embedded Tansu, memory only" if info.embedded_broker else "external Kafka"
     table.add_row("broker", f"{info.bootstrap}  ({broker})")
     receiver = "" if info.receiver_running else "  (run `signet listen`)"

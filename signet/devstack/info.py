@@ -34,3 +34,4 @@ class StackInfo:
     ready_seconds: float
     broker_log: Path | None = None
     walkthrough_path: Path | None = None
+    embed_host_url: str | None = None  # the example host page, when it runs

@@ -37,6 +37,8 @@ class StackPorts:
     dispatcher_metrics: int
     broker: int | None  # None: an external Kafka, no embedded broker
     receiver: int | None  # None: no walk-through receiver
+    alerter_metrics: int | None = None  # None: no alerter
+    embed_host: int | None = None  # None: no example host page
 
 
 @dataclass(slots=True, frozen=True)
@@ -93,5 +95,9 @@ def resolve_ports(
         dispatcher_metrics=movable("dispatcher_metrics_port", settings.dispatcher_metrics_port),
         broker=broker,
         receiver=movable("receiver_port", settings.receiver_port) if settings.receiver else None,
+        alerter_metrics=movable("alerter_metrics_port", settings.alerter_metrics_port),
+        embed_host=movable("embed_host_port", settings.embed_host_port)
+        if settings.embed_host
+        else None,
     )
     return PortPlan(ports, tuple(notes))

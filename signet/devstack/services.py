@@ -19,6 +19,8 @@ from signet.devstack.supervisor import ChildSpec
 from signet.settings import DevStackSettings
 
 READY_PATH = "/readyz"
+# The example host page of a source checkout (a wheel does not carry examples/).
+EMBED_HOST_SERVER = Path(__file__).resolve().parents[2] / "examples" / "embed-host" / "server.py"
 RECEIVER_PATH = "/hook"
 # Hosts a client cannot connect to; the stack's own URLs use loopback instead.
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - compared, not bound
@@ -70,6 +72,11 @@ def child_env(base_env: Mapping[str, str], shared: Mapping[str, str], own: Own) 
     return env
 
 
+def embed_host_port(ports: StackPorts) -> int | None:
+    """The example host page's port, or None when it does not run."""
+    return ports.embed_host if EMBED_HOST_SERVER.exists() else None
+
+
 def service_specs(plan: StackPlan, base_env: Mapping[str, str]) -> list[ChildSpec]:
     """The children of ``signet up``, in start order; ``base_env`` is the parent's env."""
     ports, keys, host = plan.ports, plan.keys, plan.settings.host
@@ -113,6 +120,23 @@ def service_specs(plan: StackPlan, base_env: Mapping[str, str]) -> list[ChildSpe
             },
         ),
     ]
+    if ports.alerter_metrics is not None:
+        services.append(
+            (
+                "alerter",
+                local,
+                ports.alerter_metrics,
+                {
+                    "metrics_host": local,
+                    "metrics_port": ports.alerter_metrics,
+                    "master_keys": keys.master_keys,
+                    "public_url": url(host, ports.portal),
+                    # Slack stand-ins on loopback over http (`signet demo`), as for webhooks.
+                    "allow_private_destinations": True,
+                    "allow_insecure_destinations": True,
+                },
+            )
+        )
     shared = shared_env(plan)
     specs = [
         ChildSpec(
@@ -138,6 +162,24 @@ def service_specs(plan: StackPlan, base_env: Mapping[str, str]) -> list[ChildSpe
                 ),
                 env=child_env(base_env, shared, {}),
                 ready_url=url(local, ports.receiver, READY_PATH),
+            )
+        )
+    if (host_port := embed_host_port(ports)) is not None:
+        # Not a Signet service but the SaaS's own page: it holds the operator key on its
+        # server, mints sessions for its demo workspace and embeds /embed.
+        specs.append(
+            ChildSpec(
+                name="embed-host",
+                argv=(sys.executable, str(EMBED_HOST_SERVER)),
+                env={
+                    **child_env(base_env, shared, {}),
+                    "SIGNET_PORTAL_URL": url(host, ports.portal),
+                    "SIGNET_INGEST_URL": url(host, ports.ingest),
+                    "SIGNET_OPERATOR_KEY": keys.operator_key,
+                    "HOST_PORT": str(host_port),
+                    "HOST_ORIGIN": url(local, host_port),
+                },
+                ready_url=url(local, host_port, READY_PATH),
             )
         )
     return specs

@@ -22,7 +22,13 @@ from signet.devstack.banner import walkthrough_script
 from signet.devstack.info import StackInfo
 from signet.devstack.output import StackConsole
 from signet.devstack.ports import resolve_ports
-from signet.devstack.services import RECEIVER_PATH, StackPlan, service_specs, url
+from signet.devstack.services import (
+    RECEIVER_PATH,
+    StackPlan,
+    embed_host_port,
+    service_specs,
+    url,
+)
 from signet.devstack.state import WALKTHROUGH_FILE, StateDir
 from signet.devstack.supervisor import Backoff, Supervisor, die_with_parent
 from signet.errors import BrokerError, ConfigurationError, SignetError
@@ -96,6 +102,7 @@ class DevStack:
         )
         await self._supervisor.start()
         receiver_port = plan.ports.receiver or settings.receiver_port
+        host_port = embed_host_port(plan.ports)
         info = StackInfo(
             ingest_url=url(settings.host, plan.ports.ingest),
             portal_url=url(settings.host, plan.ports.portal),
@@ -109,6 +116,7 @@ class DevStack:
             ready_seconds=time.monotonic() - began,
             broker_log=state.data_dir / BROKER_LOG if self._broker else None,
             walkthrough_path=state.root / WALKTHROUGH_FILE,
+            embed_host_url=url("127.0.0.1", host_port) if host_port is not None else None,
         )
         state.write_private(WALKTHROUGH_FILE, walkthrough_script(info))
         self._info = info

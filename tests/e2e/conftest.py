@@ -47,24 +47,40 @@ class Stack:
             return response.status, payload
 
 
+ServiceSettings = dict[str, dict[str, str | int | float | bool]]
+
+
+@pytest.fixture(scope="module")
+def stack_settings() -> ServiceSettings:
+    """Extra ``SIGNET_*`` settings per service (``{"dispatcher": {...}}``); a test module
+    overrides this fixture to run the stack differently (short retry delays, ...)."""
+    return {}
+
+
 @pytest.fixture(scope="module")
 async def stack(
-    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+    kafka_settings: CommonSettings,
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_settings: ServiceSettings,
 ) -> AsyncIterator[Stack]:
     operator_key = base64.urlsafe_b64encode(os.urandom(24)).decode()
     master_keys = generate_master_key()
     ports = {name: free_port() for name in ("ingest", "portal", "router", "dispatcher")}
     shared = {"master_keys": master_keys}
+
+    def env(service: str, **base: str | int | float | bool) -> dict[str, str]:
+        return service_env(kafka_settings, **{**base, **stack_settings.get(service, {})})
+
     processes = {
         "router": ServiceProcess(
             "router",
-            service_env(kafka_settings, web_port=ports["router"]),
+            env("router", web_port=ports["router"]),
             ready_url=f"http://127.0.0.1:{ports['router']}/readyz",
         ),
         "dispatcher": ServiceProcess(
             "dispatcher",
-            service_env(
-                kafka_settings,
+            env(
+                "dispatcher",
                 metrics_port=ports["dispatcher"],
                 allow_private_destinations=True,
                 allow_insecure_destinations=True,
@@ -74,9 +90,10 @@ async def stack(
         ),
         "portal": ServiceProcess(
             "portal",
-            service_env(
-                kafka_settings,
+            env(
+                "portal",
                 port=ports["portal"],
+                public_url=f"http://127.0.0.1:{ports['portal']}",
                 operator_key=operator_key,
                 allow_insecure_destinations=True,
                 # The module's own delivery log, not .signet/signet.db of the cwd.
@@ -87,7 +104,7 @@ async def stack(
         ),
         "ingest": ServiceProcess(
             "ingest",
-            service_env(kafka_settings, port=ports["ingest"]),
+            env("ingest", port=ports["ingest"]),
             ready_url=f"http://127.0.0.1:{ports['ingest']}/readyz",
         ),
     }

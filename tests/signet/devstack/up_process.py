@@ -17,7 +17,15 @@ from signet.broker import free_port
 from signet.devstack.state import read_runtime
 from tests.signet.devstack.waiting import eventually
 
-PORT_SETTINGS = ("broker", "ingest", "portal", "router_web", "dispatcher_metrics", "receiver")
+PORT_SETTINGS = (
+    "broker",
+    "ingest",
+    "portal",
+    "router_web",
+    "dispatcher_metrics",
+    "alerter_metrics",
+    "receiver",
+)
 
 
 def up_env(**extra: str) -> dict[str, str]:

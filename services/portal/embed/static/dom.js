@@ -104,11 +104,12 @@ export function badge(status, label) {
   return h("span", { class: `badge badge-${key.replace(/[^a-z_]/g, "")}` }, label ?? STATUS_LABELS[key] ?? key);
 }
 
-/** Local time; `short` leaves out the year when it is this year (for tables). */
-export function formatTime(value, { short = false } = {}) {
+/** Local time; `short` leaves out the year when it is this year, `clock` the date too. */
+export function formatTime(value, { short = false, clock = false } = {}) {
   if (value === null || value === undefined || value === "") return "—";
   const date = typeof value === "number" ? new Date(value) : new Date(String(value));
   if (Number.isNaN(date.getTime())) return String(value);
+  if (clock) return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const sameYear = date.getFullYear() === new Date().getFullYear();
   return date.toLocaleString(undefined, {
     year: short && sameYear ? undefined : "numeric", month: "short", day: "2-digit",

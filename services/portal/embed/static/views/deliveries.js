@@ -99,10 +99,10 @@ function table(items, destinations) {
       h("td", {}, badge(d.status), d.replay_of ? h("span", { class: "tag" }, "replay") : null),
       h("td", { class: "num" }, d.attempts ?? "—"),
       h("td", { class: "num" }, d.last_http_status ?? "—"),
-      h("td", {}, d.status === "failed" && d.next_attempt_at ? h("span", {}, "next ", timeEl(d.next_attempt_at, { short: true })) : timeEl(d.last_attempt_at, { short: true })));
+      h("td", {}, d.status === "failed" && d.next_attempt_at ? h("span", {}, "next ", timeEl(d.next_attempt_at, { clock: true })) : timeEl(d.last_attempt_at, { clock: true })));
   });
   return h("div", { class: "table-wrap" }, h("table", { class: "data" },
     h("caption", { class: "visually-hidden" }, "Deliveries"),
-    h("thead", {}, h("tr", {}, ["Time", "Event type", "Event", "Destination", "Status", "Attempts", "HTTP", "Last / next attempt"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, ["Time", "Event type", "Event", "Destination", "Status", "Attempts", "HTTP", "Last attempt"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows)));
 }

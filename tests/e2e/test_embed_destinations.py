@@ -1,0 +1,139 @@
+"""Managing destinations in the embed: validation errors next to their fields, a Slack alert
+channel, editing, disabling and enabling, deleting behind a confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.e2e.conftest import Stack
+from tests.services.portal.embed.harness import (
+    StartHost,
+    VerifyingReceiver,
+    open_embedded,
+)
+
+pytest_plugins = ["tests.services.portal.embed.fixtures"]
+pytestmark = pytest.mark.timeout(180)
+SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX"
+
+
+async def new_workspace(stack: Stack) -> dict[str, Any]:
+    status, workspace = await stack.operator(
+        "POST", "/v1/workspaces", {"name": "Casterly", "environment": "staging"}
+    )
+    assert status == 201, workspace
+    created: dict[str, Any] = workspace
+    return created
+
+
+async def test_create_edit_disable_and_delete(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost
+) -> None:
+    host = await host_pages(await new_workspace(embed_stack))
+    embed = await open_embedded(browser, host)
+    frame = embed.frame
+
+    # The portal's validation, shown beside the field it names.
+    await frame.get_by_role("link", name="New destination").click()
+    await frame.get_by_label("Name").fill("Orders")
+    await frame.get_by_label("Endpoint URL").fill("ftp://orders.example.com/hook")
+    await frame.get_by_label("Use my own secret").check()
+    await frame.get_by_label("Your secret").fill("too-short")
+    await frame.get_by_role("button", name="Create destination").click()
+    url_input = frame.get_by_label("Endpoint URL")
+    await expect(url_input).to_have_attribute("aria-invalid", "true")
+    await expect(frame.locator(".field[data-field=url] .field-error")).to_contain_text("http")
+    await expect(frame.get_by_label("Your secret")).to_have_attribute("aria-invalid", "true")
+    await expect(url_input).to_be_focused()  # the first bad field takes the focus
+    await embed.shot("embed-validation")
+
+    await url_input.fill("https://orders.example.com/hook")
+    await frame.get_by_label("Generate one for me").check()
+    await frame.get_by_role("button", name="Create destination").click()
+    await expect(frame.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    # A generated secret is shown this once, ready to copy.
+    reveal = frame.locator(".reveal")
+    await expect(reveal).to_contain_text("shown this once")
+    await expect(reveal.locator("output")).to_contain_text("whsec_")
+    await expect(reveal.get_by_role("button", name="Copy")).to_be_visible()
+    await embed.shot("embed-secret-shown-once")
+
+    # Edit.
+    await frame.get_by_label("Name").fill("Order events")
+    await frame.get_by_label("Event types").fill("order.*, invoice.paid")
+    await frame.get_by_role("button", name="Save changes").click()
+    await expect(frame.get_by_role("heading", name="Order events", exact=True)).to_be_visible()
+    await expect(frame.get_by_label("Event types")).to_have_value("order.*, invoice.paid")
+
+    # Disable, then enable again.
+    await frame.get_by_role("button", name="Disable").click()
+    await expect(frame.locator(".subtitle .badge")).to_have_text("Disabled")
+    await frame.get_by_role("button", name="Enable").click()
+    await expect(frame.locator(".subtitle .badge")).to_have_text("Enabled")
+
+    # A Slack alert channel beside it.
+    await frame.get_by_role("link", name="Destinations", exact=True).first.click()
+    await frame.get_by_role("link", name="New destination").click()
+    await frame.get_by_label("Slack alert channel").check()
+    await frame.get_by_label("Name").fill("Ops alerts")
+    await frame.get_by_label("Slack incoming-webhook URL").fill(SLACK_URL)
+    await frame.get_by_role("button", name="Create destination").click()
+    await expect(frame.get_by_role("heading", name="Ops alerts")).to_be_visible()
+    await expect(frame.get_by_text("Slack alert channel")).to_be_visible()
+    await expect(frame.get_by_text(SLACK_URL)).to_have_count(0)  # a credential: never shown
+
+    await frame.get_by_role("link", name="Destinations", exact=True).first.click()
+    rows = frame.locator("table.data tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(frame.locator("tr", has_text="Ops alerts")).to_contain_text("Slack alerts")
+    await embed.shot("embed-destinations")
+
+    # Delete asks first; Escape (or Cancel) keeps the destination.
+    await frame.get_by_role("link", name="Order events").click()
+    await frame.get_by_role("button", name="Delete").click()
+    dialog = frame.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Delete “Order events”?")
+    await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    await embed.shot("embed-delete-confirm")
+    await embed.page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(frame.get_by_role("heading", name="Order events", exact=True)).to_be_visible()
+    await frame.get_by_role("button", name="Delete").click()
+    await frame.get_by_role("dialog").get_by_role("button", name="Delete destination").click()
+    await expect(frame.get_by_role("heading", name="Destinations")).to_be_visible()
+    await expect(rows).to_have_count(1)
+    await expect(frame.get_by_role("link", name="Order events")).to_have_count(0)
+    await embed.close()
+
+
+async def test_an_ed25519_destination_shows_its_public_key(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost, verifying_receivers: Any
+) -> None:
+    receiver: VerifyingReceiver = await verifying_receivers()
+    host = await host_pages(await new_workspace(embed_stack))
+    embed = await open_embedded(browser, host)
+    frame = embed.frame
+    await frame.get_by_role("link", name="New destination").click()
+    await frame.get_by_label("Name").fill("Signed with a key pair")
+    await frame.get_by_label("Endpoint URL").fill(receiver.url)
+    await frame.get_by_label("Signature scheme").select_option("standard-webhooks-ed25519")
+    await frame.get_by_role("button", name="Create destination").click()
+    await expect(frame.get_by_role("heading", name="Signed with a key pair")).to_be_visible()
+    # The private key never leaves Signet; the public key is what the receiver needs.
+    await expect(frame.locator(".reveal")).to_have_count(0)
+    await expect(frame.get_by_role("columnheader", name="Public key")).to_be_visible()
+    public_key = (await frame.locator("td code", has_text="whpk_").inner_text()).strip()
+    assert public_key.startswith("whpk_")
+    await embed.shot("embed-ed25519-public-key")
+
+    receiver.public_keys = [public_key]
+    await frame.get_by_role("button", name="Send test event").click()
+    verdict = frame.locator(".test-result")
+    await expect(verdict).to_contain_text("Your endpoint accepted it")
+    await expect(verdict).to_contain_text("signature verified")
+    [ping] = receiver.requests
+    assert ping.verified and "v1a," in ping.headers["webhook-signature"]
+    await embed.close()
