@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck fmt topics clean
+.PHONY: help install run demo bench test lint typecheck fmt topics clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,14 @@ install: $(STAMP) ## create .venv and install Signet with the dev tools
 
 run: $(STAMP) ## start the whole stack on the embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/signet up
+
+demo: $(STAMP) ## play the seed scenario on a throw-away local stack, narrated (about a minute)
+	$(VENV)/bin/signet demo
+
+bench: $(STAMP) ## run the benchmarks (docs/benchmarks.md); results in bench/results/
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m bench.e2e
+	$(PY) -m bench.fairness
 
 test: $(STAMP) lint typecheck ## lint, type-check and run every test against a real broker
 	$(PY) -m pytest

@@ -1,4 +1,5 @@
-"""The ``signet`` command: ``up`` (the local stack), ``topics ensure``, ``listen``.
+"""The ``signet`` command: ``up`` (the local stack), ``demo``, ``topics ensure``, ``listen``,
+``verify-log`` and ``keys rotate``.
 
 Each subcommand reads its settings from ``SIGNET_*`` (pydantic-settings) and hands them
 to the module that does the work; this file only parses arguments and prints reports.
@@ -37,12 +38,30 @@ def _parser() -> argparse.ArgumentParser:
     ensure.add_argument(
         "--bootstrap", help="Kafka bootstrap servers (default: SIGNET_KAFKA_BOOTSTRAP)"
     )
+    demo = commands.add_parser(
+        "demo",
+        help="play the seed scenario on a throw-away local stack, narrated (about a minute)",
+    )
+    demo.add_argument("--record", metavar="FILE.svg", help="also save the narration as an SVG")
     listen = commands.add_parser(
         "listen", help="run a local webhook receiver that checks Standard Webhooks signatures"
     )
     listen.add_argument("--host", default="127.0.0.1")
     listen.add_argument("--port", type=int, default=9000, help="0 picks a free port")
     listen.add_argument("--secret", help="the destination's whsec_ secret, to verify signatures")
+    # Listed for --help; main() hands their arguments to the modules that own them.
+    commands.add_parser(
+        "verify-log",
+        add_help=False,
+        help="verify an exported delivery log: hash chain and signed head (--help for options)",
+    )
+    keys = commands.add_parser("keys", help="manage the master key ring")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    key_commands.add_parser(
+        "rotate",
+        add_help=False,
+        help="re-seal every stored secret under the first key of SIGNET_MASTER_KEYS",
+    )
     return parser
 
 
@@ -83,14 +102,29 @@ def _topics_ensure(bootstrap: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # ``verify-log`` and ``keys rotate`` parse their own arguments (and answer --help).
+    if argv[:1] == ["verify-log"]:
+        from signet import logchain
+
+        return logchain.main(argv[1:])
+    if argv[:2] == ["keys", "rotate"]:
+        from signet import key_rotation
+
+        return key_rotation.main(argv[2:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
             from signet.devstack.up import run_up  # the stack's imports only when needed
 
             return run_up(DevStackSettings())
+        if args.command == "demo":
+            from signet.demo import run_demo
+
+            return run_demo(record=args.record)
         if args.command == "topics":
             return _topics_ensure(args.bootstrap)
+
         from signet.devstack.listener import run_listener
 
         return run_listener(args.host, args.port, args.secret)

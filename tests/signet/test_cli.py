@@ -9,8 +9,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from signet.broker import EmbeddedBroker
-from signet.cli import format_ensure_report
+from signet.cli import format_ensure_report, main
 from signet.settings import CommonSettings
 from signet.topics import EnsureReport, topic_specs
 
@@ -99,3 +101,16 @@ def test_up_reports_an_invalid_setting(tmp_path: Path) -> None:
 def test_usage_errors_exit_2() -> None:
     assert signet().returncode == 2
     assert signet("topics").returncode == 2
+
+
+def test_verify_log_and_keys_rotate_take_their_own_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["verify-log", "--help"])
+    assert exited.value.code == 0
+    assert "--public-key" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "rotate", "--help"])
+    assert exited.value.code == 0
+    assert "--dry-run" in capsys.readouterr().out

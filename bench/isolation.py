@@ -1,0 +1,332 @@
+"""Isolation: does one hanging destination slow the healthy ones in its partition?
+
+    python -m bench.isolation                      # 300 healthy deliveries/s, 20 s per phase
+    python -m bench.isolation --rate 500 --seconds 30
+
+Everything on loopback: a Tansu broker, the real dispatcher (``python -m
+services.dispatcher``, one child process), ``deliveries`` with ONE partition so every
+destination shares it, and the receivers in this process. Deliveries are written
+straight to Kafka at a fixed rate, spread over 9 healthy destinations.
+
+Phase 1: only the healthy destinations. Phase 2: the same healthy load plus a hanging
+destination taking 10 % of all traffic (it accepts the request and never answers; its
+requests time out after the default 15 s). For the healthy destinations, each phase
+reports throughput (deliveries received per second, first write to last receipt) and
+latency (record written → request received) p50/p99; then the ratios. Goal: phase 2
+keeps >= 90 % of the throughput and a p99 within 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from signet import codec
+from signet.broker import EmbeddedBroker, free_port
+from signet.ids import new_id, now_ms
+from signet.kafka import AsyncProducer
+from signet.records import Delivery, Destination, SigningSecret, WorkspaceConfig
+from signet.secrets import MasterKeyRing, generate_master_key, hint, secret_aad
+from signet.settings import CommonSettings
+from signet.signing import generate_secret
+from signet.topics import Topics, ensure_topics
+
+HEALTHY = 9
+WORKSPACE = "ws_bench_isolation"
+
+
+@dataclass(slots=True)
+class Receivers:
+    """Healthy endpoints answer at once; the hanging one never does (until released)."""
+
+    arrived: dict[str, float] = field(default_factory=dict)  # event id → receipt time
+    hanging: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def healthy(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.arrived.setdefault(request.headers["webhook-id"], time.time())
+        self.changed.set()
+        return web.Response(text="ok")
+
+    async def hang(self, request: web.Request) -> web.Response:
+        self.hanging += 1
+        await self.release.wait()
+        return web.Response(status=503)
+
+    async def wait_for(self, ids: set[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not ids <= self.arrived.keys():
+            if time.monotonic() > deadline:
+                missing = len(ids - self.arrived.keys())
+                raise SystemExit(f"{missing} healthy deliveries never arrived")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 1)
+
+
+@dataclass(slots=True, frozen=True)
+class PhaseResult:
+    deliveries: int
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    hanging_sent: int
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def destination(ring: MasterKeyRing, url: str) -> Destination:
+    destination_id = new_id("dst")
+    secret = generate_secret("standard-webhooks").secret
+    now = now_ms()
+    sealed = SigningSecret(
+        id=new_id("sec"),
+        sealed=ring.seal(secret.encode(), secret_aad(WORKSPACE, destination_id)),
+        hint=hint(secret),
+        created_at=now,
+    )
+    return Destination(
+        id=destination_id,
+        type="webhook",
+        name=url.rsplit("/", 1)[-1],
+        created_at=now,
+        updated_at=now,
+        url=url,
+        event_types=["*"],
+        secrets=[sealed],
+    )
+
+
+def delivery(destination_id: str) -> Delivery:
+    event_id, now = new_id("evt"), now_ms()
+    body = orjson.dumps({"id": event_id, "type": "bench.tick", "data": {}})
+    return Delivery(
+        id=new_id("dlv"),
+        event_id=event_id,
+        workspace_id=WORKSPACE,
+        destination_id=destination_id,
+        event_type="bench.tick",
+        body=body,
+        attempt=1,
+        event_created_at=now,
+        due_at=now,
+    )
+
+
+async def phase(
+    producer: AsyncProducer,
+    topics: Topics,
+    receivers: Receivers,
+    healthy: list[Destination],
+    hanging: Destination | None,
+    rate: float,
+    seconds: float,
+) -> PhaseResult:
+    """``rate`` healthy deliveries/s for ``seconds``; with ``hanging``, 10 % of all
+    traffic (rate / 9 more) goes to it."""
+    written: dict[str, float] = {}
+    acks = []
+    hang_every = HEALTHY if hanging is not None else 0
+    start = time.monotonic()
+    sent = hang_sent = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        for _ in range(int(elapsed * rate) - sent):
+            record = delivery(healthy[sent % HEALTHY].id)
+            written[record.event_id] = time.time()
+            acks.append(
+                producer.send_nowait(
+                    topics.deliveries, codec.encode(record), key=record.destination_id
+                )
+            )
+            sent += 1
+            if hang_every and sent % hang_every == 0 and hanging is not None:
+                stuck = delivery(hanging.id)
+                acks.append(
+                    producer.send_nowait(
+                        topics.deliveries, codec.encode(stuck), key=stuck.destination_id
+                    )
+                )
+                hang_sent += 1
+        await asyncio.sleep(0.005)
+    await asyncio.gather(*acks)
+    await receivers.wait_for(set(written), timeout=120)
+    first_write = min(written.values())
+    last_receipt = max(receivers.arrived[e] for e in written)
+    latencies = [(receivers.arrived[e] - t) * 1000 for e, t in written.items()]
+    return PhaseResult(
+        deliveries=len(written),
+        throughput=len(written) / (last_receipt - first_write),
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        hanging_sent=hang_sent,
+    )
+
+
+def start_dispatcher(
+    settings: CommonSettings, master_keys: str, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SIGNET_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "SIGNET_TOPIC_PREFIX": settings.topic_prefix,
+        "SIGNET_PARTITIONS": "1",
+        "SIGNET_DELIVERIES_PARTITIONS": "1",
+        "SIGNET_MASTER_KEYS": master_keys,
+        "SIGNET_METRICS_HOST": "127.0.0.1",
+        "SIGNET_METRICS_PORT": str(port),
+        "SIGNET_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+        "SIGNET_CONSUMER_SESSION_TIMEOUT_SECONDS": "6",
+        "SIGNET_ALLOW_PRIVATE_DESTINATIONS": "true",
+        "SIGNET_ALLOW_INSECURE_DESTINATIONS": "true",
+        "SIGNET_DRAIN_TIMEOUT_SECONDS": "1",
+        "SIGNET_LOG_LEVEL": "WARNING",
+        **{k: v for k, v in os.environ.items() if k.startswith("SIGNET_")},
+    }
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.dispatcher"], env=env, stdout=out, stderr=out
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise SystemExit("the dispatcher did not become ready")
+
+
+async def metric(url: str, name: str) -> float:
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
+        text = await response.text()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
+async def run(rate: float, seconds: float) -> None:
+    broker = EmbeddedBroker()
+    broker.start()
+    log = Path(tempfile.mkstemp(prefix="bench-isolation-dispatcher-", suffix=".log")[1])
+    dispatcher: subprocess.Popen[bytes] | None = None
+    receivers = Receivers()
+    app = web.Application()
+    app.router.add_post("/healthy/{n}", receivers.healthy)
+    app.router.add_post("/hang", receivers.hang)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        settings = CommonSettings(
+            kafka_bootstrap=broker.bootstrap,
+            topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
+            partitions=1,
+            deliveries_partitions=1,
+        )
+        ensure_topics(settings)
+        topics = Topics.from_settings(settings)
+        master_keys = generate_master_key()
+        ring = MasterKeyRing.parse(master_keys)
+        base = f"http://127.0.0.1:{port}"
+        healthy = [destination(ring, f"{base}/healthy/{n}") for n in range(HEALTHY)]
+        hanging = destination(ring, f"{base}/hang")
+        now = now_ms()
+        config = WorkspaceConfig(
+            WORKSPACE, 1, "Bench", "production", now, now, [], [*healthy, hanging]
+        )
+        async with AsyncProducer(settings) as producer:
+            await producer.send(topics.workspace_config, codec.encode(config), key=WORKSPACE)
+            dispatcher, url = start_dispatcher(settings, master_keys, log)
+            await wait_ready(url, dispatcher)
+            print(f"dispatcher ready; warming up (log: {log})", flush=True)
+            await phase(producer, topics, receivers, healthy, None, rate, 3)
+
+            alone = await phase(producer, topics, receivers, healthy, None, rate, seconds)
+            print(f"phase 1 done: {alone}", flush=True)
+            mixed = await phase(producer, topics, receivers, healthy, hanging, rate, seconds)
+            print(f"phase 2 done: {mixed}", flush=True)
+            deferred = await metric(url, 'signet_dispatcher_retries_total{reason="busy"')
+            timeouts = await metric(url, 'signet_dispatcher_attempts_total{outcome="failed"')
+        report(rate, seconds, alone, mixed, receivers.hanging, deferred, timeouts)
+    finally:
+        receivers.release.set()
+        if dispatcher is not None:
+            dispatcher.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                dispatcher.wait(30)
+            if dispatcher.poll() is None:
+                dispatcher.kill()
+        await runner.cleanup()
+        broker.stop()
+
+
+def report(
+    rate: float,
+    seconds: float,
+    alone: PhaseResult,
+    mixed: PhaseResult,
+    hanging_requests: int,
+    deferred: float,
+    failed: float,
+) -> None:
+    throughput_ratio = mixed.throughput / alone.throughput
+    p99_ratio = mixed.p99_ms / alone.p99_ms
+    print()
+    print(
+        f"isolation bench: {HEALTHY} healthy destinations, one partition, {rate:g}/s offered, "
+        f"{seconds:g} s per phase"
+    )
+    print(f"{'':34}{'throughput/s':>14}{'p50 ms':>10}{'p99 ms':>10}{'deliveries':>12}")
+    for name, result in (("healthy alone", alone), ("healthy + 1 hanging (10 %)", mixed)):
+        print(
+            f"{name:34}{result.throughput:>14.1f}{result.p50_ms:>10.1f}"
+            f"{result.p99_ms:>10.1f}{result.deliveries:>12}"
+        )
+    print(
+        f"hanging destination: {mixed.hanging_sent} deliveries written, {hanging_requests} "
+        f"requests reached it (the rest deferred: {deferred:.0f} busy deferrals; "
+        f"{failed:.0f} failed attempts)"
+    )
+    print(
+        f"throughput ratio {throughput_ratio:.3f} (goal >= 0.90)   "
+        f"p99 ratio {p99_ratio:.2f}x (goal <= 2x)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=300, help="healthy deliveries per second")
+    parser.add_argument("--seconds", type=float, default=20, help="length of each phase")
+    args = parser.parse_args()
+    asyncio.run(run(args.rate, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
