@@ -36,6 +36,7 @@ class CommandKind(StrEnum):
     REVOKE_PUBLISHABLE_KEY = "revoke_publishable_key"
     PUT_DESTINATION = "put_destination"
     DELETE_DESTINATION = "delete_destination"
+    DISABLE_DESTINATION = "disable_destination"  # by the dispatcher: 410 or failing too long
 
 
 class OutcomeStatus(StrEnum):
@@ -126,6 +127,7 @@ class WorkspaceCommand:
     publishable_key: PublishableKey | None = None
     destination: Destination | None = None
     target_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -159,6 +161,7 @@ class Delivery:
     due_at: int
     first_attempt_at: int | None = None
     replay_of: str | None = None
+    failing_since: int | None = None
 
 
 @dataclass(slots=True, frozen=True)

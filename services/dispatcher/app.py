@@ -1,10 +1,11 @@
 """Wiring and lifecycle of the dispatcher process.
 
 Start order: health server, config view (caught up before anything is sent, so no live
-destination looks deleted), producer, HTTP sender, consumer. Stop runs the reverse:
-the consumer stops polling and drains in-flight requests (their outcomes are written and
-acknowledged), commits, and leaves the group; then the producer flushes and the rest
-closes.
+destination looks deleted), producer, HTTP sender, consumer (deliveries and the retry
+tiers, in this one process: ``consumer.py``). Stop runs the reverse: the consumer stops
+polling and releasing retries, drains in-flight requests (their outcomes and next
+retries are written and acknowledged), commits, and leaves the group (held retries stay
+uncommitted on their tiers); then the producer flushes and the rest closes.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any
 
 from aiohttp import web
 
+from services.dispatcher.breaker import CircuitBreakers
 from services.dispatcher.consumer import DeliveryConsumer
+from services.dispatcher.disabling import DestinationDisabler
+from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter
-from services.dispatcher.pipeline import DeliveryPipeline
+from services.dispatcher.pipeline import DeliveryPipeline, EndpointGuards
+from services.dispatcher.retry import RetryScheduler
+from services.dispatcher.schedule import RetrySchedule
 from services.dispatcher.sender import Sender
 from services.dispatcher.signing_keys import SigningKeys
 from services.dispatcher.ssrf import DestinationGuard, DestinationPolicy
@@ -83,12 +89,29 @@ class Dispatcher:
             stack.push_async_callback(sender.stop)
 
             topics = Topics.from_settings(settings)
+            outcomes = OutcomeWriter(producer, topics)
             pipeline = DeliveryPipeline(
                 directory=view,
                 keys=SigningKeys(self._ring),
                 sender=sender,
-                outcomes=OutcomeWriter(producer, topics),
-                limiter=DestinationLimiter(settings.max_in_flight_per_destination),
+                outcomes=outcomes,
+                retries=RetryScheduler(producer, topics, self.metrics),
+                guards=EndpointGuards(
+                    limiter=DestinationLimiter(
+                        settings.max_in_flight_per_destination,
+                        queue_per_destination=settings.max_queued_per_destination,
+                        total=settings.max_in_flight,
+                    ),
+                    breakers=CircuitBreakers(
+                        threshold=settings.breaker_failure_threshold,
+                        cooldown_seconds=settings.breaker_cooldown_seconds,
+                        max_cooldown_seconds=settings.breaker_max_cooldown_seconds,
+                    ),
+                    health=EndpointHealth(settings.disable_after_failing_seconds),
+                    disabler=DestinationDisabler(producer, topics, outcomes, self.metrics),
+                    window_seconds=settings.disable_after_failing_seconds,
+                ),
+                schedule=RetrySchedule.from_settings(settings),
                 metrics=self.metrics,
                 default_timeout_seconds=settings.request_timeout_seconds,
                 config_wait_seconds=settings.config_wait_seconds,
@@ -131,7 +154,9 @@ def _openapi() -> dict[str, Any]:
         "info": {"title": "Signet dispatcher", "version": __version__},
         "paths": {
             "/healthz": probe("The process answers"),
-            "/readyz": probe("Config caught up and consuming deliveries (503 until then)"),
+            "/readyz": probe(
+                "Config caught up and consuming deliveries and retries (503 until then)"
+            ),
             "/metrics": probe("Prometheus metrics"),
         },
     }

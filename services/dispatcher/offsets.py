@@ -121,8 +121,12 @@ class OffsetTracker:
         return Ticket(state, offset)
 
     def complete(self, ticket: Ticket) -> None:
-        if self._partitions.get(ticket.state.key) is ticket.state:
+        if self.owns(ticket):
             ticket.state.complete(ticket.offset)
+
+    def owns(self, ticket: Ticket) -> bool:
+        """True while the ticket's partition is still assigned in the same assignment."""
+        return self._partitions.get(ticket.state.key) is ticket.state
 
     def uncommitted(self) -> list[Commit]:
         return [c for s in self._partitions.values() if (c := s.uncommitted()) is not None]

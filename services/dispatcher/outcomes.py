@@ -34,11 +34,20 @@ def build_outcome(
     url: str | None,
     request_headers: Mapping[str, str],
     attempted_at: int | None = None,
+    status: OutcomeStatus | None = None,
+    next_attempt_at: int | None = None,
+    gave_up: str | None = None,
 ) -> Outcome:
-    # Retries arrive with issue 3: until then every undelivered attempt is `failed`, and
-    # the verdict's reason says what the retry scheduler will act on.
-    status = OutcomeStatus.DELIVERED if verdict.delivered else OutcomeStatus.FAILED
+    """One attempt's outcome; ``status`` defaults to delivered or failed by the verdict.
+
+    ``next_attempt_at`` says when the retry is due; ``gave_up`` (with status
+    ``exhausted``) is added to the error to say why there is none.
+    """
+    if status is None:
+        status = OutcomeStatus.DELIVERED if verdict.delivered else OutcomeStatus.FAILED
     error = None if verdict.delivered else (result.error or verdict.reason)
+    if gave_up is not None:
+        error = f"{error}; {gave_up}" if error else gave_up
     return Outcome(
         id=new_id("att"),
         status=status.value,
@@ -56,6 +65,7 @@ def build_outcome(
         error=error,
         response_excerpt=result.response_excerpt,
         request_headers=dict(request_headers),
+        next_attempt_at=next_attempt_at,
         replay_of=delivery.replay_of,
     )
 

@@ -1,29 +1,59 @@
-"""One delivery record end to end: decode, find the destination, sign, send, judge, record.
+"""One delivery end to end: find the destination, admit, sign, send, judge, follow up.
 
 The destination and its secrets are looked up when the attempt is made, not when the
 delivery was routed, so an edit, a rotation, a deletion or a disable applies to
-deliveries already queued. Every decodable delivery ends as exactly one acknowledged
-outcome; a record that cannot be a delivery raises (CodecError, InvalidRecordError) for
-the consumer to dead-letter.
+deliveries already queued. A record that cannot be a delivery raises (CodecError,
+InvalidRecordError) for the consumer to dead-letter. Every other delivery ends in one of:
+
+- an attempt: its outcome is written (acknowledged) and, on a retriable failure, the next
+  attempt is on a retry tier first (``retry.py``), or the outcome says ``exhausted``;
+- an open circuit: the same, but nothing was sent (the attempt counts; docs/delivery.md);
+- a full queue for a busy destination: the delivery goes to the first retry tier as it
+  is, without an attempt or an outcome.
+
+Failures feed the circuit breaker and endpoint health; a 410, or failing for the whole
+health window, disables the destination (``disabling.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
+from services.dispatcher.breaker import Admission, CircuitBreakers, Decision
+from services.dispatcher.disabling import DestinationDisabler
 from services.dispatcher.errors import DestinationUnavailable
+from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
-from services.dispatcher.policy import decide
-from services.dispatcher.results import AttemptResult, signing_failed, unavailable
+from services.dispatcher.policy import Action, Verdict, decide
+from services.dispatcher.results import (
+    AttemptResult,
+    ErrorKind,
+    circuit_open,
+    signing_failed,
+    unavailable,
+)
+from services.dispatcher.retry import RetryScheduler
+from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
 from signet import codec
 from signet.errors import InvalidRecordError, SecretError
 from signet.ids import now_ms
-from signet.records import Delivery, Destination, DestinationType, Outcome, WorkspaceConfig
+from signet.payload import iso_utc_ms
+from signet.records import (
+    Delivery,
+    Destination,
+    DestinationType,
+    Outcome,
+    OutcomeStatus,
+    WorkspaceConfig,
+)
 from signet.signing import SigningError, sign_delivery
 
 
@@ -63,6 +93,36 @@ def decode_delivery(value: bytes | None) -> Delivery:
     return delivery
 
 
+@dataclass(slots=True, frozen=True)
+class EndpointGuards:
+    """Per-destination state that protects the rest from one endpoint."""
+
+    limiter: DestinationLimiter
+    breakers: CircuitBreakers
+    health: EndpointHealth
+    disabler: DestinationDisabler
+    window_seconds: float
+
+
+@dataclass(slots=True, frozen=True)
+class _Attempt:
+    result: AttemptResult
+    url: str | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    attempted_at: int | None = None
+    retry_floor_seconds: float | None = None  # an open circuit: not before the next probe
+
+
+def _blocked(destination: Destination, decision: Decision) -> _Attempt:
+    """An attempt the open circuit stopped: counted, nothing sent."""
+    return _Attempt(
+        circuit_open(decision.failures, decision.retry_in_seconds),
+        url=destination.url,
+        attempted_at=now_ms(),
+        retry_floor_seconds=decision.retry_in_seconds,
+    )
+
+
 class DeliveryPipeline:
     def __init__(
         self,
@@ -71,33 +131,71 @@ class DeliveryPipeline:
         keys: SigningKeys,
         sender: AttemptSender,
         outcomes: OutcomeWriter,
-        limiter: DestinationLimiter,
+        retries: RetryScheduler,
+        guards: EndpointGuards,
+        schedule: RetrySchedule,
         metrics: DispatcherMetrics,
         default_timeout_seconds: float,
         config_wait_seconds: float,
+        rng: random.Random | None = None,
     ) -> None:
         self._directory = directory
         self._keys = keys
         self._sender = sender
         self._outcomes = outcomes
-        self._limiter = limiter
+        self._retries = retries
+        self._guards = guards
+        self._schedule = schedule
         self._metrics = metrics
         self._default_timeout = default_timeout_seconds
         self._config_wait = config_wait_seconds
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
 
-    async def process(self, value: bytes | None) -> Outcome:
-        delivery = decode_delivery(value)
-        outcome, result = await self.attempt(delivery)
-        await self._outcomes.write(outcome)
-        self._metrics.observe(outcome, result)
-        return outcome
+    async def process(self, value: bytes | None) -> Outcome | None:
+        """Handle one record of ``deliveries`` or a released retry; None when deferred."""
+        return await self.handle(decode_delivery(value))
 
-    async def attempt(self, delivery: Delivery) -> tuple[Outcome, AttemptResult]:
+    async def forward(self, delivery: Delivery) -> None:
+        """A released retry not due yet: on to the tier that fits the time left."""
+        await self._retries.schedule(delivery, reason="hop")
+
+    async def handle(self, delivery: Delivery) -> Outcome | None:
         try:
             config, destination = await self._find(delivery)
         except DestinationUnavailable as exc:
-            return self._judge(delivery, unavailable(str(exc)), url=None, headers={})
+            return await self._settle(delivery, None, _Attempt(unavailable(str(exc))))
+        guards = self._guards
+        decision = guards.breakers.admit(destination.id)
+        if decision.admission is Admission.BLOCK:
+            return await self._settle(delivery, destination, _blocked(destination, decision))
+        probe = decision.admission is Admission.PROBE
+        if not probe and not guards.limiter.has_room(destination.id):
+            await self._defer(delivery)
+            return None
+        judged = False
+        try:
+            async with guards.limiter.slot(destination.id):
+                if not probe:  # the circuit may have opened while this one queued
+                    decision = guards.breakers.admit(destination.id)
+                    probe = decision.admission is Admission.PROBE
+                if decision.admission is Admission.BLOCK:
+                    attempt = _blocked(destination, decision)
+                else:
+                    attempt = await self._attempt(config, destination, delivery)
+                    judged = self._judge_endpoint(destination.id, attempt.result, probe=probe)
+        finally:
+            if probe and not judged:
+                guards.breakers.probe_abandoned(destination.id)
+        return await self._settle(delivery, destination, attempt)
+
+    async def _attempt(
+        self, config: WorkspaceConfig, destination: Destination, delivery: Delivery
+    ) -> _Attempt:
+        """Sign and send, holding the destination's slot (signed now, so the timestamp is
+        fresh when the request leaves)."""
         url = destination.url or ""
+        timeout = destination.timeout_seconds or self._default_timeout
+        timeout = min(max(timeout, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
         try:
             secrets = self._keys.for_destination(config.workspace_id, destination, now_ms())
             headers = sign_delivery(
@@ -108,30 +206,119 @@ class DeliveryPipeline:
                 body=delivery.body,
             )
         except (SecretError, SigningError) as exc:
-            result = signing_failed(f"cannot sign: {exc}")
-            return self._judge(delivery, result, url=url, headers={})
-        timeout = destination.timeout_seconds or self._default_timeout
-        timeout = min(max(timeout, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
-        async with self._limiter.slot(destination.id):
-            attempted_at = now_ms()
-            result = await self._sender.send(url, delivery.body, headers, timeout_seconds=timeout)
-        return self._judge(delivery, result, url=url, headers=headers, attempted_at=attempted_at)
+            return _Attempt(signing_failed(f"cannot sign: {exc}"), url=url)
+        attempted_at = now_ms()
+        result = await self._sender.send(url, delivery.body, headers, timeout_seconds=timeout)
+        return _Attempt(result, url=url, headers=headers, attempted_at=attempted_at)
 
-    def _judge(
-        self,
-        delivery: Delivery,
-        result: AttemptResult,
-        *,
-        url: str | None,
-        headers: dict[str, str],
-        attempted_at: int | None = None,
-    ) -> tuple[Outcome, AttemptResult]:
+    def _judge_endpoint(self, destination_id: str, result: AttemptResult, *, probe: bool) -> bool:
+        """Feed the breaker with what the endpoint did; False when it did nothing to judge."""
+        if not result.requested:
+            return False
+        breakers = self._guards.breakers
+        if decide(result).delivered:
+            breakers.succeeded(destination_id)
+        else:
+            breakers.failed(destination_id, probe=probe)
+        self._metrics.circuits_open.set(breakers.open_circuits)
+        return True
+
+    async def _defer(self, delivery: Delivery) -> None:
+        """The destination's queue is full: wait on the first retry tier, no attempt made.
+
+        Due after the platform's first delay (not the destination's own schedule): the
+        endpoint is busy, not failing, and the delivery should come back soon.
+        """
+        delay = self._schedule.jittered(self._schedule.base_delay(1), self._rng)
+        later = dataclasses.replace(delivery, due_at=now_ms() + round(delay * 1000))
+        await self._retries.schedule(later, reason="busy")
+
+    async def _settle(
+        self, delivery: Delivery, destination: Destination | None, attempt: _Attempt
+    ) -> Outcome:
+        """Write the attempt's outcome, after its follow-up (retry, disable) is durable."""
+        result = attempt.result
         verdict = decide(result)
-        sent = headers if result.requested else {}  # a refused request sent nothing
+        status: OutcomeStatus | None = None
+        next_attempt_at: int | None = None
+        gave_up: str | None = None
+        if destination is not None and verdict.action in (Action.RETRY, Action.DISABLE):
+            await self._track_health(delivery, destination, attempt, verdict)
+            plan = self._plan(delivery, destination, attempt, verdict)
+            if isinstance(plan, GiveUp):
+                status, gave_up = OutcomeStatus.EXHAUSTED, plan.reason
+            else:
+                reason = "circuit_open" if result.error_kind is ErrorKind.CIRCUIT_OPEN else "failed"
+                await self._retries.schedule(plan, reason=reason)
+                next_attempt_at = plan.due_at
+        elif destination is not None and verdict.delivered:
+            self._guards.health.succeeded(destination.id, at=attempt.attempted_at or now_ms())
+        sent = attempt.headers if result.requested else {}  # a refused request sent nothing
         outcome = build_outcome(
-            delivery, result, verdict, url=url, request_headers=sent, attempted_at=attempted_at
+            delivery,
+            result,
+            verdict,
+            url=attempt.url,
+            request_headers=sent,
+            attempted_at=attempt.attempted_at,
+            status=status,
+            next_attempt_at=next_attempt_at,
+            gave_up=gave_up,
         )
-        return outcome, result
+        await self._outcomes.write(outcome)
+        self._metrics.observe(outcome, result)
+        return outcome
+
+    def _plan(
+        self, delivery: Delivery, destination: Destination, attempt: _Attempt, verdict: Verdict
+    ) -> Delivery | GiveUp:
+        """The next attempt as a record to schedule, or why the delivery gives up."""
+        now = now_ms()
+        first = delivery.first_attempt_at or attempt.attempted_at or now
+        floors = [s for s in (verdict.retry_after_seconds, attempt.retry_floor_seconds) if s]
+        plan = plan_retry(
+            self._schedule.for_destination(destination.retry_policy),
+            attempt=delivery.attempt,
+            first_attempt_at=first,
+            now_ms=now,
+            rng=self._rng,
+            retry_after_seconds=max(floors) if floors else None,
+        )
+        if isinstance(plan, GiveUp):
+            return plan
+        return dataclasses.replace(
+            delivery,
+            attempt=delivery.attempt + 1,
+            due_at=plan.due_at,
+            first_attempt_at=first,
+            failing_since=self._guards.health.failing_since(destination.id),
+        )
+
+    async def _track_health(
+        self, delivery: Delivery, destination: Destination, attempt: _Attempt, verdict: Verdict
+    ) -> None:
+        """Endpoint health and disabling: a 410 at once, or a streak as long as the window."""
+        result, guards = attempt.result, self._guards
+        if not (result.requested or result.error_kind is ErrorKind.CIRCUIT_OPEN):
+            return  # signing trouble is ours, not the endpoint's
+        now = now_ms()
+        since = guards.health.failed(
+            destination.id,
+            at=attempt.attempted_at or now,
+            seeds=(delivery.failing_since, delivery.first_attempt_at),
+        )
+        if verdict.action is Action.DISABLE:
+            await guards.disabler.disable(
+                delivery, destination, reason=verdict.reason, cause="gone", http_status=410
+            )
+        elif guards.health.should_disable(destination.id, now):
+            days = guards.window_seconds / 86400
+            window = f"{days:g} days" if days >= 1 else f"{guards.window_seconds:g}s"
+            reason = (
+                f"failing continuously since {iso_utc_ms(since)} (longer than {window}); "
+                f"last: {result.error or verdict.reason}"
+            )
+            await guards.disabler.disable(delivery, destination, reason=reason, cause="failing")
 
     async def _find(self, delivery: Delivery) -> tuple[WorkspaceConfig, Destination]:
         directory, destination_id = self._directory, delivery.destination_id

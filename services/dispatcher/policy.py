@@ -1,8 +1,9 @@
 """The response policy (ARCHITECTURE §4): what an attempt's result means for the delivery.
 
-``decide`` is pure. Today the dispatcher only turns a verdict into `delivered` or
-`failed`; the retry scheduler acts on RETRY (with ``retry_after_seconds`` when the
-receiver asked) and the endpoint-health logic on DISABLE.
+``decide`` is pure. The pipeline acts on the verdict: RETRY schedules the next attempt
+(``schedule.py``; ``retry_after_seconds`` when the receiver asked), DISABLE disables the
+destination (``disabling.py``), FAIL ends the delivery without a retry. An open circuit
+breaker is a RETRY too: the attempt is counted, nothing was sent.
 """
 
 from __future__ import annotations

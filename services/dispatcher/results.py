@@ -19,6 +19,7 @@ class ErrorKind(StrEnum):
     INVALID_URL = "invalid_url"
     SIGNING = "signing"  # the secret could not be opened or does not fit the scheme
     UNAVAILABLE = "unavailable"  # deleted or disabled destination: no request was made
+    CIRCUIT_OPEN = "circuit_open"  # the destination's breaker is open: no request was made
 
 
 @dataclass(slots=True, frozen=True)
@@ -38,6 +39,7 @@ class AttemptResult:
             ErrorKind.INVALID_URL,
             ErrorKind.SIGNING,
             ErrorKind.UNAVAILABLE,
+            ErrorKind.CIRCUIT_OPEN,
         )
 
     @property
@@ -52,3 +54,13 @@ def unavailable(reason: str) -> AttemptResult:
 
 def signing_failed(reason: str) -> AttemptResult:
     return AttemptResult(error_kind=ErrorKind.SIGNING, error=reason)
+
+
+def circuit_open(failures: int, retry_in_seconds: float) -> AttemptResult:
+    return AttemptResult(
+        error_kind=ErrorKind.CIRCUIT_OPEN,
+        error=(
+            f"not sent: circuit open after {failures} consecutive failures "
+            f"(next probe in {retry_in_seconds:.0f}s)"
+        ),
+    )

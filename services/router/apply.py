@@ -25,6 +25,8 @@ from signet.records import (
 # Enough to cover every command Faust can replay after a restart (the uncommitted tail),
 # small enough to keep snapshots compact.
 APPLIED_COMMANDS_KEPT = 256
+# The disabled_reason of a disable_destination command that gives none.
+DISABLED_BY_SIGNET = "disabled by Signet"
 
 _KINDS = frozenset(kind.value for kind in CommandKind)
 _ENVIRONMENTS = frozenset(env.value for env in Environment)
@@ -70,6 +72,8 @@ def apply_command(current: WorkspaceConfig | None, cmd: WorkspaceCommand) -> Wor
             return _record(current, cmd, publishable_keys=_revoke_key(current, cmd))
         case CommandKind.PUT_DESTINATION:
             return _record(current, cmd, destinations=_put_destination(current, cmd))
+        case CommandKind.DISABLE_DESTINATION:
+            return _record(current, cmd, destinations=_disable_destination(current, cmd))
         case _:  # CommandKind.DELETE_DESTINATION, the last one _KINDS lets through
             return _record(current, cmd, destinations=_delete_destination(current, cmd))
 
@@ -183,3 +187,27 @@ def _delete_destination(current: WorkspaceConfig, cmd: WorkspaceCommand) -> list
     # Deleting what is already gone reaches the state asked for: recorded, not refused,
     # so two racing DELETE requests both succeed.
     return [d for d in current.destinations if d.id != cmd.target_id]
+
+
+def _disable_destination(current: WorkspaceConfig, cmd: WorkspaceCommand) -> list[Destination]:
+    """The dispatcher's verdict on an endpoint (410, or failing too long): enabled=false.
+
+    Changes nothing when the destination is gone, already disabled (its first reason
+    stays), or was changed after the dispatcher decided (``updated_at > issued_at``: a
+    re-enable, a new URL or secret wins over a verdict about the older version; if the
+    endpoint keeps failing, the dispatcher decides again). Still recorded, so the command
+    is applied once.
+    """
+    if not cmd.target_id:
+        raise InvalidRecordError(f"disable_destination {cmd.id} has no target_id")
+    return [
+        dataclasses.replace(
+            d,
+            enabled=False,
+            disabled_reason=cmd.reason or DISABLED_BY_SIGNET,
+            updated_at=max(d.updated_at, cmd.issued_at),
+        )
+        if d.id == cmd.target_id and d.enabled and d.updated_at <= cmd.issued_at
+        else d
+        for d in current.destinations
+    ]

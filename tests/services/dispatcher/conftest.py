@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import pytest
 
-from signet.broker import free_port
+from signet.broker import EmbeddedBroker, free_port
 from signet.kafka import AsyncProducer
 from signet.records import DeadLetter, Outcome
 from signet.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
-from signet.topics import Topics
+from signet.topics import Topics, ensure_topics
 from tests.processes import ServiceProcess, service_env
 from tests.services.dispatcher.topic_tail import TopicTail
+
+Setting = str | int | float | bool
 
 
 @dataclass(slots=True, frozen=True)
@@ -32,26 +34,32 @@ def dispatcher_process(
     *,
     master_keys: str | None = None,
     group: str | None = None,
-    **extra: str | int | float | bool,
+    env: Mapping[str, Setting] | None = None,
+    **extra: Setting,
 ) -> tuple[ServiceProcess, RunningDispatcher]:
     """A dispatcher child process (not started); pass ``master_keys`` and ``group`` to
-    start a second incarnation of the same one."""
+    start a second incarnation of the same one. Settings come from ``env`` and ``extra``."""
     master_keys = master_keys or generate_master_key()
     group = group or f"signet-dispatcher-{uuid.uuid4().hex[:8]}"
     port = free_port()
+    defaults: dict[str, Setting] = {
+        # test receivers listen on 127.0.0.1 over plain http
+        "allow_private_destinations": True,
+        "allow_insecure_destinations": True,
+        "consumer_session_timeout_seconds": 6,
+        "request_timeout_seconds": 5,
+        "commit_interval_seconds": 0.2,
+        # Retries far enough away that a test sees exactly the attempts it caused;
+        # the retry tests pass a short schedule of their own.
+        "retry_delays_seconds": "[120]",
+    }
     env = service_env(
         settings,
         master_keys=master_keys,
         metrics_host="127.0.0.1",
         metrics_port=port,
         consumer_group=group,
-        # test receivers listen on 127.0.0.1 over plain http
-        allow_private_destinations=True,
-        allow_insecure_destinations=True,
-        consumer_session_timeout_seconds=6,
-        request_timeout_seconds=5,
-        commit_interval_seconds=0.2,
-        **extra,
+        **{**defaults, **(env or {}), **extra},
     )
     process = ServiceProcess(
         "dispatcher", env, ready_url=f"http://127.0.0.1:{port}/readyz", ready_timeout=60
@@ -97,3 +105,15 @@ async def dead_letters(
     await tail.start()
     yield tail
     await tail.stop()
+
+
+def single_partition_settings(broker: EmbeddedBroker) -> CommonSettings:
+    """Topics of one partition each: every destination shares the one partition."""
+    settings = CommonSettings(
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        partitions=1,
+        deliveries_partitions=1,
+    )
+    ensure_topics(settings)
+    return settings

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, TopicPartition
@@ -16,6 +18,7 @@ from signet.signing import generate_secret
 from signet.topics import Topics, kafka_client_config
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process
+from tests.services.dispatcher.scrape import sample, scrape
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.dispatcher.workspace import (
     delivery_for,
@@ -120,3 +123,60 @@ async def test_work_past_the_drain_deadline_is_redone_after_a_restart(
     Webhook(secret).verify(second.body, second.headers)
     (outcome,) = [o for o in records if o.delivery_id == delivery.id]
     assert outcome.status == OutcomeStatus.DELIVERED
+
+
+async def test_retries_waiting_at_sigterm_are_kept_for_the_next_owner(
+    kafka_settings: CommonSettings,
+    producer: AsyncProducer,
+    topics: Topics,
+    outcomes: TopicTail[Outcome],
+    make_receiver: MakeReceiver,
+) -> None:
+    """A retry held in memory when SIGTERM comes is neither sent early nor lost: its
+    offset on the tier stays uncommitted, and the restarted dispatcher sends it."""
+    process, running = dispatcher_process(kafka_settings, retry_delays_seconds="[8]")
+    receiver = await make_receiver()
+    receiver.script(Reply(status=500))  # then 200s
+    ws, secret = new_id("ws"), generate_secret("standard-webhooks").secret
+    destination = webhook(running.ring, ws, receiver.url, [secret])
+    config = await publish_workspace(producer, topics, ws, [destination])
+    delivery = delivery_for(config, destination.id)
+    try:
+        await process.start()
+        await send_delivery(producer, topics, delivery)
+        records = await outcomes.wait_for(
+            lambda rs: any(o.delivery_id == delivery.id for o in rs), "the failed attempt"
+        )
+        await _until_held(running.metrics_url)
+        assert await process.stop(timeout=30) == 0, process.output()
+    finally:
+        await process.stop()
+    (failed,) = [o for o in records if o.delivery_id == delivery.id]
+    assert failed.status == OutcomeStatus.FAILED and failed.next_attempt_at is not None
+    left = re.search(r"(\d+) retries left held", process.output())
+    assert left is not None and int(left.group(1)) >= 1
+    assert len(receiver.requests) == 1
+
+    again, _ = dispatcher_process(
+        kafka_settings,
+        master_keys=running.master_keys,
+        group=running.consumer_group,
+        retry_delays_seconds="[8]",
+    )
+    async with again:
+        _, retried = await receiver.wait_for(2, timeout=30)
+        records = await outcomes.wait_for(
+            lambda rs: len([o for o in rs if o.delivery_id == delivery.id]) >= 2, "the retry"
+        )
+    assert retried.at * 1000 >= failed.next_attempt_at
+    assert retried.headers["webhook-id"] == delivery.event_id
+    delivered = [o for o in records if o.delivery_id == delivery.id and o.attempt == 2]
+    assert [o.status for o in delivered] == [OutcomeStatus.DELIVERED]
+
+
+async def _until_held(metrics_url: str, timeout: float = 20) -> None:
+    """Until the dispatcher holds a retry in memory (deadline)."""
+    deadline = time.monotonic() + timeout
+    while sample(await scrape(metrics_url), "signet_dispatcher_retries_held") < 1:
+        assert time.monotonic() < deadline, "no retry held"
+        await asyncio.sleep(0.05)

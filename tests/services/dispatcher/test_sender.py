@@ -80,6 +80,31 @@ async def test_a_hanging_receiver_times_out(make_receiver: MakeReceiver) -> None
     assert result.error is not None and "timed out" in result.error
 
 
+async def test_a_slow_body_is_cut_at_the_timeout_and_keeps_the_answer(
+    make_receiver: MakeReceiver,
+) -> None:
+    """Status and headers came in time, the body trickles: the attempt ends at the
+    timeout (it would take minutes otherwise) with the status and what arrived."""
+    receiver = await make_receiver()
+    receiver.script(
+        Reply(status=200, body=b"x" * 4000, body_chunk_bytes=10, body_chunk_delay_seconds=0.2)
+    )
+    async with sender_for() as sender:
+        result = await sender.send(receiver.url, b"{}", {}, timeout_seconds=1)
+    assert result.http_status == 200
+    assert result.response_excerpt is not None and 0 < len(result.response_excerpt) < 4000
+
+
+async def test_a_receiver_that_never_answers_times_out(make_receiver: MakeReceiver) -> None:
+    receiver = await make_receiver()
+    receiver.default = Reply(hang=True)
+    async with sender_for() as sender:
+        result = await sender.send(receiver.url, b"{}", {}, timeout_seconds=0.5)
+    assert result.error_kind is ErrorKind.TIMEOUT and result.http_status is None
+    assert receiver.in_progress == 1  # still hanging on its side
+    receiver.release()
+
+
 async def test_resets_and_refused_connections(make_receiver: MakeReceiver) -> None:
     receiver = await make_receiver()
     receiver.script(Reply(reset=True))

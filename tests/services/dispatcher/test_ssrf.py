@@ -141,6 +141,17 @@ def test_policies() -> None:
         ("https://[::ffff:10.0.0.1]:8443/hook", "private"),
         ("https://[fd00:ec2::254]/latest", "cloud metadata"),
         ("https://169.254.169.254/latest/meta-data", "cloud metadata"),
+        # more host spellings of inward addresses
+        ("https://0177.0.0.1/hook", "loopback"),
+        ("https://3232235521/hook", "private"),  # 192.168.0.1 as one decimal number
+        ("https://0300.0250.0.1/hook", "private"),  # 192.168.0.1 in octal parts
+        ("https://0xa9fea9fe/latest", "cloud metadata"),
+        ("https://[::1]:8443/hook", "loopback"),
+        ("https://[::ffff:7f00:1]/hook", "loopback"),
+        ("https://[64:ff9b::a9fe:a9fe]/latest", "cloud metadata"),
+        ("https://[fe80::1]/hook", "link-local"),
+        ("https://example.com@127.0.0.1/hook", "loopback"),  # userinfo is not the host
+        ("https://127.0.0.1.:443/hook", "loopback"),
     ],
 )
 def test_url_policy_refuses(url: str, why: str) -> None:
@@ -163,6 +174,9 @@ async def test_resolver_refuses_names_pointing_inward() -> None:
             "mixed.test": [["93.184.216.34", "10.0.0.7"]],
             "mapped.test": [["::ffff:127.0.0.1"]],
             "metadata.test": [["169.254.169.254"]],
+            "ula.test": [["2606:2800:220:1::1", "fd12::7"]],
+            "cgnat.test": [["100.64.3.4"]],
+            "nat64.test": [["64:ff9b::10.0.0.1"]],
         }
     )
     resolver = GuardedResolver(DestinationPolicy(), inner)
@@ -174,6 +188,12 @@ async def test_resolver_refuses_names_pointing_inward() -> None:
         await resolver.resolve("mapped.test", 443)
     with pytest.raises(DestinationRefused, match="cloud metadata"):
         await resolver.resolve("metadata.test", 443)
+    with pytest.raises(DestinationRefused, match=r"ula\.test resolves to a private address"):
+        await resolver.resolve("ula.test", 443)
+    with pytest.raises(DestinationRefused, match="carrier-grade NAT"):
+        await resolver.resolve("cgnat.test", 443)
+    with pytest.raises(DestinationRefused, match="private"):
+        await resolver.resolve("nat64.test", 443)
 
 
 async def test_resolver_reads_numeric_hosts_itself() -> None:

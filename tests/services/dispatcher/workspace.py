@@ -12,6 +12,7 @@ from signet.records import (
     Delivery,
     Destination,
     DestinationType,
+    RetryPolicy,
     SigningSecret,
     WorkspaceConfig,
 )
@@ -31,6 +32,7 @@ def webhook(
     timeout_seconds: float | None = None,
     enabled: bool = True,
     disabled_reason: str | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> Destination:
     """A webhook destination; ``secrets`` newest first, the older ones still overlapping."""
     destination_id = destination_id or new_id("dst")
@@ -57,6 +59,7 @@ def webhook(
         enabled=enabled,
         disabled_reason=disabled_reason,
         timeout_seconds=timeout_seconds,
+        retry_policy=retry_policy,
     )
 
 

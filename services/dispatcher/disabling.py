@@ -1,0 +1,145 @@
+"""Disables a destination: a ``disable_destination`` command, then a ``destination_disabled``
+outcome for the alerter.
+
+The dispatcher never writes config itself: like the portal, it produces a workspace
+command and the router applies it (``services/router/apply.py``: enabled=false and the
+reason, unless the destination changed after this decision). The command id is derived
+from the destination's id and version, so replicas deciding the same thing, or a
+dispatcher redoing work after a restart, produce one command the router applies once;
+the outcome id is derived the same way, so the alerter can drop duplicates.
+Re-enabling is the portal's ``PATCH {"enabled": true}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections import OrderedDict
+
+from services.dispatcher.metrics import DispatcherMetrics
+from services.dispatcher.outcomes import OutcomeWriter
+from signet import codec
+from signet.errors import BrokerError
+from signet.ids import now_ms
+from signet.kafka import AsyncProducer
+from signet.records import (
+    CommandKind,
+    Delivery,
+    Destination,
+    Outcome,
+    OutcomeStatus,
+    WorkspaceCommand,
+)
+from signet.topics import Topics
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 5.0
+REMEMBERED = 10_000
+_TO_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
+
+
+def derived_id(prefix: str, *parts: object) -> str:
+    """``<prefix>_`` + 26 Crockford base32 characters of SHA-256 over ``parts``."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return f"{prefix}_" + base64.b32encode(digest[:16])[:26].translate(_TO_CROCKFORD).decode()
+
+
+def disable_command(
+    workspace_id: str, destination: Destination, reason: str, issued_at: int
+) -> WorkspaceCommand:
+    return WorkspaceCommand(
+        id=derived_id("cmd", "disable", destination.id, destination.updated_at),
+        workspace_id=workspace_id,
+        kind=CommandKind.DISABLE_DESTINATION.value,
+        issued_at=issued_at,
+        target_id=destination.id,
+        reason=reason,
+    )
+
+
+class DestinationDisabler:
+    def __init__(
+        self,
+        producer: AsyncProducer,
+        topics: Topics,
+        outcomes: OutcomeWriter,
+        metrics: DispatcherMetrics,
+    ) -> None:
+        self._producer = producer
+        self._topic = topics.workspace_commands
+        self._outcomes = outcomes
+        self._metrics = metrics
+        # Versions disabled (or being disabled) by this process: decide once, not per retry.
+        self._decided: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    async def disable(
+        self,
+        delivery: Delivery,
+        destination: Destination,
+        *,
+        reason: str,
+        cause: str,
+        http_status: int | None = None,
+    ) -> bool:
+        """Disable ``destination``; False when this process already did for this version."""
+        key = (destination.id, destination.updated_at)
+        if key in self._decided:
+            return False
+        self._decided[key] = None
+        while len(self._decided) > REMEMBERED:
+            self._decided.popitem(last=False)
+        try:
+            now = now_ms()
+            command = disable_command(delivery.workspace_id, destination, reason, now)
+            await self._send(command)
+            await self._outcomes.write(
+                disabled_outcome(delivery, destination, reason, http_status, command.id, now)
+            )
+        except BaseException:
+            self._decided.pop(key, None)  # not done: the next failure decides again
+            raise
+        self._metrics.disabled.labels(cause).inc()
+        log.warning("disabled destination %s: %s", destination.id, reason)
+        return True
+
+    async def _send(self, command: WorkspaceCommand) -> None:
+        value, backoff = codec.encode(command), 0.1
+        while True:
+            try:
+                await self._producer.send(self._topic, value, key=command.workspace_id)
+                return
+            except BrokerError as exc:
+                log.warning("disable command %s not acknowledged (%s); retrying", command.id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def disabled_outcome(
+    delivery: Delivery,
+    destination: Destination,
+    reason: str,
+    http_status: int | None,
+    command_id: str,
+    at: int,
+) -> Outcome:
+    return Outcome(
+        id=derived_id("att", command_id),
+        status=OutcomeStatus.DESTINATION_DISABLED.value,
+        delivery_id=delivery.id,
+        event_id=delivery.event_id,
+        workspace_id=delivery.workspace_id,
+        destination_id=destination.id,
+        event_type=delivery.event_type,
+        attempt=delivery.attempt,
+        attempted_at=at,
+        event_created_at=delivery.event_created_at,
+        url=destination.url,
+        http_status=http_status,
+        error=reason,
+        replay_of=delivery.replay_of,
+    )
