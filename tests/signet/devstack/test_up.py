@@ -25,7 +25,7 @@ from tests.signet.devstack.waiting import alive, eventually
 
 pytestmark = pytest.mark.timeout(300)
 
-SERVICES = ("ingest", "router", "dispatcher", "portal", "alerter", "receiver")
+SERVICES = ("ingest", "router", "dispatcher", "portal", "alerter", "receiver", "embed-host")
 START_TIMEOUT = 180.0
 
 

@@ -43,7 +43,14 @@ async def test_up_against_an_existing_kafka_starts_no_broker(
         up.kill_everything()
     assert code == 0, up.output()
     assert runtime["broker"] == {"bootstrap": None, "pid": None}
-    assert set(runtime["services"]) == {"ingest", "router", "dispatcher", "portal", "alerter"}
+    assert set(runtime["services"]) == {
+        "ingest",
+        "router",
+        "dispatcher",
+        "portal",
+        "alerter",
+        "embed-host",
+    }
     printed = "\n".join(up.lines)
     assert "broker listening" not in printed
     assert f"{broker.bootstrap}  (external Kafka)" in printed
