@@ -3,6 +3,9 @@ VENV   ?= .venv
 PYTHON ?= python3.11
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The suite mostly waits (brokers, timers, browsers), so it runs modules on more workers
+# than there are cores; each worker has its own broker.
+TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo bench test lint typecheck fmt topics clean
@@ -30,7 +33,7 @@ bench: $(STAMP) ## run the benchmarks (docs/benchmarks.md); results in bench/res
 	$(PY) -m bench.fairness
 
 test: $(STAMP) lint typecheck ## lint, type-check and run every test against a real broker
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .

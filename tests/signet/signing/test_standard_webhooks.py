@@ -132,6 +132,8 @@ def test_validate_accepts_customer_secrets(size: int) -> None:
         ("whsec_!!!notbase64!!!", "base64"),
         ("", "whsec_"),
     ],
+    # Fixed ids: the random secrets must not name the test (xdist workers compare names).
+    ids=["23-bytes", "65-bytes", "no-prefix", "not-base64", "empty"],
 )
 def test_validate_refuses_bad_secrets(text: str, why: str) -> None:
     with pytest.raises(InvalidSecretError, match=why) as caught:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from signet.broker import free_port
 from tests.e2e.conftest import Stack
@@ -36,6 +36,11 @@ from tests.services.portal.embed.harness import (
     VerifyingReceiver,
     wait_ready,
 )
+
+# What the browser waits for often crosses the whole pipeline (ingest → router → dispatcher
+# → receiver → outcomes → the portal's log), which takes seconds when the suite runs its
+# workers side by side on two cores; Playwright's default of 5 s is for page rendering.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
