@@ -4,7 +4,8 @@ The producer is confluent-kafka's synchronous ``Producer`` polled from one threa
 fastest path; ``AIOProducer`` rejects headers). ``send`` resolves only when the broker
 acknowledged the write with acks=all, which is what lets ingest answer 202 and consumers
 commit offsets afterwards. Keyed records use murmur2 so they land on the partition
-Faust (Java-compatible) expects for co-partitioned joins.
+Faust (Java-compatible) expects for co-partitioned joins. Given the service's
+``KafkaMetrics``, it counts the records acknowledged, by topic.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import threading
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+from prometheus_client import Counter
 
 from signet import codec
 from signet.errors import BrokerError, SignetError
 from signet.ids import now_ms
+from signet.kafka_metrics import KafkaMetrics
 from signet.records import DeadLetter
 from signet.settings import CommonSettings
 from signet.topics import Topics, kafka_client_config
@@ -29,7 +32,11 @@ log = logging.getLogger(__name__)
 class AsyncProducer:
     """Produce from asyncio and await the broker's acknowledgement."""
 
-    def __init__(self, settings: CommonSettings, **overrides: Any) -> None:
+    def __init__(
+        self, settings: CommonSettings, metrics: KafkaMetrics | None = None, /, **overrides: Any
+    ) -> None:
+        """``metrics``: the service's, to count what is produced; ``overrides`` are
+        librdkafka settings (``**{"message.timeout.ms": 5000}``)."""
         self._conf: dict[str, Any] = {
             **kafka_client_config(settings),
             "acks": "all",
@@ -42,6 +49,8 @@ class AsyncProducer:
         self._producer: Producer | None = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._metrics = metrics
+        self._produced: dict[str, Counter] = {}  # per topic; topic names are few
 
     async def start(self) -> None:
         if self._producer is not None:
@@ -88,6 +97,8 @@ class AsyncProducer:
         future: asyncio.Future[Message] = loop.create_future()
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                self._count(topic)
             loop.call_soon_threadsafe(_settle, future, err, msg)
 
         while True:
@@ -97,6 +108,16 @@ class AsyncProducer:
             except BufferError:
                 # Local queue full: let the poll thread drain it, then try again.
                 self._producer.poll(0.05)
+
+    def _count(self, topic: str) -> None:
+        """One record acknowledged, on whichever thread served the callback (counters are
+        thread-safe)."""
+        if self._metrics is None:
+            return
+        counter = self._produced.get(topic)
+        if counter is None:
+            counter = self._produced[topic] = self._metrics.produced.labels(topic)
+        counter.inc()
 
     async def send(
         self,

@@ -33,6 +33,8 @@ class CommonSettings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     log_json: bool = False
+    # How often a consumer's lag is measured (librdkafka statistics; signet/kafka_metrics.py).
+    consumer_lag_interval_seconds: float = Field(default=5.0, gt=0)
 
 
 class IngestSettings(CommonSettings):

@@ -70,7 +70,7 @@ class Alerter:
             stack.push_async_callback(view.stop)
             await view.wait_ready(settings.config_ready_timeout_seconds)
 
-            producer = AsyncProducer(settings)
+            producer = AsyncProducer(settings, self.metrics.kafka)
             await producer.start()
             stack.push_async_callback(producer.stop)
 
@@ -105,7 +105,7 @@ class Alerter:
             await pipeline.start()
             stack.push_async_callback(pipeline.drain)  # if the consumer never started
             # The consumer's stop drains the pipeline (pending digests) before its commit.
-            consumer = self._consumer = OutcomeConsumer(settings, pipeline)
+            consumer = self._consumer = OutcomeConsumer(settings, pipeline, self.metrics.kafka)
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             self._stack = stack.pop_all()

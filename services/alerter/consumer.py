@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from services.dispatcher.offsets import Commit, OffsetTracker, Partition, Ticket
+from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.settings import AlerterSettings
 from signet.topics import Topics, kafka_client_config
 
@@ -72,13 +73,14 @@ class OutcomeConsumer:
         self,
         settings: AlerterSettings,
         sink: OutcomeSink,
+        kafka_metrics: KafkaMetrics,
         *,
         poll_timeout_seconds: float = 0.25,
         batch_size: int = 500,
     ) -> None:
         self._topic = Topics.from_settings(settings).outcomes
         session_ms = int(settings.consumer_session_timeout_seconds * 1000)
-        self._conf: dict[str, Any] = {
+        conf: dict[str, Any] = {
             **kafka_client_config(settings),
             "group.id": settings.consumer_group,
             "enable.auto.commit": False,
@@ -87,6 +89,11 @@ class OutcomeConsumer:
             "session.timeout.ms": session_ms,
             "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
         }
+        # Lag and records consumed per topic, measured on the consumer's thread.
+        self._meter = ConsumerMeter(
+            kafka_metrics, conf, interval_seconds=settings.consumer_lag_interval_seconds
+        )
+        self._conf = self._meter.consumer_config
         self._sink = sink
         self._commit_interval = settings.commit_interval_seconds
         self._max_held = settings.max_held_offsets
@@ -147,6 +154,7 @@ class OutcomeConsumer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self._consumer = self._executor = None
+        self._meter.close()
         self.subscribed = False
         log.info("outcome consumer stopped after %d records", self.consumed)
 
@@ -176,7 +184,13 @@ class OutcomeConsumer:
         room = self._sink.room if held <= self._max_held else 0
         await self._flow(consumer, pause=room <= 0)
         batch = max(1, min(room, self._batch_size))
-        messages = await self._in_thread(partial(consumer.consume, batch, self._poll_timeout))
+
+        def consume() -> list[Message]:
+            messages = consumer.consume(batch, self._poll_timeout)
+            self._meter.count(messages)
+            return messages
+
+        messages = await self._in_thread(consume)
         for msg in messages:
             self._take(msg)
         if time.monotonic() >= self._next_commit:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from signet.kafka_metrics import KafkaMetrics
+
 
 class AlerterMetrics:
     def __init__(self) -> None:
@@ -61,6 +63,7 @@ class AlerterMetrics:
             "Alerts and digests being sent to Slack",
             registry=self.registry,
         )
+        self.kafka = KafkaMetrics.create(self.registry)
 
     def track(self, *, in_flight: Callable[[], int], pending_folded: Callable[[], int]) -> None:
         self.in_flight.set_function(lambda: float(in_flight()))

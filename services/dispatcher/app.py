@@ -76,7 +76,7 @@ class Dispatcher:
             stack.push_async_callback(view.stop)
             await view.wait_ready(settings.config_ready_timeout_seconds)
 
-            producer = AsyncProducer(settings)
+            producer = AsyncProducer(settings, self.metrics.kafka)
             await producer.start()
             stack.push_async_callback(producer.stop)
 

@@ -36,6 +36,7 @@ from services.dispatcher.offsets import Commit, OffsetTracker, Partition, Ticket
 from services.dispatcher.release import RetryReleaser
 from signet.errors import BrokerError, SignetError
 from signet.kafka import DeadLetterWriter
+from signet.kafka_metrics import ConsumerMeter
 from signet.records import Delivery
 from signet.settings import DispatcherSettings
 from signet.topics import RETRY_TIERS_SECONDS, Topics, kafka_client_config
@@ -69,7 +70,7 @@ class DeliveryConsumer:
         self._topic = topics.deliveries
         tiers = {topics.retry(seconds): seconds for seconds in RETRY_TIERS_SECONDS}
         session_ms = int(settings.consumer_session_timeout_seconds * 1000)
-        self._conf: dict[str, Any] = {
+        conf: dict[str, Any] = {
             **kafka_client_config(settings),
             "group.id": settings.consumer_group,
             "enable.auto.commit": False,
@@ -82,6 +83,11 @@ class DeliveryConsumer:
             # Tansu answers a fetch only at this deadline: it bounds how late a record is seen.
             "fetch.wait.max.ms": settings.fetch_wait_max_ms,
         }
+        # Lag and records consumed per topic, measured on the consumer's thread.
+        self._meter = ConsumerMeter(
+            metrics.kafka, conf, interval_seconds=settings.consumer_lag_interval_seconds
+        )
+        self._conf = self._meter.consumer_config
         self._processor = processor
         self._dead_letters = dead_letters
         self._metrics = metrics
@@ -168,6 +174,7 @@ class DeliveryConsumer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self._consumer = self._executor = None
+        self._meter.close()
         self.subscribed = False
         log.info(
             "delivery consumer stopped: %d processed, %d dead-lettered, %d retries left held "
@@ -228,7 +235,9 @@ class DeliveryConsumer:
             if first is None:
                 return []
             wanted = min(room, self._batch_size) - 1
-            return [first, *consumer.consume(wanted, 0)] if wanted > 0 else [first]
+            batch = [first, *consumer.consume(wanted, 0)] if wanted > 0 else [first]
+            self._meter.count(batch)
+            return batch
 
         try:
             messages = await self._in_thread(poll)

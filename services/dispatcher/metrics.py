@@ -1,4 +1,10 @@
-"""The dispatcher's Prometheus metrics, on a registry of its own (served at ``/metrics``)."""
+"""The dispatcher's Prometheus metrics, on a registry of its own (served at ``/metrics``).
+
+End-to-end latency runs from the event's creation (``event_created_at``, the emitter's
+clock) to the 2xx answer, across every retry in between, so its buckets reach from
+10 ms to two days (the default schedule gives up after about 35 hours). Replays are
+left out: their event was created long before anyone asked for them again.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,17 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.dispatcher.results import AttemptResult
-from signet.records import Outcome
+from signet.kafka_metrics import KafkaMetrics
+from signet.records import Outcome, OutcomeStatus
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60)
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
+_MINUTE, _HOUR = 60, 3600
+END_TO_END_BUCKETS = (
+    *(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    *(_MINUTE, 2 * _MINUTE, 5 * _MINUTE, 10 * _MINUTE, 30 * _MINUTE),
+    *(_HOUR, 3 * _HOUR, 6 * _HOUR, 12 * _HOUR, 24 * _HOUR, 48 * _HOUR),
+)
 
 
 class DispatcherMetrics:
@@ -26,6 +39,13 @@ class DispatcherMetrics:
             "signet_dispatcher_http_latency_seconds",
             "Time from sending a delivery to reading its response (or failing)",
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.end_to_end = Histogram(
+            "signet_dispatcher_end_to_end_seconds",
+            "Time from an event's creation to its delivery's 2xx answer, retries included "
+            "(replays not counted)",
+            buckets=END_TO_END_BUCKETS,
             registry=self.registry,
         )
         self.in_flight = Gauge(
@@ -79,6 +99,7 @@ class DispatcherMetrics:
             ["cause"],
             registry=self.registry,
         )
+        self.kafka = KafkaMetrics.create(self.registry)
 
     def track_in_flight(self, count: Callable[[], int]) -> None:
         self.in_flight.set_function(lambda: float(count()))
@@ -87,3 +108,13 @@ class DispatcherMetrics:
         self.attempts.labels(outcome.status, result.status_class).inc()
         if result.requested and result.latency_ms is not None:
             self.latency.observe(result.latency_ms / 1000)
+            if outcome.status == OutcomeStatus.DELIVERED and outcome.replay_of is None:
+                self._observe_end_to_end(outcome, result.latency_ms)
+
+    def _observe_end_to_end(self, outcome: Outcome, latency_ms: float) -> None:
+        if outcome.event_created_at <= 0:
+            return  # not known
+        # attempted_at is when the request left; the answer was read latency_ms later.
+        answered_at = outcome.attempted_at + latency_ms
+        # The emitter's clock may run ahead of ours: never a negative duration.
+        self.end_to_end.observe(max(0.0, answered_at - outcome.event_created_at) / 1000)

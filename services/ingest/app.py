@@ -47,7 +47,9 @@ class IngestApp:
         # librdkafka gives up on a record about when we stop waiting for it, so a 503
         # rarely leaves a record that still lands later.
         timeout_ms = int(settings.produce_timeout_seconds * 1000)
-        self.producer = producer or AsyncProducer(settings, **{"message.timeout.ms": timeout_ms})
+        self.producer = producer or AsyncProducer(
+            settings, self.metrics.kafka, **{"message.timeout.ms": timeout_ms}
+        )
         self.idempotency = IdempotencyCache(
             ttl_seconds=settings.idempotency_ttl_seconds,
             max_entries=settings.idempotency_cache_size,

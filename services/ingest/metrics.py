@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from signet.kafka_metrics import KafkaMetrics
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -63,6 +65,7 @@ class IngestMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.kafka = KafkaMetrics.create(self.registry)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -92,8 +92,10 @@ class PortalService:
             SchemeCatalog.default(),
             DestinationRules(allow_insecure_urls=settings.allow_insecure_destinations),
         )
-        self._producer = AsyncProducer(settings)
-        self.delivery_log = DeliveryLog(settings, self._producer, self.metrics.registry)
+        self._producer = AsyncProducer(settings, self.metrics.kafka)
+        self.delivery_log = DeliveryLog(
+            settings, self._producer, self.metrics.registry, self.metrics.kafka
+        )
         self._view = ConfigView(settings)
         self._producer_up = False
         self._stack: AsyncExitStack | None = None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from signet.kafka_metrics import KafkaMetrics
+
 
 @dataclass(slots=True, frozen=True)
 class PortalMetrics:
@@ -13,6 +15,7 @@ class PortalMetrics:
     requests: Counter
     commands: Counter
     command_seconds: Histogram
+    kafka: KafkaMetrics  # the producer's, and the delivery-log projection's consumer
 
     @classmethod
     def create(cls) -> PortalMetrics:
@@ -37,4 +40,5 @@ class PortalMetrics:
                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
                 registry=registry,
             ),
+            kafka=KafkaMetrics.create(registry),
         )

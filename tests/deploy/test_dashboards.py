@@ -25,12 +25,9 @@ from tests.deploy.prometheus_server import PrometheusServer
 # Metrics the dashboards and rules already read but no service exports yet (issue 6,
 # point 2). Each one leaves a panel empty or an alert silent until a service adds it;
 # the test below fails once a service exports one, so this list only shrinks.
-NOT_EXPORTED_YET = {
-    "signet_dispatcher_end_to_end_seconds_bucket",  # emit -> delivered histogram
-    "signet_kafka_consumer_lag",  # {group, topic}, every consuming service
-    "signet_kafka_records_consumed_total",  # {group, topic}
-    "signet_kafka_records_produced_total",  # {topic}
-}
+# Empty now. (The router does not yet report the signet_kafka_* families that ingest, the
+# portal, the dispatcher and the alerter export: docs/operations.md, section 3.)
+NOT_EXPORTED_YET: set[str] = set()
 
 _METRIC = re.compile(r"\b(signet_[a-z0-9_]*[a-z0-9])\b")
 _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}

@@ -68,6 +68,13 @@ async def test_prometheus_scrapes_every_service(stack: Stack, tmp_path: Path) ->
             series = await _wait_for_series(prometheus, f'{PROBE_METRICS[name]}{{job="{job}"}}')
             assert all(s["metric"]["job"] == job for s in series)
 
+        # The confluent-kafka consumers report their lag (not the router yet: its Faust
+        # consumer is still to be wired, docs/operations.md section 3).
+        for name in ("dispatcher", "portal"):
+            job = f"signet-{name}"
+            lag = await _wait_for_series(prometheus, f'signet_kafka_consumer_lag{{job="{job}"}}')
+            assert all(s["metric"]["group"] and s["metric"]["topic"] for s in lag)
+
         # The overview dashboard's "Instances up" query sees every service.
         instances = await _wait_for_series(
             prometheus, 'sum by (job) (up{job=~"signet-.+",namespace=~".*"})'

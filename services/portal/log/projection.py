@@ -34,6 +34,7 @@ from signet import codec
 from signet.errors import BrokerError, SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
+from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.records import Delivery, Outcome
 from signet.settings import PortalSettings
 from signet.topics import Topics, kafka_client_config
@@ -56,6 +57,7 @@ class LogProjection:
         store: LogStore,
         dead_letters: DeadLetterWriter,
         metrics: LogMetrics,
+        kafka_metrics: KafkaMetrics,
         *,
         poll_timeout_seconds: float = 0.2,
         clock: Callable[[], int] = now_ms,
@@ -63,7 +65,7 @@ class LogProjection:
         topics = Topics.from_settings(settings)
         self._deliveries_topic, self._outcomes_topic = topics.deliveries, topics.outcomes
         session_ms = int(settings.log_consumer_session_timeout_seconds * 1000)
-        self._conf: dict[str, Any] = {
+        conf: dict[str, Any] = {
             **kafka_client_config(settings),
             "group.id": settings.log_consumer_group,
             "enable.auto.commit": False,
@@ -71,6 +73,11 @@ class LogProjection:
             "session.timeout.ms": session_ms,
             "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
         }
+        # Lag and records consumed per topic, measured on the consumer's thread.
+        self._meter = ConsumerMeter(
+            kafka_metrics, conf, interval_seconds=settings.consumer_lag_interval_seconds
+        )
+        self._conf = self._meter.consumer_config
         self._store = store
         self._dead_letters = dead_letters
         self._metrics = metrics
@@ -114,6 +121,7 @@ class LogProjection:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self._consumer = self._executor = None
+        self._meter.close()
         log.info(
             "log projection stopped: %d batches, %d dead-lettered", self.batches, self.dead_lettered
         )
@@ -154,9 +162,13 @@ class LogProjection:
         consumer = self._consumer
         if consumer is None:
             raise _Stopping
-        messages = await self._in_thread(
-            partial(consumer.consume, self._batch_size, self._poll_timeout)
-        )
+
+        def consume() -> list[Message]:
+            messages = consumer.consume(self._batch_size, self._poll_timeout)
+            self._meter.count(messages)
+            return messages
+
+        messages = await self._in_thread(consume)
         records = []
         for msg in messages:
             err = msg.error()

@@ -21,6 +21,7 @@ from services.portal.log.retention import RetentionTask
 from services.portal.log.signing import LogKeys
 from services.portal.log.sql_store import SqlLogStore
 from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_metrics import KafkaMetrics
 from signet.settings import PortalSettings
 from signet.topics import Topics
 
@@ -31,7 +32,11 @@ SERVICE_NAME = "portal-log"
 
 class DeliveryLog:
     def __init__(
-        self, settings: PortalSettings, producer: AsyncProducer, registry: CollectorRegistry
+        self,
+        settings: PortalSettings,
+        producer: AsyncProducer,
+        registry: CollectorRegistry,
+        kafka_metrics: KafkaMetrics,
     ) -> None:
         self.store: SqlLogStore = store_for(
             settings.database_url, pool_size=settings.database_pool_size
@@ -42,7 +47,9 @@ class DeliveryLog:
         self.retention: RetentionTask | None = None
         if settings.log_projection_enabled:
             dead_letters = DeadLetterWriter(producer, Topics.from_settings(settings), SERVICE_NAME)
-            self.projection = LogProjection(settings, self.store, dead_letters, self.metrics)
+            self.projection = LogProjection(
+                settings, self.store, dead_letters, self.metrics, kafka_metrics
+            )
             self.retention = RetentionTask(
                 self.store,
                 self.metrics,

@@ -72,6 +72,7 @@ def alerter_process(
         "slack_backoff_max_seconds": 0.5,
         "slack_timeout_seconds": 5,
         "shutdown_timeout_seconds": 15,
+        "consumer_lag_interval_seconds": 1,
     }
     options.update(extra)
     env = service_env(settings, **options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -20,6 +22,7 @@ from tests.services.alerter.conftest import (
     RunningAlerter,
     alerter_process,
     metric,
+    read_metrics,
     slack_messages,
     stand_in_url,
     wait_for_metric,
@@ -272,3 +275,28 @@ async def test_health_readiness_and_metrics_are_served(alerter: RunningAlerter) 
     ):
         assert name in text
     assert SECRET_PATH not in text
+
+
+async def test_records_consumed_and_the_lag_of_outcomes_are_served(
+    alerter: RunningAlerter, producer: AsyncProducer, topics: Topics
+) -> None:
+    ws = new_id("ws")
+    destination = webhook_destination()
+    await publish_workspace(producer, topics, workspace(ws, [destination]))
+    mine = {"group": alerter.consumer_group, "topic": topics.outcomes}
+    consumed = "signet_kafka_records_consumed_total"
+    before = await metric(alerter.metrics_url, consumed, **mine)
+    await send_outcome(producer, topics, outcome(ws, destination, status=OutcomeStatus.DELIVERED))
+    await wait_for_metric(
+        alerter.metrics_url,
+        consumed,
+        lambda v: v >= before + 1,
+        "the outcome counted",
+        group=alerter.consumer_group,
+        topic=topics.outcomes,
+    )
+    lag_key = ("signet_kafka_consumer_lag", tuple(sorted(mine.items())))
+    deadline = time.monotonic() + 30
+    while (await read_metrics(alerter.metrics_url)).get(lag_key) != 0:  # read it all: 0
+        assert time.monotonic() < deadline, "no lag of 0 reported for outcomes"
+        await asyncio.sleep(0.1)

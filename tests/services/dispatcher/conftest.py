@@ -52,6 +52,7 @@ def dispatcher_process(
         # Retries far enough away that a test sees exactly the attempts it caused;
         # the retry tests pass a short schedule of their own.
         "retry_delays_seconds": "[120]",
+        "consumer_lag_interval_seconds": 1,
     }
     env = service_env(
         settings,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -11,11 +16,30 @@ async def scrape(url: str) -> str:
         return await response.text()
 
 
+def samples(text: str, name: str, **labels: str) -> list[float]:
+    """The values of the samples called ``name`` whose labels include ``labels``."""
+    return [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+
+
 def sample(text: str, name: str, **labels: str) -> float:
     """The sum of the samples called ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
+    return sum(samples(text, name, **labels))
+
+
+async def scrape_until(
+    url: str, check: Callable[[str], bool], what: str, timeout: float = 30
+) -> str:
+    """The first scrape ``check`` accepts; fails the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = await scrape(url)
+        if check(text):
+            return text
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not seen at {url} within {timeout}s")
+        await asyncio.sleep(0.1)

@@ -16,6 +16,7 @@ from signet.signing import generate_secret
 from signet.topics import Topics
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import RunningDispatcher
+from tests.services.dispatcher.scrape import sample, samples, scrape, scrape_until
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.dispatcher.workspace import (
     delivery_for,
@@ -215,3 +216,40 @@ async def test_a_delivery_ahead_of_its_config_waits_for_it(
     Webhook(secret).verify(request.body, request.headers)
     records = await outcomes.wait_for(outcomes_for([delivery]), "the late config's outcome")
     assert outcome_of(records, delivery).status == OutcomeStatus.DELIVERED
+
+
+async def test_a_delivery_is_timed_end_to_end_and_the_kafka_metrics_are_served(
+    dispatcher: RunningDispatcher,
+    producer: AsyncProducer,
+    topics: Topics,
+    outcomes: TopicTail[Outcome],
+    make_receiver: MakeReceiver,
+) -> None:
+    receiver = await make_receiver()
+    ws = new_id("ws")
+    destination = webhook(dispatcher.ring, ws, receiver.url, [new_secret()])
+    config = await publish_workspace(producer, topics, ws, [destination])
+    e2e = "signet_dispatcher_end_to_end_seconds"
+    before = await scrape(dispatcher.metrics_url)
+    count_before, sum_before = sample(before, f"{e2e}_count"), sample(before, f"{e2e}_sum")
+
+    delivery = delivery_for(config, destination.id)
+    await send_delivery(producer, topics, delivery)
+    await receiver.wait_for(1)
+    await outcomes.wait_for(outcomes_for([delivery]), "the delivered outcome")
+
+    group = dispatcher.consumer_group
+    lag = {"group": group, "topic": topics.deliveries}
+    text = await scrape_until(
+        dispatcher.metrics_url,
+        # Everything on deliveries was read: a lag of zero (not an absent series).
+        lambda t: (
+            sample(t, f"{e2e}_count") >= count_before + 1
+            and samples(t, "signet_kafka_consumer_lag", **lag) == [0.0]
+        ),
+        "the delivery timed end to end, and no lag on deliveries",
+    )
+    # Created when the workspace was published, a moment ago: seconds, not milliseconds.
+    assert 0 < sample(text, f"{e2e}_sum") - sum_before < 120
+    assert sample(text, "signet_kafka_records_consumed_total", **lag) >= 1
+    assert sample(text, "signet_kafka_records_produced_total", topic=topics.outcomes) >= 1

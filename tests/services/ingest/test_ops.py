@@ -40,7 +40,7 @@ async def test_health_and_readiness(client: Client) -> None:
 
 
 async def test_metrics_count_requests_events_and_produce_latency(
-    client: Client, workspaces: Workspaces
+    client: Client, workspaces: Workspaces, topics: Topics
 ) -> None:
     workspace = await workspaces.create()
     before = await _metrics(client)
@@ -65,6 +65,7 @@ async def test_metrics_count_requests_events_and_produce_latency(
     assert delta("signet_ingest_events_accepted_total", endpoint="bulk") == 3
     assert delta("signet_ingest_events_rejected_total", reason="invalid") == 1
     assert delta("signet_ingest_produce_seconds_count", result="ok") == 4
+    assert delta("signet_kafka_records_produced_total", topic=topics.events) == 4
     assert after[("signet_ingest_produce_seconds_sum", (("result", "ok"),))] > 0
     assert after[("signet_ingest_requests_in_flight", ())] == 1  # this very scrape
 

@@ -22,6 +22,7 @@ from services.portal.log.sql_store import SqlLogStore
 from signet import codec
 from signet.ids import new_id
 from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_metrics import KafkaMetrics
 from signet.records import DeadLetter, Delivery, Outcome, OutcomeStatus
 from signet.settings import CommonSettings, PortalSettings
 from signet.topics import Topics
@@ -54,6 +55,7 @@ def log_settings(kafka: CommonSettings, url: str) -> PortalSettings:
         database_url=url,
         log_consumer_group=f"portal-log-{uuid.uuid4().hex[:8]}",
         log_consumer_session_timeout_seconds=3,
+        consumer_lag_interval_seconds=0.2,
     )
 
 
@@ -63,6 +65,8 @@ class Projected:
     store: SqlLogStore
     producer: AsyncProducer
     topics: Topics
+    registry: CollectorRegistry  # the Kafka metrics', kept across restarts as in a portal
+    kafka: KafkaMetrics
     projection: LogProjection
 
     async def send(self, *records: Delivery | Outcome) -> None:
@@ -78,9 +82,19 @@ class Projected:
         await self.producer.send(topic, value, key=key, timeout=10)
 
     def new_projection(self) -> LogProjection:
-        dead_letters = DeadLetterWriter(self.producer, self.topics, "portal-log")
-        metrics = LogMetrics.create(CollectorRegistry())
-        return LogProjection(self.settings, self.store, dead_letters, metrics)
+        return _projection(self.settings, self.store, self.producer, self.kafka)
+
+    def kafka_sample(self, name: str, topic: str) -> float | None:
+        labels = {"group": self.settings.log_consumer_group, "topic": topic}
+        return self.registry.get_sample_value(name, labels)
+
+
+def _projection(
+    settings: PortalSettings, store: SqlLogStore, producer: AsyncProducer, kafka: KafkaMetrics
+) -> LogProjection:
+    dead_letters = DeadLetterWriter(producer, Topics.from_settings(settings), "portal-log")
+    metrics = LogMetrics.create(CollectorRegistry())
+    return LogProjection(settings, store, dead_letters, metrics, kafka)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -95,12 +109,11 @@ async def projected(
     async with AsyncProducer(kafka_settings) as producer:
         await store.start()
         topics = Topics.from_settings(kafka_settings)
-        dead_letters = DeadLetterWriter(producer, topics, "portal-log")
-        projection = LogProjection(
-            settings, store, dead_letters, LogMetrics.create(CollectorRegistry())
-        )
+        registry = CollectorRegistry()
+        kafka = KafkaMetrics.create(registry)
+        projection = _projection(settings, store, producer, kafka)
         await projection.start()
-        running = Projected(settings, store, producer, topics, projection)
+        running = Projected(settings, store, producer, topics, registry, kafka, projection)
         try:
             yield running
         finally:
@@ -128,6 +141,18 @@ async def test_records_land_in_the_log(projected: Projected) -> None:
         attempts[0].id,
         attempts[1].id,
     ]
+
+    # Through the shared consumer meter: records read per topic, and all of them read.
+    topics = (projected.topics.deliveries, projected.topics.outcomes)
+    consumed = [projected.kafka_sample("signet_kafka_records_consumed_total", t) for t in topics]
+    assert consumed[0] is not None and consumed[0] >= len(sent)
+    assert consumed[1] is not None and consumed[1] >= len(attempts)
+
+    async def no_lag() -> bool:
+        lags = [projected.kafka_sample("signet_kafka_consumer_lag", t) for t in topics]
+        return lags == [0, 0]
+
+    await eventually(no_lag, "a lag of 0 on deliveries and outcomes")
 
 
 async def test_the_same_records_again_change_nothing(projected: Projected) -> None:
