@@ -26,9 +26,6 @@ RUN groupadd --system --gid 10001 signet \
         --shell /usr/sbin/nologin signet
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels signet
-# signet/codec.py reads the Avro schemas from the directory next to the `signet` package
-# (the repository's schemas/), which a wheel does not carry: put them there.
-COPY schemas /usr/local/lib/python3.11/site-packages/schemas
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8080 8081 8082 8083 6066

@@ -27,7 +27,8 @@ from signet.records import TOP_LEVEL_RECORDS, Record
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+# The Avro contract ships inside the package (``schemas/`` at the repository root links here).
+DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 R = TypeVar("R", bound=Record)
 Converter = Callable[[Any], Any]

@@ -1,7 +1,6 @@
 """What the Docker image's build stage produces: the wheel of Signet, built from the same
 files the Docker context sends, carries every non-Python file the services read at run
-time (the embed UI); the Avro schemas, outside any package, are copied in by the
-Dockerfile itself (test_dockerfile checks where)."""
+time (the Avro schemas, the embed UI)."""
 
 from __future__ import annotations
 
@@ -51,5 +50,6 @@ def test_the_wheel_carries_every_data_file(tmp_path: Path) -> None:
         packed = set(archive.namelist())
     expected = _package_files()
     assert "services/portal/embed/static/index.html" in expected
+    assert "signet/schemas/signet.Event.avsc" in expected
     missing = sorted(expected - packed)
     assert not missing, f"the image would lack {missing}: add them to package-data"
