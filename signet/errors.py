@@ -6,6 +6,7 @@
     │   └── UnknownSchemaError     single-object fingerprint we have never seen
     ├── InvalidRecordError         decodes, but breaks a rule (bad id, unknown kind) → dead letter
     ├── SecretError                a sealed secret cannot be opened (unknown key id, tampered)
+    ├── DestinationRefused         a URL Signet will not connect to (SSRF guard, plain http)
     ├── BrokerError                Kafka refused or timed out             retriable=True
     └── CommandTimeoutError        the router did not apply a command in time   retriable=True
 
@@ -42,6 +43,10 @@ class InvalidRecordError(SignetError):
 
 class SecretError(SignetError):
     """A sealed secret that cannot be opened with the configured key ring."""
+
+
+class DestinationRefused(SignetError):
+    """A destination URL Signet will not connect to (private address, plain http, …)."""
 
 
 class BrokerError(SignetError):

@@ -31,9 +31,9 @@ from services.alerter.messages import AlertScene, EventLinks, Message, alert_mes
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import SlackChannel
 from services.alerter.storm import Admission, Digest, StormControl, StormKey
-from services.dispatcher.offsets import Partition
 from signet import codec
 from signet.errors import BrokerError, InvalidRecordError, SecretError, SignetError
+from signet.offsets import Partition
 from signet.records import (
     Destination,
     DestinationType,

@@ -22,12 +22,12 @@ from services.alerter.messages import EventLinks
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import RetryBudget, SlackSender
 from services.alerter.storm import StormControl
-from services.dispatcher.ssrf import DestinationGuard, DestinationPolicy
 from signet import __version__
 from signet.config_view import ConfigView
 from signet.kafka import AsyncProducer, DeadLetterWriter
 from signet.secrets import MasterKeyRing
 from signet.settings import AlerterSettings
+from signet.ssrf import DestinationGuard, DestinationPolicy
 from signet.topics import Topics
 from signet.web import add_health_routes, problem_middleware
 

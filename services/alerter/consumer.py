@@ -29,8 +29,8 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from services.dispatcher.offsets import Commit, OffsetTracker, Partition, Ticket
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
+from signet.offsets import Commit, OffsetTracker, Partition, Ticket
 from signet.settings import AlerterSettings
 from signet.topics import Topics, kafka_client_config
 

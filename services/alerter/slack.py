@@ -37,10 +37,10 @@ from services.alerter.errors import (
 )
 from services.alerter.messages import Message, url_host
 from services.alerter.metrics import AlerterMetrics
-from services.dispatcher.errors import DestinationRefused
-from services.dispatcher.policy import parse_retry_after
-from services.dispatcher.ssrf import DestinationGuard
 from signet import __version__
+from signet.errors import DestinationRefused
+from signet.retry_after import parse_retry_after
+from signet.ssrf import DestinationGuard
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import RetrySchedule
 from services.dispatcher.sender import Sender
 from services.dispatcher.signing_keys import SigningKeys
-from services.dispatcher.ssrf import DestinationGuard, DestinationPolicy
 from signet import __version__
 from signet.config_view import ConfigView
 from signet.kafka import AsyncProducer, DeadLetterWriter
 from signet.secrets import MasterKeyRing
 from signet.settings import DispatcherSettings
+from signet.ssrf import DestinationGuard, DestinationPolicy
 from signet.topics import Topics
 from signet.web import add_health_routes, problem_middleware
 

@@ -32,11 +32,11 @@ from typing import Any, Protocol, TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.offsets import Commit, OffsetTracker, Partition, Ticket
 from services.dispatcher.release import RetryReleaser
 from signet.errors import BrokerError, SignetError
 from signet.kafka import DeadLetterWriter
 from signet.kafka_metrics import ConsumerMeter
+from signet.offsets import Commit, OffsetTracker, Partition, Ticket
 from signet.records import Delivery
 from signet.settings import DispatcherSettings
 from signet.topics import RETRY_TIERS_SECONDS, Topics, kafka_client_config

@@ -2,10 +2,10 @@
 
     SignetError (signet/errors.py)
     └── DispatcherError
-        ├── DestinationRefused       the SSRF guard or URL policy forbids contacting it
         └── DestinationUnavailable   deleted, disabled, not a webhook, or unusable config
 
-Neither is a poison record: both end as a `failed` outcome that says why.
+It is not a poison record: it ends as a `failed` outcome that says why, as does
+``signet.errors.DestinationRefused`` (the SSRF guard or URL policy forbids contacting it).
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ from signet.errors import SignetError
 
 class DispatcherError(SignetError):
     """Root of the dispatcher's own errors."""
-
-
-class DestinationRefused(DispatcherError):
-    """A destination URL Signet will not connect to (private address, plain http, …)."""
 
 
 class DestinationUnavailable(DispatcherError):

@@ -8,15 +8,12 @@ breaker is a RETRY too: the attempt is counted, nothing was sent.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from dataclasses import dataclass
-from datetime import UTC
 from enum import StrEnum
 
 from services.dispatcher.results import AttemptResult, ErrorKind
+from signet.retry_after import parse_retry_after
 
-MAX_RETRY_AFTER_SECONDS = 12 * 3600
 HONOURS_RETRY_AFTER = frozenset({429, 503})
 
 # No request went out, and trying again cannot change that without a config change.
@@ -57,24 +54,3 @@ def decide(result: AttemptResult, *, now: float | None = None) -> Verdict:
     if 300 <= status < 400:
         return Verdict(Action.RETRY, f"HTTP {status}: redirects are not followed")
     return Verdict(Action.RETRY, f"HTTP {status}")
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), clamped.
-
-    None when absent or unreadable: the schedule's own delay applies then.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        seconds = float(text)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # "-0000": RFC 5322's "zone unknown"; HTTP dates are GMT
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return min(max(seconds, 0.0), float(MAX_RETRY_AFTER_SECONDS))

@@ -30,10 +30,10 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from services.dispatcher.hold import RetryHold
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.offsets import Partition, Ticket
 from services.dispatcher.pipeline import decode_delivery
 from services.dispatcher.schedule import Step, release_at, step_at_release
 from signet.ids import now_ms
+from signet.offsets import Partition, Ticket
 from signet.records import Delivery
 
 log = logging.getLogger(__name__)

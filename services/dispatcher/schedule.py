@@ -23,8 +23,8 @@ import random
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from services.dispatcher.policy import MAX_RETRY_AFTER_SECONDS
 from signet.records import RetryPolicy
+from signet.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet.settings import DispatcherSettings
 from signet.topics import RETRY_TIERS_SECONDS
 

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from services.dispatcher.errors import DestinationRefused
 from services.dispatcher.results import AttemptResult, ErrorKind
-from services.dispatcher.ssrf import DestinationGuard
 from signet import __version__
+from signet.errors import DestinationRefused
+from signet.ssrf import DestinationGuard
 
 USER_AGENT = f"Signet/{__version__}"
 

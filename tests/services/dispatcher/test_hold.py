@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from services.dispatcher.hold import RetryHold
-from services.dispatcher.offsets import Partition
 from services.dispatcher.schedule import Step, release_at, step_at_release, tier_for
+from signet.offsets import Partition
 from signet.topics import RETRY_TIERS_SECONDS
 
 P0 = Partition("retry.5s", 0)

@@ -6,12 +6,7 @@ import email.utils
 
 import pytest
 
-from services.dispatcher.policy import (
-    MAX_RETRY_AFTER_SECONDS,
-    Action,
-    decide,
-    parse_retry_after,
-)
+from services.dispatcher.policy import Action, decide
 from services.dispatcher.results import AttemptResult, ErrorKind
 
 NOW = 1_700_000_000.0
@@ -80,22 +75,3 @@ def test_retry_after_is_honoured_for_429_and_503(status: int) -> None:
 
 def test_retry_after_is_ignored_elsewhere() -> None:
     assert decide(AttemptResult(http_status=500, retry_after="60")).retry_after_seconds is None
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("soon", None),
-        ("-5", None),
-        ("0", 0.0),
-        ("30", 30.0),
-        (str(10**9), float(MAX_RETRY_AFTER_SECONDS)),
-        (email.utils.formatdate(NOW - 60, usegmt=True), 0.0),
-        (email.utils.formatdate(NOW + 86400 * 3, usegmt=True), float(MAX_RETRY_AFTER_SECONDS)),
-        ("Tue, 14 Nov 2023 22:14:20 -0000", 60.0),  # no zone: read as GMT
-    ],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    assert parse_retry_after(value, now=NOW) == expected

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.dispatcher.policy import MAX_RETRY_AFTER_SECONDS
 from services.dispatcher.schedule import (
     GiveUp,
     Retry,
@@ -20,6 +19,7 @@ from services.dispatcher.schedule import (
     tier_for,
 )
 from signet.records import RetryPolicy
+from signet.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet.settings import DispatcherSettings
 from signet.topics import RETRY_TIERS_SECONDS
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.dispatcher.offsets import Commit, OffsetTracker, Partition, Ticket
+from signet.offsets import Commit, OffsetTracker, Partition, Ticket
 
 P0 = Partition("signet.deliveries", 0)
 P1 = Partition("signet.deliveries", 1)

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from services.dispatcher.errors import DestinationRefused
-from services.dispatcher.ssrf import (
+from signet.errors import DestinationRefused
+from signet.ssrf import (
     AddressClass,
     DestinationGuard,
     DestinationPolicy,

@@ -27,7 +27,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from services.dispatcher.errors import DestinationRefused
+from signet.errors import DestinationRefused
 
 log = logging.getLogger(__name__)
 
