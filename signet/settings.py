@@ -7,12 +7,26 @@ environment. Secrets are ``SecretStr`` so they are masked when settings are prin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, PositiveFloat, SecretStr
+from pydantic import Field, PositiveFloat, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INGEST_PORT = 8080
 PORTAL_PORT = 8081
+
+
+def _group_per_installation(data: Any, field: str, role: str) -> Any:
+    """Fill an unset consumer-group field from the topic prefix (``signet.`` → ``signet-<role>``).
+
+    Installations sharing one Kafka cluster (or test modules sharing one broker) use
+    different topic prefixes; deriving the group from the prefix keeps their consumer
+    groups apart, so one's members never hold another's partitions.
+    """
+    if isinstance(data, dict) and not data.get(field):
+        prefix = str(data.get("topic_prefix") or "signet.")
+        data = {**data, field: f"{prefix.rstrip('.-_') or 'signet'}-{role}"}
+    return data
 
 
 class CommonSettings(BaseSettings):
@@ -57,6 +71,11 @@ class IngestSettings(CommonSettings):
 
 
 class PortalSettings(CommonSettings):
+    @model_validator(mode="before")
+    @classmethod
+    def _default_group(cls, data: Any) -> Any:
+        return _group_per_installation(data, "log_consumer_group", "portal-log")
+
     host: str = "0.0.0.0"  # noqa: S104
     port: int = PORTAL_PORT
     public_url: str = f"http://127.0.0.1:{PORTAL_PORT}"
@@ -73,7 +92,7 @@ class PortalSettings(CommonSettings):
     # The delivery log (services/portal/log): its projection, retention and export key.
     database_pool_size: int = Field(default=10, ge=1)  # PostgreSQL connections per replica
     log_projection_enabled: bool = True  # False: this replica serves the log, never writes it
-    log_consumer_group: str = "signet-portal-log"
+    log_consumer_group: str = ""  # empty: "<topic prefix>-portal-log" (signet-portal-log)
     log_consumer_session_timeout_seconds: float = Field(default=10.0, gt=0)
     log_batch_max_records: int = Field(default=500, ge=1)
     log_retention_days: float = Field(default=30.0, gt=0)
@@ -97,6 +116,9 @@ class RouterSettings(CommonSettings):
     # A batch waits at most this long to fill: the latency one quiet event pays.
     batch_max_records: int = Field(default=500, ge=1)
     batch_wait_seconds: float = Field(default=0.01, gt=0)
+    # How long a fetch may wait for data: an event is seen within about this on brokers
+    # that do not answer a fetch early (Tansu). Faust alone would wait 1.5 s.
+    fetch_wait_max_ms: int = Field(default=20, ge=1, le=5000)
     stop_timeout_seconds: float = Field(default=20.0, gt=0)
 
 
@@ -110,10 +132,15 @@ class DispatcherSettings(CommonSettings):
     docs/delivery.md explains the schedule, the breaker and endpoint health.
     """
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_group(cls, data: Any) -> Any:
+        return _group_per_installation(data, "consumer_group", "dispatcher")
+
     master_keys: SecretStr = SecretStr("")
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from outside
     metrics_port: int = 8082
-    consumer_group: str = "signet-dispatcher"
+    consumer_group: str = ""  # empty: "<topic prefix>-dispatcher" (signet-dispatcher)
     # HTTP requests running at once, every destination together.
     max_in_flight: int = Field(default=256, ge=1)
     max_in_flight_per_destination: int = Field(default=16, ge=1)
@@ -163,12 +190,17 @@ class DispatcherSettings(CommonSettings):
 class AlerterSettings(CommonSettings):
     """Exhausted / disabled outcomes → the workspace's Slack alert channels."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_group(cls, data: Any) -> Any:
+        return _group_per_installation(data, "consumer_group", "alerter")
+
     master_keys: SecretStr = SecretStr("")  # opens the sealed Slack webhook URLs
     # Base of the links to an event in the embed: {public_url}/embed#/events/<event_id>.
     public_url: str = f"http://127.0.0.1:{PORTAL_PORT}"
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from outside
     metrics_port: int = Field(default=8083, ge=0, le=65535)
-    consumer_group: str = "signet-alerter"
+    consumer_group: str = ""  # empty: "<topic prefix>-alerter" (signet-alerter)
     consumer_session_timeout_seconds: float = 10.0
     commit_interval_seconds: float = Field(default=1.0, gt=0)
     # Alerts (or digests) being sent to Slack at once; the consumer pauses beyond it.

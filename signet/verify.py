@@ -20,8 +20,8 @@
 
 Every scheme a destination can use is supported (``scheme=``): ``standard-webhooks``
 (default, ``whsec_`` secret), ``standard-webhooks-ed25519`` (``whpk_`` public key),
-``hmac-sha256`` and ``github`` (plain-text secrets). Give several keys during a secret
-rotation: a request verifies if any of them matches.
+``hmac-sha256``, ``hmac-sha512`` and ``github`` (plain-text secrets). Give several keys
+during a secret rotation: a request verifies if any of them matches.
 
 Errors, all :class:`~signet.signing.SignatureError` (so one ``except`` refuses them all)::
 
@@ -217,7 +217,7 @@ class WebhookVerifier:
 
     def _timestamp(self, lowered: Mapping[str, str]) -> int | None:
         """The signed time, from wherever the scheme carries it (it has verified)."""
-        if self._spec.scheme is SignatureScheme.HMAC_SHA256:
+        if self._spec.scheme in (SignatureScheme.HMAC_SHA256, SignatureScheme.HMAC_SHA512):
             entries = (item.strip() for item in lowered[SIGNET_SIGNATURE].split(","))
             stamp = next((e[2:] for e in entries if e.startswith("t=")), None)
         else:

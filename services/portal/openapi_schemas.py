@@ -184,7 +184,8 @@ SCHEMAS: dict[str, Schema] = {
             "secret": {
                 "type": "string",
                 "description": "your own secret: whsec_… (24-64 bytes, base64) for "
-                "standard-webhooks, 16-512 printable characters for hmac-sha256 and github, "
+                "standard-webhooks, 16-512 printable characters for hmac-sha256, hmac-sha512 "
+                "and github, "
                 "a whsk_ private key for standard-webhooks-ed25519. Omit it to have one "
                 "generated: a symmetric secret is shown once as `secret`; for Ed25519 the "
                 "private key is never shown and the whpk_ public key is in `secrets`",

@@ -111,15 +111,20 @@ def _verify_ed25519(
     ed25519.verify(key, headers, body, tolerance_seconds=tolerance_seconds, now=now)
 
 
-def _verify_hmac(
-    key: SecretText,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    tolerance_seconds: float,
-    now: float | None,
-) -> None:
-    hmac_sha256.verify(key, headers, body, tolerance_seconds=tolerance_seconds, now=now)
+def _verify_hmac(digest: hmac_sha256.Digest) -> VerifyFn:
+    def verify(
+        key: SecretText,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        tolerance_seconds: float,
+        now: float | None,
+    ) -> None:
+        hmac_sha256.verify(
+            key, headers, body, tolerance_seconds=tolerance_seconds, now=now, digest=digest
+        )
+
+    return verify
 
 
 def _verify_github(
@@ -133,10 +138,24 @@ def _verify_github(
     github.verify(key, headers, body)
 
 
-def _sign_hmac(
-    secrets: Sequence[SecretText], msg_id: str, timestamp: int, body: bytes
-) -> dict[str, str]:
-    return hmac_sha256.sign(secrets, msg_id, timestamp, body)
+def _sign_hmac(digest: hmac_sha256.Digest) -> SignFn:
+    def sign(
+        secrets: Sequence[SecretText], msg_id: str, timestamp: int, body: bytes
+    ) -> dict[str, str]:
+        return hmac_sha256.sign(secrets, msg_id, timestamp, body, digest=digest)
+
+    return sign
+
+
+def _hmac_spec(scheme: SignatureScheme, digest: hmac_sha256.Digest) -> SchemeSpec:
+    """`hmac-sha256` and `hmac-sha512`: one format, one secret rule, two digests."""
+    return SchemeSpec(
+        scheme,
+        _sign_hmac(digest),
+        _verify_hmac(digest),
+        hmac_sha256.generate_secret,
+        hmac_sha256.validate_secret,
+    )
 
 
 SCHEMES: Mapping[SignatureScheme, SchemeSpec] = {
@@ -156,13 +175,8 @@ SCHEMES: Mapping[SignatureScheme, SchemeSpec] = {
             ed25519.generate_secret,
             ed25519.validate_secret,
         ),
-        SchemeSpec(
-            SignatureScheme.HMAC_SHA256,
-            _sign_hmac,
-            _verify_hmac,
-            hmac_sha256.generate_secret,
-            hmac_sha256.validate_secret,
-        ),
+        _hmac_spec(SignatureScheme.HMAC_SHA256, hmac_sha256.Digest.SHA256),
+        _hmac_spec(SignatureScheme.HMAC_SHA512, hmac_sha256.Digest.SHA512),
         SchemeSpec(
             SignatureScheme.GITHUB,
             github.sign,

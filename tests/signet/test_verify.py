@@ -26,7 +26,13 @@ from signet.verify import (
 )
 
 BODY = orjson.dumps({"id": "evt_1", "type": "order.completed", "data": {"total_cents": 12900}})
-SCHEMES = ("standard-webhooks", "standard-webhooks-ed25519", "hmac-sha256", "github")
+SCHEMES = (
+    "standard-webhooks",
+    "standard-webhooks-ed25519",
+    "hmac-sha256",
+    "hmac-sha512",
+    "github",
+)
 
 
 def signed(
@@ -77,7 +83,7 @@ def test_timestamps_outside_the_tolerance_are_refused(scheme: str) -> None:
     verifier.verify(signed(scheme, [secret], at=time.time() - 30), BODY)
 
 
-@pytest.mark.parametrize("scheme", ["standard-webhooks", "hmac-sha256"])
+@pytest.mark.parametrize("scheme", ["standard-webhooks", "hmac-sha256", "hmac-sha512"])
 def test_during_a_rotation_either_key_verifies(scheme: str) -> None:
     new, _ = key_pair(scheme)
     old, _ = key_pair(scheme)

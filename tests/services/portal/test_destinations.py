@@ -104,6 +104,7 @@ def test_type_defaults_to_webhook() -> None:
     ("scheme", "own"),
     [
         (SignatureScheme.HMAC_SHA256, "a-plain-text-secret-of-length"),
+        (SignatureScheme.HMAC_SHA512, "a-plain-text-secret-of-length"),
         (SignatureScheme.GITHUB, "github-style-secret-1234"),
     ],
 )

@@ -7,6 +7,7 @@ export const SCHEMES = [
   ["standard-webhooks", "Standard Webhooks (HMAC-SHA256)", "whsec_ followed by base64 of 24–64 random bytes"],
   ["standard-webhooks-ed25519", "Standard Webhooks (Ed25519 public key)", "optional: an existing whsk_ private key; usually let Signet generate the key pair"],
   ["hmac-sha256", "HMAC-SHA256, Stripe-style (signet-signature)", "any text of 16–512 characters"],
+  ["hmac-sha512", "HMAC-SHA512, Stripe-style (signet-signature)", "any text of 16–512 characters"],
   ["github", "GitHub-compatible (x-hub-signature-256)", "any text of 16–512 characters"],
 ];
 
