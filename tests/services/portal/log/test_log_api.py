@@ -124,9 +124,13 @@ async def seeded_workspace(portal: LogPortal, role: str = "admin") -> Seeded:
     }
     await portal.send(*made.values(), *(o for group in outcomes.values() for o in group))
     await portal.wait_listed(token, 4)
-    # The pending one shows at once; wait until every attempt has been logged too.
+    # The pending one shows at once; wait until every attempt has been logged too (the
+    # exhausted one was sent last, after the two that end delivered).
     deadline = time.monotonic() + 30
-    while len((await portal.list(token, "?status=delivered")).json["data"]) < 2:
+    while (
+        len((await portal.list(token, "?status=delivered")).json["data"]) < 2
+        or len((await portal.list(token, "?status=exhausted")).json["data"]) < 1
+    ):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     return Seeded(workspace_id, token, made, outcomes)
