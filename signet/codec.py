@@ -118,10 +118,24 @@ class Codec:
 
 
 def _to_avro(record: Record) -> dict[str, Any]:
-    return {f.name: _value_to_avro(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    names = _field_names(typing.cast(type, type(record)))
+    return {name: _value_to_avro(getattr(record, name)) for name in names}
+
+
+@cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    # dataclasses.fields() rebuilds its answer on every call; the router encodes a record
+    # per delivery, so this is looked up once per type.
+    return tuple(f.name for f in dataclasses.fields(record_type))
+
+
+# Values fastavro takes as they are: most fields, so they skip the checks below.
+_PLAIN_TYPES = frozenset({str, int, bytes, bool, float, type(None)})
 
 
 def _value_to_avro(value: Any) -> Any:
+    if type(value) in _PLAIN_TYPES:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _to_avro(typing.cast(Record, value))
     if isinstance(value, list):

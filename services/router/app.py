@@ -1,10 +1,12 @@
 """Wiring and lifecycle of one router worker.
 
 Start order: the health server (so ``/healthz`` answers while the group forms), the
-acknowledged producer, then the Faust app (which joins the group, recovers the config
-table and starts the agents). Stop in reverse: Faust drains the in-flight batches and
-commits what they acknowledged (bounded by ``stop_timeout_seconds``; anything left
-uncommitted is processed again by the next owner), then the producer flushes.
+acknowledged producer and the direct broker reader, then the Faust app (which joins the
+group, recovers the config table and starts the agents). Both agents reach their handler
+through one :class:`Sequencer`, whose marks are what Faust commits (``streams.py``).
+Stop in reverse: Faust drains the in-flight batches and commits what they acknowledged
+(bounded by ``stop_timeout_seconds``; anything left uncommitted is processed again by
+the next owner), then the producer flushes.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from signet.kafka import AsyncProducer, DeadLetterWriter
 from signet.settings import RouterSettings
 from signet.topics import Topics, kafka_client_config
 
+from .backfill import BrokerReader
 from .commands import CommandApplier
 from .events import EventRouter
 from .health import HealthServer
 from .metrics import RouterMetrics
 from .output import OutputWriter
-from .streams import RouterStreams
+from .sequencer import ProcessedOffsets, Sequencer
+from .streams import RouterStreams, consumer_group
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +48,19 @@ class RouterService:
         output = OutputWriter(
             self._producer, DeadLetterWriter(self._producer, topics, SERVICE), self.metrics
         )
-        self._streams = RouterStreams(settings)
+        offsets = ProcessedOffsets()
+        self._reader = BrokerReader(settings, consumer_group(settings))
+        sequencer = Sequencer(self._reader, offsets, self.metrics)
+        self._streams = RouterStreams(settings, offsets)
         snapshots = self._streams.snapshots
         commands = CommandApplier(snapshots, output, self.metrics, partitions=settings.partitions)
         events = EventRouter(
             snapshots, output, topics, self.metrics, partitions=settings.partitions
         )
-        self._streams.attach(on_commands=commands.apply_batch, on_events=events.route_batch)
+        self._streams.attach(
+            on_commands=sequencer.wrap(commands.apply_batch),
+            on_events=sequencer.wrap(events.route_batch),
+        )
         self.metrics.workspaces.set_function(lambda: len(snapshots))
         self._health = HealthServer(
             settings.web_host, settings.web_port, ready=self.ready, registry=registry
@@ -67,6 +77,7 @@ class RouterService:
         await asyncio.to_thread(check_copartitioned, self._settings)
         await self._health.start()
         await self._producer.start()
+        await self._reader.start()
         # Faust's start returns only after the first table recovery: run it beside us so
         # a SIGTERM during a slow group join still stops the worker.
         self._faust = asyncio.create_task(self._run_faust(), name="faust")
@@ -99,6 +110,7 @@ class RouterService:
         faust_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await faust_task
+        await self._reader.stop()
         await self._producer.stop()
         await self._health.stop()
         log.info("router stopped: %s", self.metrics.summary())

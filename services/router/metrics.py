@@ -45,6 +45,11 @@ class RouterMetrics:
             "Writes the broker did not acknowledge and the router tried again.",
             registry=registry,
         )
+        self.records_backfilled = Counter(
+            "signet_router_records_backfilled",
+            "Records Faust fetched but never handed over, read from the broker directly.",
+            registry=registry,
+        )
         self.workspaces = Gauge(
             "signet_router_workspaces",
             "Workspaces in this worker's shards of the config table.",

@@ -1,35 +1,75 @@
-"""The Faust adapter: the config table and the two agents. Faust's types stay in here.
+"""The Faust adapter: the config table, the two agents and the commits. Faust's types stay here.
 
 - ``workspace-config`` is the changelog topic of a sharded ``Table`` keyed by workspace id
   with raw bytes on both sides: the value is ``codec.encode(WorkspaceConfig)``, exactly
   what every other service's ``ConfigView`` reads. Co-partitioned with ``events`` and
   ``workspace-commands`` (one partition count), so each worker holds the snapshots of
   the workspaces whose events it consumes, and recovers them from the changelog.
-- Both agents take batches with ``noack_take`` and ack each event themselves, only after
-  the batch handler returned, i.e. after the broker acknowledged everything the batch
-  produced. (``take`` would ack the buffered events even when the handler fails or is
-  cancelled at shutdown, letting Faust commit offsets of unfinished work.)
+- Both agents take batches with ``noack_take``, hand them to the handlers through the
+  :class:`~services.router.sequencer.Sequencer`, and ack the events only after the batch
+  handler returned. (``take`` would ack the buffered events even when the handler fails
+  or is cancelled at shutdown.)
 - Faust's web server is off: it would serve the table (sealed secrets) under ``/table``,
   and its fixed default port stops a second worker on the machine. Health and metrics
   are served by ``health.py``.
+
+Why the router commits its own offsets
+--------------------------------------
+Acking only finished work is not enough with faust-streaming 0.15.3: a worker that starts
+with a backlog loses records (the crash-safety test lost 1 to 34 events in about 1 run of
+8, 1 of 3 with the three kills close together; ``test_router_backlog.py`` reproduces it).
+
+1. Faust drops records it fetched. While a new worker recovers the table, Faust's flow is
+   on (it reads the changelog) and aiokafka prefetches every assigned partition. At the
+   end of recovery (``Recovery.on_recovery_completed``) Faust resumes the stream
+   partitions, awaits a seek to the committed offsets, then calls
+   ``flow_control.resume()``, which *clears every agent's channel queue*. Records of the
+   backlog delivered into those queues meanwhile are gone, never processed nor acked;
+   and its fetch loop has already moved its read offset past them, so when the seek
+   makes them come back, they are discarded as already read.
+2. Faust then commits past them. ``Consumer._new_offset`` commits the first run of
+   consecutive acked offsets. It refuses a run that starts more than one offset after
+   the committed one; but the committed offset is itself the next record to process, so
+   a hole of exactly that one record is committed over and lost for good (acked 190..231
+   with 189 committed: Faust commits 232), and before the first commit nothing is
+   checked at all. A longer hole stalls the worker's commits, while it goes on without
+   those records until the next restart.
+
+So the router does not use Faust's record of acked offsets: the :class:`Sequencer` hands
+each partition's records to the handlers in offset order from the committed offset, reads
+any range Faust skipped straight from the broker (``backfill.py``), and keeps the
+low-water mark of acknowledged work (:class:`~services.router.sequencer.ProcessedOffsets`).
+:class:`_RouterConsumer` makes Faust commit exactly those marks, on its usual schedule
+(every ``commit_interval_seconds``, on revocation, on stop). A gap shows only when a later
+record arrives, and the tail of a backlog has none: so after each recovery the consumer
+also seeks back to the committed offsets before its next fetch, and Faust delivers again
+what it cleared (the sequencer drops what was already handled).
+
+Faust also hard-codes ``fetch_max_wait_ms=1500`` for its consumer, and Tansu answers a
+fetch only when the wait runs out: :class:`_RouterConsumerThread` applies
+``RouterSettings.fetch_wait_max_ms`` instead.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import faust
 from faust.tables.manager import TableManager
-from faust.types import EventT, StreamT, TableT
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, AppT, EventT, StreamT, TableT
 
 from signet.settings import RouterSettings
 from signet.topics import Topics
 
+from .sequencer import BatchHandler, ProcessedOffsets
 from .source import SourceRecord
 
-BatchHandler = Callable[[Sequence[SourceRecord]], Awaitable[None]]
+log = logging.getLogger(__name__)
+
 RAW = "raw"
 
 
@@ -54,16 +94,106 @@ class TableSnapshots:
         return len(self._table.data)
 
 
+class _RouterConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust passes fetch_max_wait_ms=1500; aiokafka reads it when the consumer starts.
+        consumer._fetch_max_wait_ms = cast(_RouterTransport, transport).fetch_wait_max_ms
+        return consumer
+
+
+class _RouterConsumer(faust_aiokafka.Consumer):
+    """Faust's consumer, committing the sequencer's marks, fetching again what it cleared.
+
+    Faust's timer, its revocation handler and its shutdown still decide *when* to commit;
+    ``_filter_*`` decide *what*: the next offset to process of each partition. And after
+    each recovery, whose ``flow_control.resume()`` empties the agents' queues, the next
+    fetch starts again from the committed offsets, so what was cleared comes back even
+    when no later record would show the sequencer the gap (the tail of a backlog).
+    """
+
+    _refetch = False
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _RouterConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @property
+    def _offsets(self) -> ProcessedOffsets:
+        return cast(_RouterTransport, self.transport).offsets
+
+    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[TP]:
+        for (topic, partition), _ in self._offsets:
+            tp = TP(topic, partition)
+            if topics is None or tp in topics or topic in topics:
+                yield tp
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        # Faust's own record of acked offsets is unused: drop it, or it grows forever.
+        self._acked.clear()
+        self._acked_index.clear()
+        committable = {}
+        for tp in tps:
+            mark = self._offsets.get((tp.topic, tp.partition))
+            committed = self._committed_offset[tp]
+            if mark is not None and (committed is None or mark > committed):
+                committable[tp] = mark
+        return committable
+
+    def resume_flow(self) -> None:
+        super().resume_flow()
+        # Faust calls this right after flow_control.resume(), which cleared the queues.
+        # (Not while it recovers the table: the seek waits for the end of recovery.)
+        if not self.app.in_recovery:
+            self._refetch = True
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        # Here, between two fetches, no record of an earlier fetch is still on its way
+        # to the queues: the seek is not undone by deliveries it did not see coming.
+        if self._refetch:
+            self._refetch = False
+            try:
+                await self._seek_to_unprocessed()
+            except Exception:
+                log.warning("seeking back to the committed offsets failed; retrying", exc_info=True)
+                self._refetch = True
+        return await super()._getmany(active_partitions, timeout)
+
+    async def _seek_to_unprocessed(self) -> None:
+        if not self.assignment():
+            return
+        await self.perform_seek()  # to the committed offsets, read offsets reset to them
+        never_committed = {
+            tp
+            for tp in self.assignment()
+            if not self._is_changelog_tp(tp) and self._committed_offset[tp] is None
+        }
+        if never_committed:
+            for tp, offset in (await self.earliest_offsets(*never_committed)).items():
+                await self.seek(tp, offset)
+
+
+class _RouterTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with the router's consumer, and what that consumer needs."""
+
+    Consumer = _RouterConsumer
+
+    def __init__(self, app: AppT, *, offsets: ProcessedOffsets, fetch_wait_max_ms: int) -> None:
+        super().__init__(app.conf.broker_consumer, app)
+        self.offsets = offsets
+        self.fetch_wait_max_ms = fetch_wait_max_ms
+
+
 class RouterStreams:
     """The Faust app of one router worker."""
 
-    def __init__(self, settings: RouterSettings) -> None:
+    def __init__(self, settings: RouterSettings, offsets: ProcessedOffsets) -> None:
         self._settings = settings
+        self._offsets = offsets
         self._topics = Topics.from_settings(settings)
         # Faust creates only the last path component; a fresh checkout has no .signet/.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
-            f"{settings.topic_prefix}router",  # the consumer group of every worker
+            consumer_group(settings),
             broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
             broker_credentials=_credentials(settings),
             broker_session_timeout=settings.consumer_session_timeout_seconds,
@@ -84,6 +214,9 @@ class RouterStreams:
             web_enabled=False,
             autodiscover=False,
         )
+        self.app.transport = _RouterTransport(
+            self.app, offsets=offsets, fetch_wait_max_ms=settings.fetch_wait_max_ms
+        )
         self.table = self.app.Table(
             "workspace-config",
             partitions=settings.partitions,
@@ -94,6 +227,7 @@ class RouterStreams:
         self.snapshots = TableSnapshots(self.table)
         self._assigned = False
         self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
 
     def _raw_topic(self, name: str) -> faust.TopicT:
         return self.app.topic(
@@ -130,6 +264,11 @@ class RouterStreams:
     def _on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self._assigned = True
 
+    def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Sent once the revoked partitions' batches are acked and their marks committed.
+        revoked = cast(set[TP], args[0])
+        self._offsets.forget((tp.topic, tp.partition) for tp in revoked)
+
     @property
     def ready(self) -> bool:
         """Partitions assigned and the table recovered from its changelog."""
@@ -146,6 +285,11 @@ class RouterStreams:
 
     async def stop(self) -> None:
         await self.app.stop()
+
+
+def consumer_group(settings: RouterSettings) -> str:
+    """The Faust app id, which is the consumer group of every router worker."""
+    return f"{settings.topic_prefix}router"
 
 
 def _source(event: EventT[Any]) -> SourceRecord:

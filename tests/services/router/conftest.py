@@ -145,3 +145,19 @@ async def send_command(producer: AsyncProducer, topics: Topics, cmd: WorkspaceCo
 
 async def send_event(producer: AsyncProducer, topics: Topics, event: Event) -> None:
     await producer.send(topics.events, codec.encode(event), key=event.workspace_id)
+
+
+@pytest.fixture
+async def routers(
+    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Callable[..., RouterProcess]]:
+    started: list[RouterProcess] = []
+    tmp = str(tmp_path_factory.mktemp("routers"))
+
+    def make(**extra: str | int | float | bool) -> RouterProcess:
+        started.append(RouterProcess(kafka_settings, tmp, **extra))
+        return started[-1]
+
+    yield make
+    for process in started:
+        await process.stop()

@@ -3,9 +3,7 @@ changelog, routes with it, and does not apply a command twice; workers run side 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
-import pytest
+from collections.abc import Callable
 
 from signet import codec
 from signet.config_view import ConfigView
@@ -19,22 +17,6 @@ from .records import create_workspace, event, put_destination, webhook
 
 COMMAND_TIMEOUT = 45.0  # a restarted worker first waits out the dead one's session
 Reader = Callable[[str], TopicReader]
-
-
-@pytest.fixture
-async def routers(
-    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Callable[..., RouterProcess]]:
-    started: list[RouterProcess] = []
-    tmp = str(tmp_path_factory.mktemp("routers"))
-
-    def make(**extra: str | int | float | bool) -> RouterProcess:
-        started.append(RouterProcess(kafka_settings, tmp, **extra))
-        return started[-1]
-
-    yield make
-    for process in started:
-        await process.stop()
 
 
 async def apply(

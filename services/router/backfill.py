@@ -1,0 +1,139 @@
+"""Reads the router's source partitions straight from the broker, beside Faust.
+
+:class:`~services.router.sequencer.Sequencer` asks it two things: where a partition's
+processing starts (the group's committed offset) and the records of a range Faust fetched
+but never handed to the agents. It is a librdkafka consumer that only ever ``assign``s:
+it carries the router's ``group.id`` to read the group's committed offsets, but never
+joins the group nor commits, so Faust's group membership is untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from signet.settings import RouterSettings
+from signet.topics import kafka_client_config
+
+from .output import Backoff
+from .source import SourceRecord
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REQUEST_TIMEOUT_SECONDS = 10.0
+# A range is read within a few fetches; a read making no progress this long is retried.
+READ_STALL_SECONDS = 30.0
+
+
+class BrokerReader:
+    def __init__(self, settings: RouterSettings, group_id: str) -> None:
+        self._config: dict[str, Any] = {
+            **kafka_client_config(settings),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            # A committed offset below the log start (retention) reads from the start, as
+            # Faust's consumer does (consumer_auto_offset_reset="earliest").
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": settings.fetch_wait_max_ms,
+        }
+        self._consumer: Consumer | None = None
+        self._lock = asyncio.Lock()  # one librdkafka consumer: one call at a time
+
+    async def start(self) -> None:
+        if self._consumer is None:
+            self._consumer = Consumer(self._config)
+
+    async def stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            async with self._lock:
+                await asyncio.to_thread(consumer.close)
+
+    async def start_offset(self, topic: str, partition: int) -> int:
+        return await self._retrying(
+            f"the committed offset of {topic}[{partition}]", self._start_offset, topic, partition
+        )
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[SourceRecord]:
+        return await self._retrying(
+            f"{topic}[{partition}] offsets {start}..{end - 1}",
+            self._read,
+            topic,
+            partition,
+            start,
+            end,
+        )
+
+    async def _retrying(self, what: str, call: Callable[..., T], *args: Any) -> T:
+        """Until the broker answers: moving on without the answer could lose records."""
+        backoff = Backoff()
+        while True:
+            async with self._lock:
+                try:
+                    return await asyncio.to_thread(call, self._started(), *args)
+                except KafkaException as exc:
+                    log.warning("reading %s from the broker failed (%s); retrying", what, exc)
+            await backoff.wait()
+
+    def _started(self) -> Consumer:
+        if self._consumer is None:
+            raise RuntimeError("BrokerReader is not started")
+        return self._consumer
+
+    @staticmethod
+    def _start_offset(consumer: Consumer, topic: str, partition: int) -> int:
+        [committed] = consumer.committed(
+            [TopicPartition(topic, partition)], timeout=REQUEST_TIMEOUT_SECONDS
+        )
+        if committed.error is not None:
+            raise KafkaException(committed.error)
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=REQUEST_TIMEOUT_SECONDS
+        )
+        offset = int(committed.offset)
+        # No commit yet (a negative sentinel), or one the log no longer holds: Faust's
+        # consumer starts from the earliest record then, and so do we.
+        return offset if low <= offset <= high else int(low)
+
+    @staticmethod
+    def _read(
+        consumer: Consumer, topic: str, partition: int, start: int, end: int
+    ) -> list[SourceRecord]:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        try:
+            records: list[SourceRecord] = []
+            stalled = 0.0
+            while True:
+                messages = consumer.consume(500, 1.0)
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            return records
+                        raise KafkaException(error)
+                    offset = cast(int, message.offset())  # set on every fetched record
+                    if offset >= end:
+                        return records
+                    records.append(
+                        SourceRecord(topic, partition, offset, message.key(), message.value())
+                    )
+                    if offset == end - 1:
+                        return records
+                # Offsets holding no record (transaction markers) end the range too.
+                [position] = consumer.position([TopicPartition(topic, partition)])
+                if position.offset >= end:
+                    return records
+                stalled = 0.0 if messages else stalled + 1.0
+                if stalled >= READ_STALL_SECONDS:
+                    raise KafkaException(
+                        KafkaError(KafkaError._TIMED_OUT, "no progress reading the range")
+                    )
+        finally:
+            consumer.unassign()
