@@ -165,7 +165,8 @@ class ConsumerMeter:
 
     Build the consumer from :attr:`consumer_config` (its ``stats_cb`` feeds the lag), call
     :meth:`count` with what each ``consume``/``poll`` returned, and :meth:`close` after
-    closing the consumer (its lag series go away with it).
+    closing the consumer (its lag series go away with it). A consumer of another client
+    (the router's Faust consumer) feeds :meth:`add` and :meth:`update` itself.
     """
 
     def __init__(
@@ -191,10 +192,14 @@ class ConsumerMeter:
             msg.topic() or "" for msg in messages if msg is not None and msg.error() is None
         )
         for topic, n in by_topic.items():
-            counter = self._consumed.get(topic)
-            if counter is None:
-                counter = self._consumed[topic] = self._metrics.consumed.labels(self.group, topic)
-            counter.inc(n)
+            self.add(topic, n)
+
+    def add(self, topic: str, records: int) -> None:
+        """``records`` of ``topic`` handed to the application (clients other than librdkafka)."""
+        counter = self._consumed.get(topic)
+        if counter is None:
+            counter = self._consumed[topic] = self._metrics.consumed.labels(self.group, topic)
+        counter.inc(records)
 
     def update(self, lags: Mapping[str, int]) -> None:
         """Publish lag per topic; topics this consumer no longer reads lose their series."""

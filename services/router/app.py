@@ -12,16 +12,19 @@ the next owner), then the producer flushes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import signal
+from collections.abc import Sequence
 
 from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from signet.errors import ConfigurationError
 from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_metrics import ConsumerMeter, lag_by_topic
 from signet.settings import RouterSettings
 from signet.topics import Topics, kafka_client_config
 
@@ -31,7 +34,8 @@ from .events import EventRouter
 from .health import HealthServer
 from .metrics import RouterMetrics
 from .output import OutputWriter
-from .sequencer import ProcessedOffsets, Sequencer
+from .sequencer import BatchHandler, ProcessedOffsets, Sequencer
+from .source import SourceRecord
 from .streams import RouterStreams, consumer_group
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,13 @@ class RouterService:
         self._settings = settings
         topics = Topics.from_settings(settings)
         self.metrics = RouterMetrics(registry)
-        self._producer = AsyncProducer(settings)
+        self._producer = AsyncProducer(settings, self.metrics.kafka)
+        # Faust's consumer is not librdkafka's: the lag is read off it (``_report_lag``).
+        self._meter = ConsumerMeter(
+            self.metrics.kafka,
+            {"group.id": consumer_group(settings), "auto.offset.reset": "earliest"},
+            interval_seconds=settings.consumer_lag_interval_seconds,
+        )
         output = OutputWriter(
             self._producer, DeadLetterWriter(self._producer, topics, SERVICE), self.metrics
         )
@@ -58,14 +68,15 @@ class RouterService:
             snapshots, output, topics, self.metrics, partitions=settings.partitions
         )
         self._streams.attach(
-            on_commands=sequencer.wrap(commands.apply_batch),
-            on_events=sequencer.wrap(events.route_batch),
+            on_commands=sequencer.wrap(self._counted(commands.apply_batch)),
+            on_events=sequencer.wrap(self._counted(events.route_batch)),
         )
         self.metrics.workspaces.set_function(lambda: len(snapshots))
         self._health = HealthServer(
             settings.web_host, settings.web_port, ready=self.ready, registry=registry
         )
         self._faust: asyncio.Task[None] | None = None
+        self._lag: asyncio.Task[None] | None = None
         self._stopping = False
 
     def ready(self) -> bool:
@@ -81,6 +92,22 @@ class RouterService:
         # Faust's start returns only after the first table recovery: run it beside us so
         # a SIGTERM during a slow group join still stops the worker.
         self._faust = asyncio.create_task(self._run_faust(), name="faust")
+        self._lag = asyncio.create_task(self._report_lag(), name="consumer-lag")
+
+    def _counted(self, handler: BatchHandler) -> BatchHandler:
+        """``handler``, counting the records it was given (once each: behind the sequencer)."""
+
+        async def handle(records: Sequence[SourceRecord]) -> None:
+            await handler(records)
+            for topic, n in collections.Counter(r.topic for r in records).items():
+                self._meter.add(topic, n)
+
+        return handle
+
+    async def _report_lag(self) -> None:
+        while True:
+            self._meter.update(lag_by_topic(self._streams.source_offsets()))
+            await asyncio.sleep(self._settings.consumer_lag_interval_seconds)
 
     async def _run_faust(self) -> None:
         app = self._streams.app
@@ -100,6 +127,11 @@ class RouterService:
         if faust_task is None:
             return
         self._stopping = True
+        if self._lag is not None:
+            self._lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag
+            self._meter.close()
         try:
             await asyncio.wait_for(self._streams.stop(), self._settings.stop_timeout_seconds)
         except TimeoutError:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
+from signet.kafka_metrics import KafkaMetrics
+
 
 class RouterMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        # Lag and records consumed of the router's group, records produced by topic.
+        self.kafka = KafkaMetrics.create(registry)
         self.events_routed = Counter(
             "signet_router_events_routed",
             "Events that produced at least one delivery (acknowledged by the broker).",

@@ -62,6 +62,7 @@ from faust.tables.manager import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT, EventT, StreamT, TableT
 
+from signet.kafka_metrics import UNKNOWN, PartitionOffsets
 from signet.settings import RouterSettings
 from signet.topics import Topics
 
@@ -268,6 +269,38 @@ class RouterStreams:
         # Sent once the revoked partitions' batches are acked and their marks committed.
         revoked = cast(set[TP], args[0])
         self._offsets.forget((tp.topic, tp.partition) for tp in revoked)
+
+    def source_offsets(self) -> list[PartitionOffsets]:
+        """Each assigned partition of ``events`` and ``workspace-commands``, for the lag.
+
+        The end is the high watermark the last fetch saw; the position is the sequencer's
+        next offset to process (records taken and still being routed count as lag), or the
+        committed offset before the first batch. Empty until the worker is ready.
+        """
+        if not self.ready:
+            return []
+        consumer = self.app.consumer
+        sources = {self._topics.events, self._topics.workspace_commands}
+        found = []
+        try:
+            for tp in consumer.assignment():
+                if tp.topic not in sources:
+                    continue
+                high = cast(int | None, consumer.highwater(tp))  # None before a fetch
+                position = self._offsets.get((tp.topic, tp.partition))
+                if position is None:
+                    position = cast(_RouterConsumer, consumer)._committed_offset.get(tp)
+                found.append(
+                    PartitionOffsets(
+                        tp.topic,
+                        end=UNKNOWN if high is None else high,
+                        position=UNKNOWN if position is None else position,
+                    )
+                )
+        except Exception:  # the consumer is being replaced (rebalance, stop): no figure now
+            log.debug("router lag not measured", exc_info=True)
+            return []
+        return found
 
     @property
     def ready(self) -> bool:

@@ -25,8 +25,7 @@ from tests.deploy.prometheus_server import PrometheusServer
 # Metrics the dashboards and rules already read but no service exports yet (issue 6,
 # point 2). Each one leaves a panel empty or an alert silent until a service adds it;
 # the test below fails once a service exports one, so this list only shrinks.
-# Empty now. (The router does not yet report the signet_kafka_* families that ingest, the
-# portal, the dispatcher and the alerter export: docs/operations.md, section 3.)
+# Empty now.
 NOT_EXPORTED_YET: set[str] = set()
 
 _METRIC = re.compile(r"\b(signet_[a-z0-9_]*[a-z0-9])\b")

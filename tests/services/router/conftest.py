@@ -30,6 +30,7 @@ R = TypeVar("R", bound=Record)
 ROUTER_TEST_SETTINGS: dict[str, str | int | float | bool] = {
     "consumer_session_timeout_seconds": 6,
     "batch_wait_seconds": 0.005,
+    "consumer_lag_interval_seconds": 0.2,
 }
 
 
@@ -52,10 +53,13 @@ class RouterProcess(ServiceProcess):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
+    async def metrics_text(self) -> str:
+        async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/metrics") as r:
+            return await r.text()
+
     async def metric(self, name: str, **labels: str) -> float:
         """One sample of ``/metrics`` (0 when absent)."""
-        async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/metrics") as r:
-            text = await r.text()
+        text = await self.metrics_text()
         wanted = name + (
             "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
         )

@@ -303,3 +303,48 @@ async def test_health_endpoints(router: RouterProcess) -> None:
             assert "signet_router_deliveries_produced_total" in await response.text()
         async with session.get(router.base_url + "/table/workspace-config") as response:
             assert response.status == 404  # no table views: they would expose secrets
+
+
+async def test_kafka_metrics_count_records_consumed_produced_and_the_lag(
+    router: RouterProcess,
+    producer: AsyncProducer,
+    topics: Topics,
+    config_view: ConfigView,
+    kafka_settings: CommonSettings,
+    reader: Reader,
+) -> None:
+    group = f"{kafka_settings.topic_prefix}router"
+    ws = workspace_on(1, kafka_settings.partitions)
+    await apply(producer, topics, config_view, create_workspace(ws))
+    await apply(producer, topics, config_view, put_destination(ws, webhook(event_types=["*"])))
+    consumed = await router.metric(
+        "signet_kafka_records_consumed_total", group=group, topic=topics.events
+    )
+    produced = await router.metric("signet_kafka_records_produced_total", topic=topics.deliveries)
+    events = [event(ws) for _ in range(5)]
+    for evt in events:
+        await send_event(producer, topics, evt)
+    ids = {e.id for e in events}
+    deliveries = reader(topics.deliveries)
+    await deliveries.wait_for(
+        lambda _: len({d.event_id for _, d in deliveries.decoded(Delivery)} & ids) == len(ids),
+        what="a delivery per event",
+    )
+
+    async def lag_settled() -> bool:
+        lag = await router.metric("signet_kafka_consumer_lag", group=group, topic=topics.events)
+        done = await router.metric(
+            "signet_kafka_records_consumed_total", group=group, topic=topics.events
+        )
+        return lag == 0 and done == consumed + len(events)
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await lag_settled():
+        assert asyncio.get_running_loop().time() < deadline, "lag and consumed did not settle"
+        await asyncio.sleep(0.2)
+    assert await router.metric(
+        "signet_kafka_records_produced_total", topic=topics.deliveries
+    ) >= produced + len(events)
+    # The lag series exists per source topic (0 is a value, not an absent series).
+    text = await router.metrics_text()
+    assert f'signet_kafka_consumer_lag{{group="{group}",topic="{topics.events}"}}' in text
