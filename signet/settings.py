@@ -147,9 +147,13 @@ class DispatcherSettings(CommonSettings):
     # Deliveries taken from Kafka and not finished (running, or queued behind their
     # destination's cap); the consumer takes no more beyond it.
     max_pending: int = Field(default=2048, ge=1)
-    # Deliveries that may queue behind a busy destination; more go straight to the first
-    # retry tier without an attempt, so one slow endpoint cannot fill max_pending.
-    max_queued_per_destination: int = Field(default=64, ge=0)
+    # A delivery may queue behind its destination's cap as long as its expected wait
+    # (queued / cap * the destination's recent request time) is about this; beyond, it
+    # goes to the first retry tier without an attempt, so one slow endpoint cannot fill
+    # max_pending while a fast one may queue a whole burst.
+    max_queue_wait_seconds: float = Field(default=1.0, gt=0)
+    # A hard cap on the deliveries queued behind one destination, however fast it is.
+    max_queued_per_destination: int = Field(default=2048, ge=0)  # = max_pending's default
     # Retries. The delay after attempt n is retry_delays_seconds[n-1] (the last one
     # repeats), ±retry_jitter; a destination's own retry_policy overrides each part.
     retry_delays_seconds: tuple[PositiveFloat, ...] = Field(

@@ -100,6 +100,7 @@ class Dispatcher:
                     limiter=DestinationLimiter(
                         settings.max_in_flight_per_destination,
                         queue_per_destination=settings.max_queued_per_destination,
+                        max_queue_wait_seconds=settings.max_queue_wait_seconds,
                         total=settings.max_in_flight,
                     ),
                     breakers=CircuitBreakers(

@@ -1,30 +1,51 @@
 """Caps on concurrent requests, so one endpoint cannot take every slot.
 
-Each destination has its own in-flight cap and a bounded queue in front of it:
-``has_room`` says whether a delivery may join (running or queued); when it may not, the
-pipeline sends it to the first retry tier instead of letting it wait here. The global
-cap on running requests (``total``) is taken only once the destination's own slot is
-held, so deliveries queued behind a hanging endpoint hold no global slot and healthy
-destinations keep theirs.
+Each destination has its own in-flight cap and a queue in front of it: ``has_room`` says
+whether a delivery may join; when it may not, the pipeline sends it to the first retry
+tier instead of letting it wait here. The queue is bounded by expected wait (queued /
+cap * service time), with a hard cap on the count besides. The service time is a moving
+average of how long the destination's requests hold a slot, and at least the age of its
+oldest running one, so a hanging endpoint shows before anything completes. A fast
+destination may queue a whole burst; a slow one only what it will get to soon.
 
-Entries exist only while a destination has requests running or waiting, so the map stays
-as small as the set of busy destinations.
+The global cap on running requests (``total``) is taken only once the destination's own
+slot is held, so deliveries queued behind a hanging endpoint hold no global slot and
+healthy destinations keep theirs.
+
+Entries exist only while a destination has requests running or waiting; an idle one's
+service time stays in a bounded LRU, so a slow endpoint that comes back in bursts is
+known at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+
+# Weight of the newest completion in the service time: about the last ten count.
+SERVICE_TIME_WEIGHT = 0.2
+# Idle destinations whose service time is remembered (a few floats each).
+REMEMBERED_DESTINATIONS = 4096
 
 
 @dataclass(slots=True)
 class _Entry:
     semaphore: asyncio.Semaphore
-    users: int = 0
-    running: int = field(default=0)
+    service_time: float | None  # seconds a request holds the slot, moving average
+    users: int = 0  # holding the destination's slot or queued for it
+    running: int = 0  # holding the global slot too
+    held_since: list[float] = field(default_factory=list)  # per slot holder, oldest first
+
+    def completed(self, seconds: float) -> None:
+        previous = self.service_time
+        self.service_time = (
+            seconds if previous is None else previous + SERVICE_TIME_WEIGHT * (seconds - previous)
+        )
 
 
 class DestinationLimiter:
@@ -33,30 +54,61 @@ class DestinationLimiter:
         per_destination: int,
         *,
         queue_per_destination: int | None = None,
+        max_queue_wait_seconds: float | None = None,
         total: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        remembered: int = REMEMBERED_DESTINATIONS,
     ) -> None:
         if per_destination < 1:
             raise ValueError("per_destination must be at least 1")
         self._per_destination = per_destination
         self._queue = queue_per_destination
+        self._max_wait = max_queue_wait_seconds
         self._total = asyncio.Semaphore(total) if total is not None else None
+        self._clock = clock
+        self._remembered = remembered
         self._entries: dict[str, _Entry] = {}
+        self._idle: OrderedDict[str, float] = OrderedDict()  # destination → service time
 
     def has_room(self, destination_id: str) -> bool:
-        """False when the destination's slots and its queue are all taken."""
-        if self._queue is None:
-            return True
+        """False when the destination's queue is full, or a newcomer would wait in it
+        longer than the wait budget."""
         entry = self._entries.get(destination_id)
-        return entry is None or entry.users < self._per_destination + self._queue
+        if entry is None:
+            return True
+        queued = entry.users - self._per_destination  # below zero: slots free
+        if self._queue is not None and queued >= self._queue:
+            return False
+        if self._max_wait is None or queued <= 0:
+            return True
+        service_time = self._service_time(entry)
+        return (
+            service_time is None or queued / self._per_destination * service_time < self._max_wait
+        )
+
+    def service_time(self, destination_id: str) -> float | None:
+        """Seconds one request is expected to hold the destination's slot; None: unknown."""
+        entry = self._entries.get(destination_id)
+        if entry is None:
+            return self._idle.get(destination_id)
+        return self._service_time(entry)
+
+    def _service_time(self, entry: _Entry) -> float | None:
+        if not entry.held_since:
+            return entry.service_time
+        oldest = self._clock() - entry.held_since[0]
+        return oldest if entry.service_time is None else max(entry.service_time, oldest)
 
     @asynccontextmanager
     async def slot(self, destination_id: str) -> AsyncIterator[None]:
         entry = self._entries.get(destination_id)
         if entry is None:
-            entry = self._entries[destination_id] = _Entry(asyncio.Semaphore(self._per_destination))
+            entry = self._entries[destination_id] = _Entry(
+                asyncio.Semaphore(self._per_destination), self._idle.pop(destination_id, None)
+            )
         entry.users += 1
         try:
-            async with entry.semaphore, self._total or contextlib.nullcontext():
+            async with self._holding(entry), self._total or contextlib.nullcontext():
                 entry.running += 1
                 try:
                     yield
@@ -65,7 +117,27 @@ class DestinationLimiter:
         finally:
             entry.users -= 1
             if entry.users == 0:
-                del self._entries[destination_id]
+                self._retire(destination_id, entry)
+
+    @asynccontextmanager
+    async def _holding(self, entry: _Entry) -> AsyncIterator[None]:
+        """The destination's own slot, timed: how long it is held is the service time."""
+        async with entry.semaphore:
+            since = self._clock()
+            entry.held_since.append(since)  # the clock is monotonic: stays oldest first
+            try:
+                yield
+            finally:
+                entry.held_since.remove(since)
+                entry.completed(self._clock() - since)
+
+    def _retire(self, destination_id: str, entry: _Entry) -> None:
+        del self._entries[destination_id]
+        if entry.service_time is None:
+            return
+        self._idle[destination_id] = entry.service_time
+        if len(self._idle) > self._remembered:
+            self._idle.popitem(last=False)
 
     def running(self, destination_id: str) -> int:
         entry = self._entries.get(destination_id)

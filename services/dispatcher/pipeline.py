@@ -224,7 +224,8 @@ class DeliveryPipeline:
         return True
 
     async def _defer(self, delivery: Delivery) -> None:
-        """The destination's queue is full: wait on the first retry tier, no attempt made.
+        """No room behind the destination's cap (its queue is as long as the wait budget or
+        the count allows): wait on the first retry tier, no attempt made.
 
         Due after the platform's first delay (not the destination's own schedule): the
         endpoint is busy, not failing, and the delivery should come back soon.

@@ -81,3 +81,162 @@ async def test_a_full_queue_refuses_more_and_waiting_holds_no_global_slot() -> N
 
 def test_without_a_queue_limit_there_is_always_room() -> None:
     assert DestinationLimiter(1).has_room("anything")
+
+
+# -- the queue bounded by expected wait (a fake clock: nothing sleeps) -------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Requests:
+    """Requests to one destination, each holding its slot until finished (oldest first)."""
+
+    def __init__(self, limiter: DestinationLimiter, destination: str) -> None:
+        self._limiter = limiter
+        self._destination = destination
+        self._unfinished: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(self, count: int = 1) -> None:
+        for _ in range(count):
+            finish = asyncio.Event()
+            task = asyncio.create_task(self._hold(finish))
+            self._unfinished.append((finish, task))
+        await asyncio.sleep(0)  # each takes its slot or queues for it
+
+    async def finish(self, count: int) -> None:
+        done, self._unfinished = self._unfinished[:count], self._unfinished[count:]
+        for finish, _ in done:
+            finish.set()
+        await asyncio.gather(*(task for _, task in done))
+        await asyncio.sleep(0)  # the queued ones take the freed slots
+
+    async def _hold(self, finish: asyncio.Event) -> None:
+        async with self._limiter.slot(self._destination):
+            await finish.wait()
+
+
+def wait_limited(
+    clock: FakeClock, per_destination: int, *, queue: int = 2048
+) -> DestinationLimiter:
+    """A wait budget of 1 s, and a hard cap as high as the default one."""
+    return DestinationLimiter(
+        per_destination, queue_per_destination=queue, max_queue_wait_seconds=1.0, clock=clock
+    )
+
+
+async def test_a_fast_destination_keeps_room_far_beyond_64_waiting() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 16)
+    fast = Requests(limiter, "fast")
+    await fast.start(16)
+    clock.now += 0.001
+    await fast.finish(16)  # a millisecond each
+    await fast.start(16)
+    for _ in range(500):  # a burst: one delivery every 10 µs
+        assert limiter.has_room("fast")
+        await fast.start()
+        clock.now += 0.00001
+    assert limiter.running("fast") == 16 and limiter.waiting("fast") == 500
+    assert limiter.has_room("fast")  # expected wait: 500 / 16 * 5 ms
+    await fast.finish(516)
+
+
+async def test_a_hanging_destination_gets_no_room_once_its_requests_age() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 4)
+    hanging = Requests(limiter, "hanging")
+    await hanging.start(4)
+    for _ in range(10):
+        assert limiter.has_room("hanging")  # running for 0 s: nothing known against it
+        await hanging.start()
+    clock.now += 0.5  # nothing completes, but the running requests age
+    assert not limiter.has_room("hanging")  # 10 queued / 4 * 0.5 s
+    assert limiter.has_room("healthy")
+
+    stalled = Requests(limiter, "stalled")
+    await stalled.start(4)
+    clock.now += 0.5
+    for _ in range(8):  # up to 7 queued ahead: 7 / 4 * 0.5 s < 1 s
+        assert limiter.has_room("stalled")
+        await stalled.start()
+    assert not limiter.has_room("stalled")  # 8 queued ahead: 1 s
+    clock.now += 1.5
+    await stalled.finish(4)  # 2 s each; 4 of the queued take the slots
+    assert limiter.waiting("stalled") == 4 and not limiter.has_room("stalled")
+    await hanging.finish(14)
+    await stalled.finish(8)
+
+
+async def test_slow_completions_limit_the_queue() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 2)
+    slow = Requests(limiter, "slow")
+    await slow.start(2 + 2)
+    clock.now += 0.25
+    await slow.finish(2)  # a quarter of a second each; the 2 queued ones run now
+    assert limiter.service_time("slow") == 0.25
+    for _ in range(8):  # up to 7 queued ahead: 7 / 2 * 0.25 s < 1 s
+        assert limiter.has_room("slow")
+        await slow.start()
+    assert not limiter.has_room("slow")  # 8 queued ahead: 1 s
+    await slow.finish(10)
+
+
+async def test_the_hard_cap_applies_however_fast_the_destination() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 2, queue=5)
+    fast = Requests(limiter, "fast")
+    await fast.start(2)
+    clock.now += 0.001
+    await fast.finish(2)
+    await fast.start(2 + 5)
+    assert limiter.waiting("fast") == 5 and not limiter.has_room("fast")
+    await fast.finish(1)
+    assert limiter.has_room("fast")
+    await fast.finish(6)
+
+
+async def test_the_service_time_outlives_the_idle_entry_and_follows_the_endpoint() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 1)
+    slow = Requests(limiter, "slow")
+    await slow.start()
+    clock.now += 3
+    await slow.finish(1)
+    assert limiter._entries == {}  # idle: the entry is gone, its service time is not
+    assert limiter.service_time("slow") == 3
+
+    # It comes back in a burst: known as slow before anything ages or completes.
+    await slow.start()
+    assert limiter.has_room("slow")  # nothing queued ahead
+    await slow.start()
+    assert not limiter.has_room("slow")  # 1 queued ahead: 3 s, though nothing has aged
+    fresh = Requests(limiter, "fresh")
+    await fresh.start(2)
+    assert limiter.has_room("fresh")  # never seen: nothing held against it
+
+    # Answering fast again, it gets its queue back within some ten requests.
+    await slow.finish(2)
+    for _ in range(15):
+        await slow.start()
+        clock.now += 0.01
+        await slow.finish(1)
+    service_time = limiter.service_time("slow")
+    assert service_time is not None and service_time < 0.2
+    await fresh.finish(2)
+
+
+async def test_idle_service_times_are_remembered_for_a_bounded_number_of_destinations() -> None:
+    clock = FakeClock()
+    limiter = DestinationLimiter(1, clock=clock, remembered=2)
+    for destination in ("a", "b", "c"):
+        async with limiter.slot(destination):
+            clock.now += 1
+    assert limiter.service_time("a") is None  # the least recently busy one is forgotten
+    assert limiter.service_time("b") == limiter.service_time("c") == 1
