@@ -90,6 +90,7 @@ class Destination:
     enabled: bool = True
     disabled_reason: str | None = None
     timeout_seconds: float | None = None
+    rate_limit_per_second: float | None = None
     retry_policy: RetryPolicy | None = None
 
 

@@ -24,6 +24,7 @@ from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter
 from services.dispatcher.pipeline import DeliveryPipeline, EndpointGuards
+from services.dispatcher.rate import RateLimiter
 from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import RetrySchedule
 from services.dispatcher.sender import Sender
@@ -97,6 +98,8 @@ class Dispatcher:
                 outcomes=outcomes,
                 retries=RetryScheduler(producer, topics, self.metrics),
                 guards=EndpointGuards(
+                    rate=RateLimiter(),
+                    rate_wait_seconds=settings.max_queue_wait_seconds,
                     limiter=DestinationLimiter(
                         settings.max_in_flight_per_destination,
                         queue_per_destination=settings.max_queued_per_destination,

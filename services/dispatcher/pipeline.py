@@ -17,7 +17,9 @@ health window, disables the destination (``disabling.py``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import math
 import random
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
 from services.dispatcher.policy import Action, Verdict, decide
+from services.dispatcher.rate import RateLimiter
 from services.dispatcher.results import (
     AttemptResult,
     ErrorKind,
@@ -102,6 +105,9 @@ class EndpointGuards:
     health: EndpointHealth
     disabler: DestinationDisabler
     window_seconds: float
+    rate: RateLimiter
+    # A delivery waits in memory for its rate-limit slot up to this; longer, on a tier.
+    rate_wait_seconds: float
 
 
 @dataclass(slots=True, frozen=True)
@@ -172,6 +178,10 @@ class DeliveryPipeline:
         if not probe and not guards.limiter.has_room(destination.id):
             await self._defer(delivery)
             return None
+        if not await self._pace(delivery, destination):
+            if probe:
+                guards.breakers.probe_abandoned(destination.id)
+            return None
         judged = False
         try:
             async with guards.limiter.slot(destination.id):
@@ -187,6 +197,32 @@ class DeliveryPipeline:
             if probe and not judged:
                 guards.breakers.probe_abandoned(destination.id)
         return await self._settle(delivery, destination, attempt)
+
+    async def _pace(self, delivery: Delivery, destination: Destination) -> bool:
+        """Wait for the destination's rate-limit slot (``rate.py``); False when the delivery
+        went to the retry tiers to wait for it (no attempt, no outcome).
+
+        After the breaker (a blocked delivery takes no slot) and the queue check (a busy
+        deferral reserves none), before the destination's slot: a delivery waiting for its
+        rate holds no in-flight slot.
+        """
+        guards = self._guards
+        now = time.monotonic()
+        # Asked even without a rate: it drops a slot held from before the limit was removed.
+        slot = guards.rate.admit(
+            destination.id, destination.rate_limit_per_second, delivery.id, now
+        )
+        wait = slot - now
+        if wait <= guards.rate_wait_seconds:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return True
+        guards.rate.hold(delivery.id, slot, now)
+        # Back a little early; the rest is waited in memory, so it leaves at its slot.
+        early = guards.rate_wait_seconds / 2
+        later = dataclasses.replace(delivery, due_at=now_ms() + math.ceil((wait - early) * 1000))
+        await self._retries.schedule(later, reason="rate_limited")
+        return False
 
     async def _attempt(
         self, config: WorkspaceConfig, destination: Destination, delivery: Delivery

@@ -36,6 +36,8 @@ SECRET_MAX = 1024
 EVENT_TYPES_MAX = 50
 EVENT_TYPE_MAX_LEN = 200
 TIMEOUT_RANGE = (1.0, 30.0)
+# Requests per second: from one every ~17 minutes up to 10,000.
+RATE_LIMIT_RANGE = (0.001, 10_000.0)
 MAX_ATTEMPTS_RANGE = (1, 50)
 # Retry topics keep records 7 days; a longer age could never be honoured.
 MAX_AGE_RANGE = (60, 7 * 24 * 3600)
@@ -58,6 +60,7 @@ _WEBHOOK_FIELDS = (
     "secret",
     "enabled",
     "timeout_seconds",
+    "rate_limit_per_second",
     "retry_policy",
 )
 _SLACK_FIELDS = ("type", "name", "webhook_url", "enabled")
@@ -183,6 +186,11 @@ def _read_retry_policy(reader: BodyReader) -> RetryPolicy | None:
     return None if policy == RetryPolicy() else policy
 
 
+def _read_rate_limit(reader: BodyReader) -> float | None:
+    """Requests per second at most, or None: as fast as the in-flight caps allow."""
+    return reader.number("rate_limit_per_second", lo=RATE_LIMIT_RANGE[0], hi=RATE_LIMIT_RANGE[1])
+
+
 def _failed(reader: BodyReader, name: str) -> bool:
     field = reader.field(name)
     return any(e.field == field for e in reader.errors)
@@ -225,6 +233,7 @@ class DestinationBuilder:
         )
         enabled = reader.boolean("enabled", default=True)
         timeout = reader.number("timeout_seconds", lo=TIMEOUT_RANGE[0], hi=TIMEOUT_RANGE[1])
+        rate_limit = _read_rate_limit(reader)
         retry_policy = _read_retry_policy(reader)
         own_secret = reader.optional_text("secret", max_len=SECRET_MAX)
         material = self._secret_material(reader, scheme, own_secret)
@@ -241,6 +250,7 @@ class DestinationBuilder:
             secrets=[self._signing_secret(workspace_id, destination_id, material, now_ms)],
             enabled=enabled,
             timeout_seconds=timeout,
+            rate_limit_per_second=rate_limit,
             retry_policy=retry_policy,
         )
         # A generated secret is shown once; the customer's own is never echoed back. An
@@ -327,6 +337,8 @@ class DestinationBuilder:
             changes["timeout_seconds"] = reader.number(
                 "timeout_seconds", lo=TIMEOUT_RANGE[0], hi=TIMEOUT_RANGE[1]
             )
+        if reader.present("rate_limit_per_second"):  # null removes the limit
+            changes["rate_limit_per_second"] = _read_rate_limit(reader)
         if reader.present("retry_policy"):  # null restores the platform defaults
             changes["retry_policy"] = _read_retry_policy(reader)
         return changes

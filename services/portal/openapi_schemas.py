@@ -15,6 +15,7 @@ from services.portal.destinations import (
     MAX_AGE_RANGE,
     MAX_ATTEMPTS_RANGE,
     NAME_MAX,
+    RATE_LIMIT_RANGE,
     TIMEOUT_RANGE,
     URL_MAX,
 )
@@ -77,6 +78,13 @@ _EVENT_TYPES = {
     "description": "'*', 'prefix.*' or exact event types",
 }
 _TIMEOUT = {"type": ["number", "null"], "minimum": TIMEOUT_RANGE[0], "maximum": TIMEOUT_RANGE[1]}
+_RATE_LIMIT = {
+    "type": ["number", "null"],
+    "minimum": RATE_LIMIT_RANGE[0],
+    "maximum": RATE_LIMIT_RANGE[1],
+    "description": "requests per second at most (0.5 = 30 a minute), spaced evenly; "
+    "deliveries over it wait, none is dropped. null: no limit",
+}
 
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
@@ -192,6 +200,7 @@ SCHEMAS: dict[str, Schema] = {
             },
             "enabled": {"type": "boolean", "default": True},
             "timeout_seconds": _TIMEOUT,
+            "rate_limit_per_second": _RATE_LIMIT,
             "retry_policy": _RETRY_POLICY,
         },
     },
@@ -221,6 +230,7 @@ SCHEMAS: dict[str, Schema] = {
             "event_types": _EVENT_TYPES,
             "enabled": {"type": "boolean"},
             "timeout_seconds": _TIMEOUT,
+            "rate_limit_per_second": _RATE_LIMIT,
             "retry_policy": _RETRY_POLICY,
         },
     },
@@ -246,6 +256,7 @@ SCHEMAS: dict[str, Schema] = {
             "event_types": {"type": "array", "items": {"type": "string"}},
             "signature_scheme": {"type": "string"},
             "timeout_seconds": {"type": ["number", "null"]},
+            "rate_limit_per_second": {"type": ["number", "null"]},
             "retry_policy": _RETRY_POLICY,
             "secret_hint": {"type": ["string", "null"]},
             "secrets": {"type": "array", "items": ref("SigningSecretInfo")},

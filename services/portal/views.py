@@ -114,6 +114,7 @@ def destination_view(destination: Destination) -> dict[str, Any]:
         "event_types": list(destination.event_types),
         "signature_scheme": destination.signature_scheme,
         "timeout_seconds": destination.timeout_seconds,
+        "rate_limit_per_second": destination.rate_limit_per_second,
         "retry_policy": _retry_policy_view(destination.retry_policy),
         "secret_hint": primary.hint if primary else None,
         "secrets": [_secret_view(s) for s in destination.secrets],

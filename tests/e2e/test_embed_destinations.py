@@ -42,15 +42,23 @@ async def test_create_edit_disable_and_delete(
     await frame.get_by_label("Endpoint URL").fill("ftp://orders.example.com/hook")
     await frame.get_by_label("Use my own secret").check()
     await frame.get_by_label("Your secret").fill("too-short")
+    await frame.get_by_text("Delivery options").click()
+    rate = frame.get_by_label("Rate limit (requests per second)")
+    await rate.fill("0")
     await frame.get_by_role("button", name="Create destination").click()
     url_input = frame.get_by_label("Endpoint URL")
     await expect(url_input).to_have_attribute("aria-invalid", "true")
     await expect(frame.locator(".field[data-field=url] .field-error")).to_contain_text("http")
     await expect(frame.get_by_label("Your secret")).to_have_attribute("aria-invalid", "true")
+    await expect(rate).to_have_attribute("aria-invalid", "true")
+    await expect(
+        frame.locator(".field[data-field=rate_limit_per_second] .field-error")
+    ).to_contain_text("between")
     await expect(url_input).to_be_focused()  # the first bad field takes the focus
     await embed.shot("embed-validation")
 
     await url_input.fill("https://orders.example.com/hook")
+    await rate.fill("0.5")
     await frame.get_by_label("Generate one for me").check()
     await frame.get_by_role("button", name="Create destination").click()
     await expect(frame.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
@@ -60,13 +68,17 @@ async def test_create_edit_disable_and_delete(
     await expect(reveal.locator("output")).to_contain_text("whsec_")
     await expect(reveal.get_by_role("button", name="Copy")).to_be_visible()
     await embed.shot("embed-secret-shown-once")
+    await expect(rate).to_have_value("0.5")  # the settings form, as created
 
-    # Edit.
+    # Edit: an empty rate limit removes it.
     await frame.get_by_label("Name").fill("Order events")
     await frame.get_by_label("Event types").fill("order.*, invoice.paid")
+    await rate.fill("")
     await frame.get_by_role("button", name="Save changes").click()
     await expect(frame.get_by_role("heading", name="Order events", exact=True)).to_be_visible()
     await expect(frame.get_by_label("Event types")).to_have_value("order.*, invoice.paid")
+    await expect(rate).to_have_value("")
+    await expect(frame.locator(".facts")).to_contain_text("unlimited")
 
     # Disable, then enable again.
     await frame.get_by_role("button", name="Disable").click()

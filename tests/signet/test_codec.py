@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
+import fastavro.schema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +21,7 @@ from signet.records import (
     RetryPolicy,
     SealedSecret,
     SigningSecret,
+    WorkspaceCommand,
     WorkspaceConfig,
 )
 
@@ -59,6 +63,7 @@ destinations = st.builds(
     ),
     enabled=st.booleans(),
     timeout_seconds=st.none() | st.floats(min_value=0.1, max_value=60),
+    rate_limit_per_second=st.none() | st.floats(min_value=0.001, max_value=10_000),
     retry_policy=st.none() | st.builds(RetryPolicy, max_attempts=st.none() | st.integers(1, 50)),
 )
 configs = st.builds(
@@ -172,3 +177,65 @@ def test_older_schema_version_still_decodes(tmp_path: Path) -> None:
     # Without the history entry the same bytes are an unknown schema, not garbage.
     with pytest.raises(UnknownSchemaError):
         Codec(DEFAULT_SCHEMA_DIR).decode(old, Event)
+
+
+def _history(file_name: str) -> Any:
+    return fastavro.schema.load_schema(str(DEFAULT_SCHEMA_DIR / "history" / file_name))
+
+
+def _before_rate_limits(destination: Destination) -> dict[str, Any]:
+    """A destination as the writers before ``rate_limit_per_second`` wrote it."""
+    fields = dataclasses.asdict(destination)
+    del fields["rate_limit_per_second"]
+    return fields
+
+
+def test_config_and_commands_written_before_rate_limits_still_decode() -> None:
+    destination = Destination(
+        id="dst_1",
+        type="webhook",
+        name="Primary",
+        created_at=5,
+        updated_at=6,
+        url="https://hooks.example.com/in",
+        event_types=["order.*"],
+        secrets=[SigningSecret("sec_1", SealedSecret("k1", b"w", b"c"), "…abcd", 5)],
+        timeout_seconds=7.5,
+        retry_policy=RetryPolicy(max_attempts=3),
+    )
+    config = WorkspaceConfig("ws_1", 4, "Shop", "production", 1, 6, [], [destination], ["cmd_1"])
+    old_config = codec.default_codec().encode_with(
+        _history("signet.WorkspaceConfig.v0.avsc"),
+        dataclasses.asdict(config) | {"destinations": [_before_rate_limits(destination)]},
+    )
+    assert codec.decode(old_config, WorkspaceConfig) == config  # the limit reads as None
+
+    command = WorkspaceCommand("cmd_2", "ws_1", "put_destination", 6, destination=destination)
+    old_command = codec.default_codec().encode_with(
+        _history("signet.WorkspaceCommand.v1.avsc"),
+        dataclasses.asdict(command) | {"destination": _before_rate_limits(destination)},
+    )
+    decoded = codec.decode(old_command, WorkspaceCommand)
+    assert decoded == command and decoded.destination is not None
+    assert decoded.destination.rate_limit_per_second is None
+
+    limited = dataclasses.replace(destination, rate_limit_per_second=0.5)
+    current = codec.decode(
+        codec.encode(dataclasses.replace(config, destinations=[limited])), WorkspaceConfig
+    )
+    assert current.destinations == [limited]
+
+
+def test_every_historical_schema_is_an_older_version() -> None:
+    """A history file identical to the current schema would be a forgotten change."""
+    current = {
+        path.name.removesuffix(".avsc"): codec.fingerprint(
+            fastavro.parse_schema(fastavro.schema.load_schema(str(path)))
+        )
+        for path in DEFAULT_SCHEMA_DIR.glob("*.avsc")
+    }
+    for path in (DEFAULT_SCHEMA_DIR / "history").glob("*.avsc"):
+        name = path.name.split(".v")[0]
+        assert name in current, path.name
+        old = codec.fingerprint(fastavro.parse_schema(_history(path.name)))
+        assert old != current[name], path.name

@@ -62,6 +62,7 @@ def test_a_generated_secret_is_revealed_once_and_sealed() -> None:
     # the defaults
     assert d.id.startswith("dst_") and d.type == "webhook"
     assert d.event_types == ["*"] and d.enabled and d.timeout_seconds is None
+    assert d.rate_limit_per_second is None  # unlimited
     assert d.signature_scheme == "standard-webhooks" and d.retry_policy is None
     assert d.created_at == d.updated_at == NOW
 
@@ -84,6 +85,7 @@ def test_every_field_is_read() -> None:
         event_types=["order.*", "invoice.paid", "order.*"],
         enabled=False,
         timeout_seconds=7.5,
+        rate_limit_per_second=0.5,
         retry_policy={"max_attempts": 5, "max_age_seconds": 3600, "delays_seconds": [1, 10]},
         name="  Audit  ",
     )
@@ -91,6 +93,7 @@ def test_every_field_is_read() -> None:
     assert d.name == "Audit"
     assert d.event_types == ["order.*", "invoice.paid"]  # repeats dropped, order kept
     assert not d.enabled and d.timeout_seconds == 7.5
+    assert d.rate_limit_per_second == 0.5
     assert d.retry_policy == RetryPolicy(5, 3600, [1, 10])
 
 
@@ -178,6 +181,11 @@ def test_a_catalog_without_a_scheme_refuses_it_by_name() -> None:
         (webhook(timeout_seconds=31), "timeout_seconds", "between 1 and 30"),
         (webhook(timeout_seconds="5"), "timeout_seconds", "number"),
         (webhook(timeout_seconds=True), "timeout_seconds", "number"),
+        (webhook(rate_limit_per_second=0), "rate_limit_per_second", "between 0.001 and 10000"),
+        (webhook(rate_limit_per_second=-1), "rate_limit_per_second", "between"),
+        (webhook(rate_limit_per_second=10_001), "rate_limit_per_second", "between"),
+        (webhook(rate_limit_per_second="5"), "rate_limit_per_second", "number"),
+        (webhook(rate_limit_per_second=False), "rate_limit_per_second", "number"),
         (webhook(retry_policy=[]), "retry_policy", "JSON object"),
         (webhook(retry_policy={"max_attempts": 0}), "retry_policy.max_attempts", "between"),
         (webhook(retry_policy={"max_attempts": 2.5}), "retry_policy.max_attempts", "integer"),
@@ -239,6 +247,10 @@ def test_a_slack_url_is_sealed_and_kept_out_of_the_record() -> None:
         ({"type": "slack", "webhook_url": SLACK_URL}, "name"),
         ({"type": "slack", "name": "A", "webhook_url": SLACK_URL, "url": "https://x"}, "url"),
         ({"type": "slack", "name": "A", "webhook_url": SLACK_URL, "secret": "s" * 20}, "secret"),
+        (
+            {"type": "slack", "name": "A", "webhook_url": SLACK_URL, "rate_limit_per_second": 1},
+            "rate_limit_per_second",
+        ),
     ],
 )
 def test_bad_slack_bodies_name_the_field(body: dict[str, Any], field: str | None) -> None:
@@ -280,6 +292,16 @@ def test_null_restores_platform_defaults() -> None:
     assert updated.timeout_seconds is None and updated.retry_policy is None
 
 
+def test_a_rate_limit_is_set_changed_and_removed_by_patch() -> None:
+    current = existing()
+    limited = BUILDER.patch(WS, current, {"rate_limit_per_second": 20}, now_ms=NOW + 1)
+    assert limited.rate_limit_per_second == 20.0 and limited.timeout_seconds == 5
+    kept = BUILDER.patch(WS, limited, {"name": "Renamed"}, now_ms=NOW + 2)
+    assert kept.rate_limit_per_second == 20.0
+    removed = BUILDER.patch(WS, kept, {"rate_limit_per_second": None}, now_ms=NOW + 3)
+    assert removed.rate_limit_per_second is None and removed.updated_at == NOW + 3
+
+
 def test_re_enabling_clears_the_disabled_reason() -> None:
     disabled = replace(existing(), enabled=False, disabled_reason="410 Gone")
     assert BUILDER.patch(WS, disabled, {"enabled": True}, now_ms=NOW + 1).disabled_reason is None
@@ -304,6 +326,7 @@ def test_an_empty_patch_is_the_same_destination() -> None:
         ({"event_types": None}, "event_types"),
         ({"event_types": []}, "event_types"),
         ({"enabled": "no"}, "enabled"),
+        ({"rate_limit_per_second": 0}, "rate_limit_per_second"),
         ({"id": "dst_other"}, "id"),
         ({"webhook_url": SLACK_URL}, "webhook_url"),
         ([], "body"),
@@ -342,6 +365,7 @@ _FIELDS = st.sampled_from(
         "secret",
         "enabled",
         "timeout_seconds",
+        "rate_limit_per_second",
         "retry_policy",
         "webhook_url",
         "x",

@@ -46,7 +46,9 @@ async def test_destinations_lifecycle_is_read_your_writes(portal: RunningPortal)
     workspace_id, token = await admin_of_new_workspace(client)
 
     # Created with a generated secret: shown once, in the 201.
-    created = await client.workspace(token, "POST", DESTINATIONS, webhook(timeout_seconds=5))
+    created = await client.workspace(
+        token, "POST", DESTINATIONS, webhook(timeout_seconds=5, rate_limit_per_second=0.5)
+    )
     assert created.status == 201, created.text
     generated = created.json["secret"]
     destination_id = created.json["id"]
@@ -54,6 +56,7 @@ async def test_destinations_lifecycle_is_read_your_writes(portal: RunningPortal)
     assert created.headers["Location"] == f"{DESTINATIONS}/{destination_id}"
     assert created.json["secret_hint"] == "…" + generated[-4:]
     assert created.json["event_types"] == ["order.*"] and created.json["timeout_seconds"] == 5
+    assert created.json["rate_limit_per_second"] == 0.5
 
     fetched = await client.workspace(token, "GET", f"{DESTINATIONS}/{destination_id}")
     assert fetched.status == 200
@@ -87,11 +90,17 @@ async def test_destinations_lifecycle_is_read_your_writes(portal: RunningPortal)
         token,
         "PATCH",
         f"{DESTINATIONS}/{destination_id}",
-        {"name": "Primary (EU)", "enabled": False, "timeout_seconds": None},
+        {
+            "name": "Primary (EU)",
+            "enabled": False,
+            "timeout_seconds": None,
+            "rate_limit_per_second": None,
+        },
     )
     assert patched.status == 200, patched.text
     assert patched.json["name"] == "Primary (EU)" and patched.json["enabled"] is False
     assert patched.json["timeout_seconds"] is None
+    assert patched.json["rate_limit_per_second"] is None  # null removes the limit
     assert patched.json["url"] == created.json["url"]
     assert patched.json["secrets"] == created.json["secrets"]  # the secret is kept
     again = await client.workspace(token, "GET", f"{DESTINATIONS}/{destination_id}")
@@ -210,6 +219,8 @@ async def test_origins_are_enforced(portal: RunningPortal) -> None:
         (webhook(signature_scheme="md5"), "signature_scheme"),
         (webhook(secret="whsec_tooshort"), "secret"),
         (webhook(timeout_seconds=60), "timeout_seconds"),
+        (webhook(rate_limit_per_second=0), "rate_limit_per_second"),
+        ({"type": "slack", "name": "A", "rate_limit_per_second": 1}, "rate_limit_per_second"),
         (webhook(retry_policy={"max_attempts": 1000}), "retry_policy.max_attempts"),
         (webhook(headers={"x": "y"}), "headers"),
         ({"type": "slack", "name": "A", "webhook_url": "https://example.com/x"}, "webhook_url"),
@@ -240,6 +251,7 @@ async def test_bad_patches_name_the_field_and_change_nothing(portal: RunningPort
         ({"url": "ftp://x"}, "url"),
         ({"event_types": None}, "event_types"),
         ({"name": ""}, "name"),
+        ({"rate_limit_per_second": "fast"}, "rate_limit_per_second"),
         ({"nickname": "x"}, "nickname"),
     ):
         answer = await client.workspace(token, "PATCH", one, body)

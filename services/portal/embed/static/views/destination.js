@@ -92,6 +92,7 @@ function settingsSection(ctx, destination, path, reload) {
     isWebhook ? ["Endpoint URL", h("code", {}, destination.url)] : ["Slack webhook", "set (never shown)"],
     isWebhook ? ["Event types", (destination.event_types ?? []).join(", ")] : null,
     isWebhook ? ["Timeout", destination.timeout_seconds ? `${destination.timeout_seconds} s` : "platform default"] : null,
+    isWebhook ? ["Rate limit", destination.rate_limit_per_second ? `${destination.rate_limit_per_second} per second` : "unlimited"] : null,
     isWebhook ? ["Maximum attempts", destination.retry_policy?.max_attempts ?? "platform default"] : null,
     ["Created", timeEl(destination.created_at)],
     ["Updated", timeEl(destination.updated_at)],
@@ -105,6 +106,7 @@ function settingsSection(ctx, destination, path, reload) {
       : field("New Slack incoming-webhook URL", text("webhook_url", "", { type: "url", placeholder: "leave empty to keep the current one" })),
     isWebhook ? field("Event types", text("event_types", (destination.event_types ?? []).join(", ")), { hint: "Comma-separated: *, order.*, order.completed." }) : null,
     isWebhook ? field("Timeout (seconds)", text("timeout_seconds", destination.timeout_seconds, { type: "number", min: "1", max: "30" })) : null,
+    isWebhook ? field("Rate limit (requests per second)", text("rate_limit_per_second", destination.rate_limit_per_second, { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Empty: no limit." }) : null,
     h("div", { class: "form-errors", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save changes")));
   form.addEventListener("submit", async (event) => {
@@ -115,6 +117,7 @@ function settingsSection(ctx, destination, path, reload) {
       body.url = value("url");
       body.event_types = listOf(value("event_types"));
       body.timeout_seconds = value("timeout_seconds") ? Number(value("timeout_seconds")) : null;
+      body.rate_limit_per_second = value("rate_limit_per_second") ? Number(value("rate_limit_per_second")) : null;
     } else if (value("webhook_url")) {
       body.webhook_url = value("webhook_url");
     }

@@ -75,6 +75,7 @@ export async function newDestination(ctx) {
     secretChoice,
     h("details", { class: "advanced" }, h("summary", {}, "Delivery options"),
       field("Timeout (seconds)", input("timeout_seconds", { type: "number", min: "1", max: "30", step: "1", placeholder: "15" })),
+      field("Rate limit (requests per second)", input("rate_limit_per_second", { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Requests are spaced out to stay under it (0.5 = 30 a minute); deliveries over it wait, none is dropped." }),
       field("Maximum attempts", input("max_attempts", { type: "number", min: "1", max: "50", step: "1", placeholder: "platform default" })),
       field("Retry delays (seconds)", input("delays_seconds", { placeholder: "platform default, e.g. 5, 30, 120" }), { hint: "Waits between attempts; the last one repeats." })));
   const slackFields = h("div", { class: "type-fields", dataset: { for: "slack" }, hidden: true },
@@ -144,6 +145,7 @@ function destinationBody(form) {
   };
   if (form.elements.secret_mode.value === "own") body.secret = form.elements.secret.value;
   if (value("timeout_seconds")) body.timeout_seconds = Number(value("timeout_seconds"));
+  if (value("rate_limit_per_second")) body.rate_limit_per_second = Number(value("rate_limit_per_second"));
   const retry = {};
   if (value("max_attempts")) retry.max_attempts = Number(value("max_attempts"));
   if (value("delays_seconds")) retry.delays_seconds = listOf(value("delays_seconds")).map(Number);
