@@ -102,7 +102,8 @@ def build() -> models.Dashboard:
             time_series(
                 "Attempts by status class",
                 "Every attempt by the receiver's status class; none: no HTTP answer "
-                "(timeout, refused connection, TLS or DNS error).",
+                "(timeout, refused connection, TLS or DNS error) or no request at all "
+                "(an open circuit breaker, a destination gone).",
                 "ops",
                 query(
                     f"sum by (status_class) (rate({_ATTEMPTS}{{{NS}}}[{RATE}]))",

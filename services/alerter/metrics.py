@@ -64,6 +64,15 @@ class AlerterMetrics:
             registry=self.registry,
         )
         self.kafka = KafkaMetrics.create(self.registry)
+        # Known label values start at 0: a series that first appears at 1 hides that
+        # increase from rate() and increase().
+        for action in ("skipped", "no_channel", "alerted", "folded"):
+            self.outcomes.labels(action)
+        for kind in ("alert", "digest"):
+            self.alerts_sent.labels(kind)
+            self.alerts_failed.labels(kind)
+        for reason in ("rate_limited", "server_error", "network", "rejected", "unusable"):
+            self.slack_failures.labels(reason)
 
     def track(self, *, in_flight: Callable[[], int], pending_folded: Callable[[], int]) -> None:
         self.in_flight.set_function(lambda: float(in_flight()))

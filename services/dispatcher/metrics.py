@@ -100,6 +100,8 @@ class DispatcherMetrics:
             registry=self.registry,
         )
         self.kafka = KafkaMetrics.create(self.registry)
+        for cause in ("gone", "failing"):  # from 0, so the first one shows in increase()
+            self.disabled.labels(cause)
 
     def track_in_flight(self, count: Callable[[], int]) -> None:
         self.in_flight.set_function(lambda: float(count()))
