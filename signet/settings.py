@@ -148,10 +148,11 @@ class DispatcherSettings(CommonSettings):
     # destination's cap); the consumer takes no more beyond it.
     max_pending: int = Field(default=2048, ge=1)
     # A delivery may queue behind its destination's cap as long as its expected wait
-    # (queued / cap * the destination's recent request time) is about this; beyond, it
-    # goes to the first retry tier without an attempt, so one slow endpoint cannot fill
-    # max_pending while a fast one may queue a whole burst.
-    max_queue_wait_seconds: float = Field(default=1.0, gt=0)
+    # (queued / cap * the destination's recent request time) is below this, and waits
+    # no longer than this; beyond, it goes to the first retry tier without an attempt,
+    # so one slow endpoint cannot fill max_pending while a fast one may queue a whole
+    # burst. As long as the first tier's delay: waiting less is faster than deferring.
+    max_queue_wait_seconds: float = Field(default=5.0, gt=0)
     # A hard cap on the deliveries queued behind one destination, however fast it is.
     max_queued_per_destination: int = Field(default=2048, ge=0)  # = max_pending's default
     # Retries. The delay after attempt n is retry_delays_seconds[n-1] (the last one

@@ -40,6 +40,9 @@ from signet.web import add_health_routes, problem_middleware
 
 log = logging.getLogger(__name__)
 
+# A delivery waits in memory for its rate-limit slot up to this; longer, on a retry tier.
+# Short: each one waiting holds a place of max_pending.
+RATE_WAIT_SECONDS = 1.0
 SERVICE = "dispatcher"
 
 
@@ -99,7 +102,7 @@ class Dispatcher:
                 retries=RetryScheduler(producer, topics, self.metrics),
                 guards=EndpointGuards(
                     rate=RateLimiter(),
-                    rate_wait_seconds=settings.max_queue_wait_seconds,
+                    rate_wait_seconds=RATE_WAIT_SECONDS,
                     limiter=DestinationLimiter(
                         settings.max_in_flight_per_destination,
                         queue_per_destination=settings.max_queued_per_destination,

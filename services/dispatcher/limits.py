@@ -3,10 +3,15 @@
 Each destination has its own in-flight cap and a queue in front of it: ``has_room`` says
 whether a delivery may join; when it may not, the pipeline sends it to the first retry
 tier instead of letting it wait here. The queue is bounded by expected wait (queued /
-cap * service time), with a hard cap on the count besides. The service time is a moving
-average of how long the destination's requests hold a slot, and at least the age of its
-oldest running one, so a hanging endpoint shows before anything completes. A fast
-destination may queue a whole burst; a slow one only what it will get to soon.
+cap * service time), with a hard cap on the count besides, and a delivery that has
+waited the whole budget anyway leaves the queue (``slot`` raises :class:`QueueTimeout`)
+— so a destination that starts hanging under a burst holds at most what arrives within
+the budget. The service time is a moving average, over about the last second, of how
+long the destination's requests hold a slot; a request running longer than
+``STUCK_SECONDS`` raises it to its age, so a hanging endpoint shows before anything
+completes. A fast destination may queue a whole burst; a slow one only what it will get
+to soon. (The budget is best about the first retry tier's delay: a delivery that would
+wait less than that is served sooner here than by the tier.)
 
 The global cap on running requests (``total``) is taken only once the destination's own
 slot is held, so deliveries queued behind a hanging endpoint hold no global slot and
@@ -21,14 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-# Weight of the newest completion in the service time: about the last ten count.
-SERVICE_TIME_WEIGHT = 0.2
+# The service time averages the completions of about the last this many seconds.
+SERVICE_TIME_HORIZON_SECONDS = 1.0
+# A request running longer than this counts as slow whatever the average says. (Shorter
+# ones can be the dispatcher's own event loop busy, which queueing elsewhere won't help.)
+STUCK_SECONDS = 1.0
 # Idle destinations whose service time is remembered (a few floats each).
 REMEMBERED_DESTINATIONS = 4096
 
@@ -40,12 +49,20 @@ class _Entry:
     users: int = 0  # holding the destination's slot or queued for it
     running: int = 0  # holding the global slot too
     held_since: list[float] = field(default_factory=list)  # per slot holder, oldest first
+    completed_at: float = -math.inf  # when the last request finished
 
-    def completed(self, seconds: float) -> None:
+    def completed(self, seconds: float, now: float) -> None:
+        """Fold one request's slot time in, weighted by the time since the previous one."""
         previous = self.service_time
+        weight = 1.0 - math.exp(-(now - self.completed_at) / SERVICE_TIME_HORIZON_SECONDS)
+        self.completed_at = now
         self.service_time = (
-            seconds if previous is None else previous + SERVICE_TIME_WEIGHT * (seconds - previous)
+            seconds if previous is None else previous + weight * (seconds - previous)
         )
+
+
+class QueueTimeout(Exception):
+    """The delivery waited the whole budget for its destination's slot."""
 
 
 class DestinationLimiter:
@@ -94,13 +111,15 @@ class DestinationLimiter:
         return self._service_time(entry)
 
     def _service_time(self, entry: _Entry) -> float | None:
-        if not entry.held_since:
+        oldest = self._clock() - entry.held_since[0] if entry.held_since else 0.0
+        if oldest < STUCK_SECONDS:
             return entry.service_time
-        oldest = self._clock() - entry.held_since[0]
         return oldest if entry.service_time is None else max(entry.service_time, oldest)
 
     @asynccontextmanager
     async def slot(self, destination_id: str) -> AsyncIterator[None]:
+        """The destination's slot and then a global one; :class:`QueueTimeout` when the
+        destination's slot did not come within the wait budget."""
         entry = self._entries.get(destination_id)
         if entry is None:
             entry = self._entries[destination_id] = _Entry(
@@ -122,14 +141,21 @@ class DestinationLimiter:
     @asynccontextmanager
     async def _holding(self, entry: _Entry) -> AsyncIterator[None]:
         """The destination's own slot, timed: how long it is held is the service time."""
-        async with entry.semaphore:
+        try:
+            async with asyncio.timeout(self._max_wait):
+                await entry.semaphore.acquire()
+        except TimeoutError:
+            raise QueueTimeout from None
+        try:
             since = self._clock()
             entry.held_since.append(since)  # the clock is monotonic: stays oldest first
             try:
                 yield
             finally:
                 entry.held_since.remove(since)
-                entry.completed(self._clock() - since)
+                entry.completed(self._clock() - since, self._clock())
+        finally:
+            entry.semaphore.release()
 
     def _retire(self, destination_id: str, entry: _Entry) -> None:
         del self._entries[destination_id]

@@ -30,7 +30,7 @@ from services.dispatcher.breaker import Admission, CircuitBreakers, Decision
 from services.dispatcher.disabling import DestinationDisabler
 from services.dispatcher.errors import DestinationUnavailable
 from services.dispatcher.health import EndpointHealth
-from services.dispatcher.limits import DestinationLimiter
+from services.dispatcher.limits import DestinationLimiter, QueueTimeout
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
 from services.dispatcher.policy import Action, Verdict, decide
@@ -193,6 +193,9 @@ class DeliveryPipeline:
                 else:
                     attempt = await self._attempt(config, destination, delivery)
                     judged = self._judge_endpoint(destination.id, attempt.result, probe=probe)
+        except QueueTimeout:  # queued the whole budget: the endpoint is slower than it was
+            await self._defer(delivery)
+            return None
         finally:
             if probe and not judged:
                 guards.breakers.probe_abandoned(destination.id)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from services.dispatcher.limits import DestinationLimiter
+from services.dispatcher.limits import STUCK_SECONDS, DestinationLimiter, QueueTimeout
 
 
 async def test_each_destination_is_capped_separately() -> None:
@@ -155,22 +155,46 @@ async def test_a_hanging_destination_gets_no_room_once_its_requests_age() -> Non
     for _ in range(10):
         assert limiter.has_room("hanging")  # running for 0 s: nothing known against it
         await hanging.start()
-    clock.now += 0.5  # nothing completes, but the running requests age
-    assert not limiter.has_room("hanging")  # 10 queued / 4 * 0.5 s
+    clock.now += STUCK_SECONDS / 2
+    assert limiter.has_room("hanging")  # young requests: maybe only our own loop was busy
+    clock.now += STUCK_SECONDS  # nothing completes, but the running requests age
+    assert not limiter.has_room("hanging")  # 10 queued / 4 * 1.5 s
     assert limiter.has_room("healthy")
 
     stalled = Requests(limiter, "stalled")
     await stalled.start(4)
-    clock.now += 0.5
-    for _ in range(8):  # up to 7 queued ahead: 7 / 4 * 0.5 s < 1 s
+    clock.now += 1.0  # the budget: one queued per slot stays below it
+    for _ in range(4):  # up to 3 queued ahead: 3 / 4 * 1 s < 1 s
         assert limiter.has_room("stalled")
         await stalled.start()
-    assert not limiter.has_room("stalled")  # 8 queued ahead: 1 s
-    clock.now += 1.5
-    await stalled.finish(4)  # 2 s each; 4 of the queued take the slots
-    assert limiter.waiting("stalled") == 4 and not limiter.has_room("stalled")
+    assert not limiter.has_room("stalled")  # 4 queued ahead: 1 s
+    clock.now += 1.0
+    await stalled.finish(4)  # 2 s each; the 4 queued ones take the slots
+    assert limiter.waiting("stalled") == 0 and limiter.has_room("stalled")
+    await stalled.start(2)
+    assert not limiter.has_room("stalled")  # 2 queued / 4 * 2 s
     await hanging.finish(14)
-    await stalled.finish(8)
+    await stalled.finish(6)
+
+
+async def test_a_delivery_leaves_the_queue_after_waiting_the_whole_budget() -> None:
+    limiter = DestinationLimiter(1, max_queue_wait_seconds=0.05)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with limiter.slot("hanging"):
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    with pytest.raises(QueueTimeout):
+        async with limiter.slot("hanging"):
+            pytest.fail("got a slot the hanging request still holds")
+    assert limiter.waiting("hanging") == 0  # gone from the queue, nothing leaked
+    release.set()
+    await holder
+    async with asyncio.timeout(1), limiter.slot("hanging"):  # the slot was not lost
+        assert limiter.running("hanging") == 1
 
 
 async def test_slow_completions_limit_the_queue() -> None:
@@ -221,11 +245,11 @@ async def test_the_service_time_outlives_the_idle_entry_and_follows_the_endpoint
     await fresh.start(2)
     assert limiter.has_room("fresh")  # never seen: nothing held against it
 
-    # Answering fast again, it gets its queue back within some ten requests.
+    # Answering fast again, it gets its queue back within some seconds.
     await slow.finish(2)
-    for _ in range(15):
+    for _ in range(30):
         await slow.start()
-        clock.now += 0.01
+        clock.now += 0.1
         await slow.finish(1)
     service_time = limiter.service_time("slow")
     assert service_time is not None and service_time < 0.2
