@@ -199,8 +199,11 @@ async def _run_on(
     finally:
         await ingest_one.close()
         await ingest_two.close()
+        await kafka.close()
 
-    stack_names = [name for name in pids if name != "receiver"]
+    # The receiver is the customer's, the embed host the SaaS's own page (examples/):
+    # neither is part of a Signet deployment.
+    stack_names = [name for name in pids if name not in ("receiver", "embed-host")]
     stack_idle = {name: idle[name] for name in stack_names}
     stack_peak = {name: sampler.peak.get(name, 0.0) for name in stack_names}
     return {

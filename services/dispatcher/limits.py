@@ -2,16 +2,22 @@
 
 Each destination has its own in-flight cap and a queue in front of it: ``has_room`` says
 whether a delivery may join; when it may not, the pipeline sends it to the first retry
-tier instead of letting it wait here. The queue is bounded by expected wait (queued /
-cap * service time), with a hard cap on the count besides, and a delivery that has
-waited the whole budget anyway leaves the queue (``slot`` raises :class:`QueueTimeout`)
-— so a destination that starts hanging under a burst holds at most what arrives within
-the budget. The service time is a moving average, over about the last second, of how
-long the destination's requests hold a slot; a request running longer than
-``STUCK_SECONDS`` raises it to its age, so a hanging endpoint shows before anything
-completes. A fast destination may queue a whole burst; a slow one only what it will get
-to soon. (The budget is best about the first retry tier's delay: a delivery that would
-wait less than that is served sooner here than by the tier.)
+tier instead of letting it wait here. Three bounds:
+
+- a slow destination (``SLOW_SECONDS`` or more a request) queues only while the expected
+  wait (queued / cap * service time) is under the budget;
+- a delivery still queued after the whole budget leaves (``slot`` raises
+  :class:`QueueTimeout`), so an endpoint that starts hanging under a burst holds at most
+  what arrives for it within the budget;
+- a hard cap on the count, however fast the destination.
+
+The service time is a moving average, over about the last second, of how long the
+destination's requests hold a slot; a destination that has completed nothing for
+``STUCK_SECONDS`` while requests run counts as at least that slow, so a hanging endpoint
+shows before anything completes. Faster destinations queue a whole burst: their wait is
+the dispatcher's own pace, and deferring them would only add work. (The budget is best
+about the first retry tier's delay: a delivery that would wait less than that is served
+sooner here than by the tier.)
 
 The global cap on running requests (``total``) is taken only once the destination's own
 slot is held, so deliveries queued behind a hanging endpoint hold no global slot and
@@ -35,9 +41,14 @@ from dataclasses import dataclass, field
 
 # The service time averages the completions of about the last this many seconds.
 SERVICE_TIME_HORIZON_SECONDS = 1.0
-# A request running longer than this counts as slow whatever the average says. (Shorter
-# ones can be the dispatcher's own event loop busy, which queueing elsewhere won't help.)
+# A destination with requests running and none completed for this long counts as at
+# least that slow, whatever the average says.
 STUCK_SECONDS = 1.0
+# Only a destination whose requests take about this long or more is kept from queueing by
+# its expected wait. Faster ones are not slow endpoints: the time they wait is the
+# dispatcher's own pace (its event loop, busy under load, stretches every request), and
+# deferring their deliveries would only add work.
+SLOW_SECONDS = 1.0
 # Idle destinations whose service time is remembered (a few floats each).
 REMEMBERED_DESTINATIONS = 4096
 
@@ -99,9 +110,11 @@ class DestinationLimiter:
         if self._max_wait is None or queued <= 0:
             return True
         service_time = self._service_time(entry)
-        return (
-            service_time is None or queued / self._per_destination * service_time < self._max_wait
-        )
+        if service_time is None or service_time < SLOW_SECONDS:
+            # Not slow: how long it waits is the dispatcher's own pace, not the endpoint's,
+            # and deferring would only add work. The wait timeout still bounds it.
+            return True
+        return queued / self._per_destination * service_time < self._max_wait
 
     def service_time(self, destination_id: str) -> float | None:
         """Seconds one request is expected to hold the destination's slot; None: unknown."""
@@ -111,10 +124,15 @@ class DestinationLimiter:
         return self._service_time(entry)
 
     def _service_time(self, entry: _Entry) -> float | None:
-        oldest = self._clock() - entry.held_since[0] if entry.held_since else 0.0
-        if oldest < STUCK_SECONDS:
+        if not entry.held_since:
             return entry.service_time
-        return oldest if entry.service_time is None else max(entry.service_time, oldest)
+        # How long the destination has made no progress: since its last completion, or
+        # since its oldest running request started if that is later. One slow request
+        # among many completing ones is not a stall; a destination whose every slot hangs is.
+        stalled = self._clock() - max(entry.completed_at, entry.held_since[0])
+        if stalled < STUCK_SECONDS:
+            return entry.service_time
+        return stalled if entry.service_time is None else max(entry.service_time, stalled)
 
     @asynccontextmanager
     async def slot(self, destination_id: str) -> AsyncIterator[None]:

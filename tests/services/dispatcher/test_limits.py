@@ -122,11 +122,11 @@ class Requests:
 
 
 def wait_limited(
-    clock: FakeClock, per_destination: int, *, queue: int = 2048
+    clock: FakeClock, per_destination: int, *, queue: int = 2048, budget: float = 1.0
 ) -> DestinationLimiter:
     """A wait budget of 1 s, and a hard cap as high as the default one."""
     return DestinationLimiter(
-        per_destination, queue_per_destination=queue, max_queue_wait_seconds=1.0, clock=clock
+        per_destination, queue_per_destination=queue, max_queue_wait_seconds=budget, clock=clock
     )
 
 
@@ -177,6 +177,23 @@ async def test_a_hanging_destination_gets_no_room_once_its_requests_age() -> Non
     await stalled.finish(6)
 
 
+async def test_one_slow_request_among_completing_ones_is_not_a_stall() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 4)
+    stuck, flowing = Requests(limiter, "d"), Requests(limiter, "d")
+    await stuck.start()
+    await flowing.start(3)
+    for _ in range(20):  # 2 s: the stuck one ages, the others keep completing
+        clock.now += 0.1
+        await flowing.finish(1)
+        await flowing.start()
+    await flowing.start(4)
+    assert limiter.waiting("d") == 4
+    assert limiter.has_room("d")  # 4 queued / 4 * ~0.3 s, not * the stuck one's 2 s
+    await stuck.finish(1)
+    await flowing.finish(7)
+
+
 async def test_a_delivery_leaves_the_queue_after_waiting_the_whole_budget() -> None:
     limiter = DestinationLimiter(1, max_queue_wait_seconds=0.05)
     release = asyncio.Event()
@@ -199,17 +216,31 @@ async def test_a_delivery_leaves_the_queue_after_waiting_the_whole_budget() -> N
 
 async def test_slow_completions_limit_the_queue() -> None:
     clock = FakeClock()
-    limiter = wait_limited(clock, 2)
+    limiter = wait_limited(clock, 2, budget=5.0)
     slow = Requests(limiter, "slow")
     await slow.start(2 + 2)
-    clock.now += 0.25
-    await slow.finish(2)  # a quarter of a second each; the 2 queued ones run now
-    assert limiter.service_time("slow") == 0.25
-    for _ in range(8):  # up to 7 queued ahead: 7 / 2 * 0.25 s < 1 s
+    clock.now += 1.25
+    await slow.finish(2)  # 1.25 s each; the 2 queued ones run now
+    assert limiter.service_time("slow") == 1.25
+    for _ in range(8):  # up to 7 queued ahead: 7 / 2 * 1.25 s < 5 s
         assert limiter.has_room("slow")
         await slow.start()
-    assert not limiter.has_room("slow")  # 8 queued ahead: 1 s
+    assert not limiter.has_room("slow")  # 8 queued ahead: 5 s
     await slow.finish(10)
+
+
+async def test_a_destination_faster_than_slow_queues_by_count_only() -> None:
+    clock = FakeClock()
+    limiter = wait_limited(clock, 2, queue=100)
+    busy = Requests(limiter, "busy")
+    await busy.start(2)
+    clock.now += 0.5
+    await busy.finish(2)  # half a second each: the event loop under load, say
+    await busy.start(2 + 99)
+    assert limiter.has_room("busy")  # 99 / 2 * 0.5 s is long, but it is not slow
+    await busy.start()
+    assert not limiter.has_room("busy")  # the count cap
+    await busy.finish(102)
 
 
 async def test_the_hard_cap_applies_however_fast_the_destination() -> None:
