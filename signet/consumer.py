@@ -1,0 +1,228 @@
+"""A confluent-kafka consumer on its own thread that commits at the low-water mark.
+
+The mechanics the alerter and the dispatcher share; what they do with a record stays in
+their own ``consumer.py``. confluent-kafka's consumer runs on one dedicated thread
+(``consume``, ``commit``, ``pause``/``resume``, ``close`` and therefore the rebalance
+callbacks all run there), so the event loop never blocks on it. Every record taken is
+tracked (``OffsetTracker``) and commits move to the low-water mark of completed work:
+never past an incomplete offset, so a crash redoes work and never skips it.
+
+On assign a partition starts afresh; on revoke what is done is committed and the rest
+forgotten (the new owner redoes it); a lost partition is forgotten without a commit. The
+service hears of each through ``on_assigned`` / ``on_released``, called on the consumer
+thread under the tracker's lock: they must be quick (``call_soon`` hands work to the
+loop). Log lines go to the service's logger, so they read as the service's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
+from signet.offsets import Commit, OffsetTracker, Partition, Ticket
+from signet.settings import AlerterSettings, DispatcherSettings
+from signet.topics import kafka_client_config
+
+T = TypeVar("T")
+PartitionsHook = Callable[[list[Partition]], None]
+
+
+class LowWaterConsumer:
+    """One group member: its thread, its offset tracker, its commits and rebalances."""
+
+    def __init__(
+        self,
+        settings: AlerterSettings | DispatcherSettings,
+        kafka_metrics: KafkaMetrics,
+        *,
+        name: str,
+        thread_name: str,
+        logger: logging.Logger,
+        on_assigned: PartitionsHook,
+        on_released: PartitionsHook,
+        **overrides: Any,
+    ) -> None:
+        """``name`` says what is consumed in log lines ("outcome consumer");
+        ``overrides`` are librdkafka settings added to the shared ones."""
+        session_ms = int(settings.consumer_session_timeout_seconds * 1000)
+        conf: dict[str, Any] = {
+            **kafka_client_config(settings),
+            "group.id": settings.consumer_group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+            **overrides,
+        }
+        # Lag and records consumed per topic, measured on the consumer's thread.
+        self._meter = ConsumerMeter(
+            kafka_metrics, conf, interval_seconds=settings.consumer_lag_interval_seconds
+        )
+        self._conf = self._meter.consumer_config
+        self._name = name
+        self._thread_name = thread_name
+        self._log = logger
+        self._on_assigned = on_assigned
+        self._on_released = on_released
+        self._commit_interval = settings.commit_interval_seconds
+
+        self._tracker = OffsetTracker()
+        self.lock = threading.Lock()  # the tracker is shared with rebalance callbacks
+        self._consumer: Consumer | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_commit = 0.0
+
+    @property
+    def consumer(self) -> Consumer | None:
+        """The client while started; call it only through ``in_thread``."""
+        return self._consumer
+
+    def count(self, messages: list[Message]) -> None:
+        """Count records consumed (on the consumer's thread)."""
+        self._meter.count(messages)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, topics: list[str]) -> None:
+        if self._consumer is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=self._thread_name)
+        self._consumer = Consumer(self._conf)
+        await self.in_thread(
+            partial(
+                self._consumer.subscribe,
+                topics,
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+        )
+
+    async def close(self) -> None:
+        """Leave the group (revoking commits what is done) and release the thread."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            await self.in_thread(consumer.close)
+        except KafkaException as exc:
+            self._log.warning("closing the %s: %s", self._name, exc)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self._consumer = self._executor = None
+        self._meter.close()
+
+    async def in_thread(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """Hand ``callback`` to the event loop from the consumer thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(callback, *args)
+
+    # -- offsets -------------------------------------------------------------------------
+
+    def track(self, msg: Message) -> tuple[Partition, Ticket] | None:
+        """Track a consumed record; None for an error event, or for a record fetched for
+        a partition revoked meanwhile (its new owner has it)."""
+        err = msg.error()
+        if err is not None:
+            self._log.warning("%s: %s", self._name, err.str())
+            return None
+        key = Partition(msg.topic() or "", msg.partition() or 0)
+        offset = msg.offset() or 0
+        with self.lock:
+            try:
+                ticket = self._tracker.track(key, offset)
+            except ValueError:
+                # The consumer went back within one assignment (an offset reset): start
+                # the partition afresh; what was in flight there is redone, never skipped.
+                self._log.warning(
+                    "%s[%d] rewound to %d; tracking it afresh", key.topic, key.partition, offset
+                )
+                self._tracker.assign([key])
+                ticket = self._tracker.track(key, offset)
+        return None if ticket is None else (key, ticket)
+
+    def complete(self, ticket: Ticket) -> None:
+        """The ticket's work is durable; its offset may be committed."""
+        with self.lock:
+            self._tracker.complete(ticket)
+
+    def owns(self, ticket: Ticket) -> bool:
+        with self.lock:
+            return self._tracker.owns(ticket)
+
+    async def commit_if_due(self) -> None:
+        if time.monotonic() >= self._next_commit:
+            await self.commit()
+
+    async def commit(self) -> None:
+        self._next_commit = time.monotonic() + self._commit_interval
+        consumer = self._consumer
+        with self.lock:
+            commits = self._tracker.uncommitted()
+        if consumer is None or not commits:
+            return
+        try:
+            await self.in_thread(
+                partial(consumer.commit, offsets=_topic_partitions(commits), asynchronous=False)
+            )
+        except KafkaException as exc:
+            self._log.warning("offset commit failed (will retry): %s", exc)
+            return
+        with self.lock:
+            self._tracker.mark_committed(commits)
+
+    # -- rebalances: on the consumer thread, inside consume() or close() -----------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = _keys(partitions)
+        with self.lock:
+            self._tracker.assign(keys)
+            self._on_assigned(keys)
+        self._log.info("assigned %s", _describe(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = _keys(partitions)
+        with self.lock:
+            commits = self._tracker.revoke(keys)
+            self._on_released(keys)
+        if commits:
+            try:
+                consumer.commit(offsets=_topic_partitions(commits), asynchronous=False)
+            except KafkaException as exc:
+                self._log.warning("commit on revoke failed: %s", exc)
+        self._log.info("revoked %s", _describe(partitions))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = _keys(partitions)
+        with self.lock:
+            self._tracker.lose(keys)
+            self._on_released(keys)
+        self._log.warning("lost %s (another member may own them now)", _describe(partitions))
+
+
+def _keys(partitions: list[TopicPartition]) -> list[Partition]:
+    return [Partition(tp.topic, tp.partition) for tp in partitions]
+
+
+def _topic_partitions(commits: list[Commit]) -> list[TopicPartition]:
+    return [TopicPartition(c.topic, c.partition, c.offset) for c in commits]
+
+
+def _describe(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
