@@ -164,6 +164,7 @@ class Delivery:
     first_attempt_at: int | None = None
     replay_of: str | None = None
     failing_since: int | None = None
+    config_version: int | None = None
 
 
 @dataclass(slots=True, frozen=True)

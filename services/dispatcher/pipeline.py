@@ -362,6 +362,7 @@ class DeliveryPipeline:
 
     async def _find(self, delivery: Delivery) -> tuple[WorkspaceConfig, Destination]:
         directory, destination_id = self._directory, delivery.destination_id
+        await self._catch_up(delivery)
         found = directory.destination(destination_id)
         if found is None and self._config_wait > 0 and self._view_may_lag(delivery):
             await directory.wait_for(
@@ -388,6 +389,22 @@ class DeliveryPipeline:
         if not destination.url:
             raise DestinationUnavailable("destination has no URL")
         return config, destination
+
+    async def _catch_up(self, delivery: Delivery) -> None:
+        """Wait (up to ``config_wait``) until our view of the workspace is at least the
+        config the router routed the delivery with: a secret rotated, or a URL changed,
+        before the event was emitted applies to it. (Deliveries and the config reach us on
+        two consumers; the router wrote the config first.) After the wait, what we have."""
+        needed = delivery.config_version
+        if needed is None or self._config_wait <= 0 or self._view_version(delivery) >= needed:
+            return
+        await self._directory.wait_for(
+            lambda: self._view_version(delivery) >= needed, self._config_wait
+        )
+
+    def _view_version(self, delivery: Delivery) -> int:
+        config = self._directory.workspace(delivery.workspace_id)
+        return -1 if config is None else config.version
 
     def _view_may_lag(self, delivery: Delivery) -> bool:
         """True while our view of the workspace may predate the delivery's destination.

@@ -91,7 +91,7 @@ class EventRouter:
         body = render_body(event)
         return [
             OutRecord(self._deliveries_topic, codec.encode(delivery), delivery.destination_id)
-            for delivery in build_deliveries(event, destination_ids, body, now)
+            for delivery in build_deliveries(event, destination_ids, body, now, routes.version)
         ]
 
     def _routes_for(self, key: bytes) -> WorkspaceRoutes | None:

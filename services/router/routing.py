@@ -81,9 +81,14 @@ class WorkspaceRoutes:
 
 
 def build_deliveries(
-    event: Event, destination_ids: Iterable[str], body: bytes, due_at: int
+    event: Event,
+    destination_ids: Iterable[str],
+    body: bytes,
+    due_at: int,
+    config_version: int | None = None,
 ) -> list[Delivery]:
-    """First attempts of ``event`` to each destination, all carrying the same ``body``."""
+    """First attempts of ``event`` to each destination, all carrying the same ``body`` and
+    the version of the workspace config they were routed with."""
     return [
         Delivery(
             id=delivery_id(event.id, destination_id),
@@ -95,6 +100,7 @@ def build_deliveries(
             attempt=1,
             event_created_at=event.created_at,
             due_at=due_at,
+            config_version=config_version,
         )
         for destination_id in destination_ids
     ]

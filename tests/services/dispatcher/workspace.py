@@ -64,13 +64,18 @@ def webhook(
 
 
 async def publish_workspace(
-    producer: AsyncProducer, topics: Topics, workspace_id: str, destinations: list[Destination]
+    producer: AsyncProducer,
+    topics: Topics,
+    workspace_id: str,
+    destinations: list[Destination],
+    *,
+    version: int = 1,
 ) -> WorkspaceConfig:
     """Write the snapshot straight onto ``workspace-config``, as the router would."""
     now = now_ms()
     config = WorkspaceConfig(
         workspace_id=workspace_id,
-        version=1,
+        version=version,
         name="Acme",
         environment="production",
         created_at=now,

@@ -161,6 +161,8 @@ async def test_events_become_one_delivery_per_matching_destination(
     unmatched = await router.metric("signet_router_events_unrouted_total", reason="no_destination")
     ignored = [event(stranger), event(quiet, "user.created")]
     order, invoice = event(ws, "order.completed"), event(ws, "invoice.paid")
+    routed_with = config_view.workspace(ws)
+    assert routed_with is not None
     before = now_ms()
     for evt in [*ignored, order, invoice]:
         await send_event(producer, topics, evt)
@@ -185,6 +187,7 @@ async def test_events_become_one_delivery_per_matching_destination(
         assert key == d.destination_id.encode()
         assert d.id == delivery_id(d.event_id, d.destination_id)
         assert (d.workspace_id, d.attempt, d.first_attempt_at, d.replay_of) == (ws, 1, None, None)
+        assert d.config_version == routed_with.version  # the dispatcher signs with one as new
         assert before <= d.due_at <= now_ms()
     for evt in (order, invoice):
         bodies = {d.body for _, d in got if d.event_id == evt.id}
