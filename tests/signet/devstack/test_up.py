@@ -84,7 +84,10 @@ async def test_the_printed_walkthrough_delivers_a_verified_webhook(stack: UpProc
         60,
     )
     assert "✓ signature verified (standard-webhooks)" in verified
-    body_line = stack.lines[stack.lines.index(verified) + 1]
+    index = stack.lines.index(verified)
+    # The receiver prints the body on the next line, which may not be read yet.
+    await eventually(lambda: len(stack.lines) > index + 1, "the body line", 10)
+    body_line = stack.lines[index + 1]
     delivered = orjson.loads(body_line.split("|", 1)[1].strip())
     assert delivered["type"] == "order.completed"
     assert delivered["data"] == SEED_PAYLOAD
