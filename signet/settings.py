@@ -167,7 +167,7 @@ class DispatcherSettings(CommonSettings):
     retry_hold_capacity: int = Field(default=10_000, ge=2)
     # How long a fetch may wait for data: a record (a fresh delivery, a retry hopping
     # tiers) is seen within about this on brokers that do not answer a fetch early.
-    fetch_wait_max_ms: int = Field(default=20, ge=1, le=5000)
+    fetch_wait_max_ms: int = Field(default=100, ge=1, le=5000)
     # Circuit breaker: opens after this many consecutive failures of a destination; a
     # probe goes out after the cool-down, which doubles on every failed probe.
     breaker_failure_threshold: int = Field(default=5, ge=1)
