@@ -7,7 +7,9 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Literal, Protocol
+
+import uvloop
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,18 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-def run_service(build: Callable[[], Awaitable[Service]], name: str) -> None:
-    """Start the service ``build`` returns, wait for a signal, stop it gracefully."""
+EventLoop = Literal["uvloop", "asyncio"]
+
+
+def run_service(
+    build: Callable[[], Awaitable[Service]], name: str, *, event_loop: EventLoop = "uvloop"
+) -> None:
+    """Start the service ``build`` returns, wait for a signal, stop it gracefully.
+
+    ``event_loop`` is ``SIGNET_EVENT_LOOP``: uvloop by default (libuv; the dispatcher's
+    sends, ingest's requests and every consumer's callbacks cost less CPU on it), the
+    standard library's loop on request.
+    """
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -48,4 +60,6 @@ def run_service(build: Callable[[], Awaitable[Service]], name: str) -> None:
             await service.stop()
             log.info("%s: stopped", name)
 
-    asyncio.run(main())
+    factory = uvloop.new_event_loop if event_loop == "uvloop" else asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())

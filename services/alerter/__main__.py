@@ -22,7 +22,7 @@ def main() -> None:
     async def build() -> Alerter:
         return alerter
 
-    run_service(build, SERVICE)
+    run_service(build, SERVICE, event_loop=settings.event_loop)
 
 
 if __name__ == "__main__":

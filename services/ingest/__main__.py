@@ -15,7 +15,7 @@ def main() -> None:
     async def build() -> IngestApp:
         return IngestApp(settings)
 
-    run_service(build, "ingest")
+    run_service(build, "ingest", event_loop=settings.event_loop)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def main() -> None:
     async def build() -> PortalService:
         return service
 
-    run_service(build, "portal")
+    run_service(build, "portal", event_loop=settings.event_loop)
 
 
 if __name__ == "__main__":

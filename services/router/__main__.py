@@ -17,7 +17,7 @@ def main() -> None:
         # Built inside the running loop: Faust's services bind to the loop they meet.
         return RouterService(settings)
 
-    run_service(build, SERVICE)
+    run_service(build, SERVICE, event_loop=settings.event_loop)
 
 
 if __name__ == "__main__":
