@@ -17,8 +17,10 @@ RUN pip wheel --wheel-dir /wheels .
 
 # --- runtime: the wheels installed into a clean slim image, nothing else -----------------
 FROM ${PYTHON_IMAGE} AS runtime
+# MALLOC_ARENA_MAX: librdkafka's threads would each grow their own glibc malloc arena.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN groupadd --system --gid 10001 signet \

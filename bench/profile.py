@@ -25,7 +25,7 @@ from bench.loads import IngestLoad
 from bench.report import RESULTS_DIR
 from bench.stack import ReceiverProcess, cpu_seconds, running_stack
 
-PROFILED = ("ingest", "router", "dispatcher")
+PROFILED = ("ingest", "router", "dispatcher", "portal")
 
 
 async def run(rate: float, seconds: float, settings: dict[str, str], console: Console) -> None:

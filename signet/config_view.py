@@ -21,7 +21,7 @@ from signet import codec
 from signet.errors import BrokerError, CodecError
 from signet.records import Destination, PublishableKey, WorkspaceConfig
 from signet.settings import CommonSettings
-from signet.topics import Topics, kafka_client_config
+from signet.topics import Topics, consumer_client_config
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class ConfigView:
     def __init__(self, settings: CommonSettings, *, poll_seconds: float = 0.1) -> None:
         self._topic = Topics.from_settings(settings).workspace_config
         self._conf = {
-            **kafka_client_config(settings),
+            **consumer_client_config(settings),
             "group.id": f"signet-config-view-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.offsets import Commit, OffsetTracker, Partition, Ticket
 from signet.settings import AlerterSettings, DispatcherSettings
-from signet.topics import kafka_client_config
+from signet.topics import consumer_client_config
 
 T = TypeVar("T")
 PartitionsHook = Callable[[list[Partition]], None]
@@ -55,7 +55,7 @@ class LowWaterConsumer:
         ``overrides`` are librdkafka settings added to the shared ones."""
         session_ms = int(settings.consumer_session_timeout_seconds * 1000)
         conf: dict[str, Any] = {
-            **kafka_client_config(settings),
+            **consumer_client_config(settings),
             "group.id": settings.consumer_group,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,

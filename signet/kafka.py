@@ -3,9 +3,11 @@
 The producer is confluent-kafka's synchronous ``Producer`` polled from one thread (the
 fastest path; ``AIOProducer`` rejects headers). ``send`` resolves only when the broker
 acknowledged the write with acks=all, which is what lets ingest answer 202 and consumers
-commit offsets afterwards. Keyed records use murmur2 so they land on the partition
-Faust (Java-compatible) expects for co-partitioned joins. Given the service's
-``KafkaMetrics``, it counts the records acknowledged, by topic.
+commit offsets afterwards. Acknowledgements reach the event loop in batches: the poll
+thread collects what one ``poll`` served and wakes the loop once for all of them (a
+wake-up per record costs the loop more than the record). Keyed records use murmur2 so
+they land on the partition Faust (Java-compatible) expects for co-partitioned joins.
+Given the service's ``KafkaMetrics``, it counts the records acknowledged, by topic.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -49,6 +52,9 @@ class AsyncProducer:
         self._producer: Producer | None = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Acknowledgements served by librdkafka, waiting for the loop (deque: thread-safe).
+        self._acks: deque[tuple[asyncio.Future[Message], KafkaError | None, Message]] = deque()
         self._metrics = metrics
         self._produced: dict[str, Counter] = {}  # per topic; topic names are few
 
@@ -56,6 +62,7 @@ class AsyncProducer:
         if self._producer is not None:
             return
         self._stopping.clear()
+        self._loop = asyncio.get_running_loop()
         self._producer = Producer(self._conf)
         self._poller = threading.Thread(
             target=self._poll_forever, name="producer-poll", daemon=True
@@ -63,9 +70,17 @@ class AsyncProducer:
         self._poller.start()
 
     def _poll_forever(self) -> None:
-        producer = self._producer
+        producer, loop = self._producer, self._loop
         while producer is not None and not self._stopping.is_set():
             producer.poll(0.05)
+            if self._acks and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._settle_acks)
+
+    def _settle_acks(self) -> None:
+        """On the loop: resolve every future whose acknowledgement has been served."""
+        acks = self._acks
+        while acks:
+            _settle(*acks.popleft())
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Flush what is buffered (bounded by ``timeout``), then stop the poll thread."""
@@ -78,6 +93,7 @@ class AsyncProducer:
         self._stopping.set()
         if poller is not None:
             await asyncio.to_thread(poller.join)
+        self._settle_acks()  # what the flush served
         self._producer = self._poller = None
 
     async def __aenter__(self) -> AsyncProducer:
@@ -93,21 +109,22 @@ class AsyncProducer:
         """Enqueue a record; the future resolves on acknowledgement or fails with BrokerError."""
         if self._producer is None:
             raise BrokerError("producer is not started")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Message] = loop.create_future()
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            # On whichever thread polled: the poll thread, or the loop's own (a full queue).
             if err is None:
                 self._count(topic)
-            loop.call_soon_threadsafe(_settle, future, err, msg)
+            self._acks.append((future, err, msg))
 
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
                 return future
             except BufferError:
-                # Local queue full: let the poll thread drain it, then try again.
+                # Local queue full: drain it here (we are on the loop), then try again.
                 self._producer.poll(0.05)
+                self._settle_acks()
 
     def _count(self, topic: str) -> None:
         """One record acknowledged, on whichever thread served the callback (counters are

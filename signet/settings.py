@@ -51,6 +51,8 @@ class CommonSettings(BaseSettings):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # How often a consumer's lag is measured (librdkafka statistics; signet/kafka_metrics.py).
     consumer_lag_interval_seconds: float = Field(default=5.0, gt=0)
+    # What each librdkafka consumer may fetch ahead of its service (signet/topics.py).
+    consumer_prefetch_kbytes: int = Field(default=4096, ge=64)
 
 
 class IngestSettings(CommonSettings):

@@ -197,15 +197,30 @@ class GuardedResolver(AbstractResolver):
             await self._inner.close()
 
 
+# Remembered allowed URLs; past it the memory starts afresh (a refused URL is never kept).
+MAX_CHECKED_URLS = 4096
+
+
 class DestinationGuard:
     """URL policy plus the checking resolver the HTTP client must connect through."""
 
     def __init__(self, policy: DestinationPolicy, resolver: AbstractResolver | None = None) -> None:
         self.policy = policy
         self.resolver = GuardedResolver(policy, resolver)
+        # URLs already checked: the answer depends on the URL and the (frozen) policy only.
+        self._allowed: dict[str, URL] = {}
 
     def check_url(self, url: str) -> URL:
         """The parsed URL, or DestinationRefused saying why Signet will not call it."""
+        parsed = self._allowed.get(url)
+        if parsed is None:
+            parsed = self._check(url)
+            if len(self._allowed) >= MAX_CHECKED_URLS:
+                self._allowed.clear()
+            self._allowed[url] = parsed
+        return parsed
+
+    def _check(self, url: str) -> URL:
         try:
             parsed = URL(url)
         except (ValueError, TypeError) as exc:

@@ -110,6 +110,20 @@ def kafka_client_config(settings: CommonSettings) -> dict[str, Any]:
     return conf
 
 
+def consumer_client_config(settings: CommonSettings) -> dict[str, Any]:
+    """``kafka_client_config`` plus the bound on what a consumer fetches ahead.
+
+    librdkafka keeps fetching until 100 000 records or 64 MiB wait in its queue: under a
+    backlog every consumer of a service would hold that much. A few MiB keep the fetcher
+    thousands of records ahead of any of our consumers.
+    """
+    return {
+        **kafka_client_config(settings),
+        "queued.max.messages.kbytes": settings.consumer_prefetch_kbytes,
+        "queued.min.messages": 10_000,
+    }
+
+
 @dataclass(slots=True)
 class EnsureReport:
     created: list[str] = field(default_factory=list)

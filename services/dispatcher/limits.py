@@ -159,11 +159,15 @@ class DestinationLimiter:
     @asynccontextmanager
     async def _holding(self, entry: _Entry) -> AsyncIterator[None]:
         """The destination's own slot, timed: how long it is held is the service time."""
-        try:
-            async with asyncio.timeout(self._max_wait):
-                await entry.semaphore.acquire()
-        except TimeoutError:
-            raise QueueTimeout from None
+        semaphore = entry.semaphore
+        if semaphore.locked():  # a free slot is taken at once, with no timer to arm
+            try:
+                async with asyncio.timeout(self._max_wait):
+                    await semaphore.acquire()
+            except TimeoutError:
+                raise QueueTimeout from None
+        else:
+            await semaphore.acquire()
         try:
             since = self._clock()
             entry.held_since.append(since)  # the clock is monotonic: stays oldest first

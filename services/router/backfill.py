@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from signet.settings import RouterSettings
-from signet.topics import kafka_client_config
+from signet.topics import consumer_client_config
 
 from .output import Backoff
 from .source import SourceRecord
@@ -34,7 +34,7 @@ READ_STALL_SECONDS = 30.0
 class BrokerReader:
     def __init__(self, settings: RouterSettings, group_id: str) -> None:
         self._config: dict[str, Any] = {
-            **kafka_client_config(settings),
+            **consumer_client_config(settings),
             "group.id": group_id,
             "enable.auto.commit": False,
             "enable.partition.eof": True,

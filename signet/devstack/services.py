@@ -58,6 +58,8 @@ def shared_env(plan: StackPlan) -> dict[str, str]:
         "SIGNET_LOG_LEVEL": settings.log_level,
         "SIGNET_LOG_JSON": "false",  # the lines are for a human reading the terminal
         "PYTHONUNBUFFERED": "1",  # each line reaches the prefixed output as it is logged
+        # As in the image (Dockerfile): librdkafka's threads would each grow a malloc arena.
+        "MALLOC_ARENA_MAX": "2",
     }
 
 

@@ -205,3 +205,12 @@ async def test_resolver_reads_numeric_hosts_itself() -> None:
     dev = GuardedResolver(DestinationPolicy(allow_private=True), inner)
     (answer,) = await dev.resolve("0x7f.1", 8080)
     assert answer["host"] == "127.0.0.1" and answer["port"] == 8080
+
+
+def test_a_url_checked_again_gets_the_same_answer() -> None:
+    guard = DestinationGuard(DestinationPolicy())
+    first = guard.check_url("https://hooks.example.com/again")
+    assert guard.check_url("https://hooks.example.com/again") == first
+    for _ in range(2):  # a refusal is never remembered as allowed
+        with pytest.raises(DestinationRefused, match="loopback"):
+            guard.check_url("https://127.0.0.1/again")

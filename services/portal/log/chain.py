@@ -74,6 +74,8 @@ def checked_outcome(outcome: Outcome) -> Outcome:
     latency = outcome.latency_ms
     if latency is not None and (not math.isfinite(latency) or latency < 0):
         latency = None  # a clock hiccup; JSON has no NaN, and the chain must round-trip
+    if latency is outcome.latency_ms and type(latency) is not int and _all_storable(outcome):
+        return outcome  # the usual case: already as it would be stored
     return dataclasses.replace(
         outcome,
         url=_storable(outcome.url),
@@ -83,6 +85,16 @@ def checked_outcome(outcome: Outcome) -> Outcome:
         request_headers={
             str(_storable(k)): str(_storable(v)) for k, v in outcome.request_headers.items()
         },
+    )
+
+
+def _all_storable(outcome: Outcome) -> bool:
+    texts = (outcome.url, outcome.error, outcome.response_excerpt)
+    if any(text is not None and "\x00" in text for text in texts):
+        return False
+    return all(
+        type(k) is str and type(v) is str and "\x00" not in k and "\x00" not in v
+        for k, v in outcome.request_headers.items()
     )
 
 

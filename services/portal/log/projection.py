@@ -37,7 +37,7 @@ from signet.kafka import DeadLetterWriter
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.records import Delivery, Outcome
 from signet.settings import PortalSettings
-from signet.topics import Topics, kafka_client_config
+from signet.topics import Topics, consumer_client_config
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class LogProjection:
         self._deliveries_topic, self._outcomes_topic = topics.deliveries, topics.outcomes
         session_ms = int(settings.log_consumer_session_timeout_seconds * 1000)
         conf: dict[str, Any] = {
-            **kafka_client_config(settings),
+            **consumer_client_config(settings),
             "group.id": settings.log_consumer_group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
