@@ -26,6 +26,9 @@ from signet.topics import Topics, consumer_client_config
 log = logging.getLogger(__name__)
 
 
+FETCH_WAIT_MAX_MS = 50
+
+
 @dataclass(slots=True, frozen=True)
 class KeyMatch:
     workspace_id: str
@@ -43,6 +46,9 @@ class ConfigView:
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
+            # On a broker that answers a fetch only at its deadline (Tansu), how late a
+            # config change is seen; librdkafka's 500 ms would be every read-your-write's.
+            "fetch.wait.max.ms": FETCH_WAIT_MAX_MS,
         }
         self._poll_seconds = poll_seconds
         self._workspaces: dict[str, WorkspaceConfig] = {}

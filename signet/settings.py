@@ -72,6 +72,9 @@ class IngestSettings(CommonSettings):
     max_in_flight_events: int = Field(default=10_000, ge=1)
     # SIGTERM: how long in-flight requests may take to finish before they are cut.
     shutdown_timeout_seconds: float = Field(default=15.0, gt=0)
+    # An unknown publishable key waits this long for the config view to learn it (a key
+    # created a moment ago) before the 401; 0: answer at once.
+    unknown_key_wait_seconds: float = Field(default=1.0, ge=0, le=10)
 
 
 class PortalSettings(CommonSettings):
@@ -171,7 +174,7 @@ class DispatcherSettings(CommonSettings):
     retry_hold_capacity: int = Field(default=10_000, ge=2)
     # How long a fetch may wait for data: a record (a fresh delivery, a retry hopping
     # tiers) is seen within about this on brokers that do not answer a fetch early.
-    fetch_wait_max_ms: int = Field(default=100, ge=1, le=5000)
+    fetch_wait_max_ms: int = Field(default=20, ge=1, le=5000)
     # Circuit breaker: opens after this many consecutive failures of a destination; a
     # probe goes out after the cool-down, which doubles on every failed probe.
     breaker_failure_threshold: int = Field(default=5, ge=1)

@@ -63,7 +63,9 @@ class IngestApp:
             max_in_flight=settings.max_in_flight_events,
         )
         self._handlers = EventHandlers(
-            PublishableKeyAuth(self.config_view),
+            PublishableKeyAuth(
+                self.config_view, unknown_key_wait_seconds=settings.unknown_key_wait_seconds
+            ),
             intake,
             self.metrics,
             Limits(

@@ -4,6 +4,12 @@ Keys exist only as SHA-256 hex in workspace snapshots (ARCHITECTURE §6). The lo
 dict access by the hash of the presented key, which reveals nothing about other keys;
 the stored hash is then compared in constant time anyway, so a future lookup that
 scans or truncates cannot turn into a timing oracle.
+
+A key the view does not know yet may have been created a moment ago: the portal answers
+once *its* view has the key, and ours follows the same topic a fetch later. So an unknown
+key waits (``SIGNET_UNKNOWN_KEY_WAIT_SECONDS``, 1 s) for the view to learn it before the
+401: creating a key and emitting with it at once works, and a guessed key costs its
+sender that second.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +38,8 @@ class KeyDirectory(Protocol):
 
     def key_by_hash(self, sha256_hex: str) -> KeyMatch | None: ...
 
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool: ...
+
 
 @dataclass(slots=True, frozen=True)
 class Caller:
@@ -39,10 +48,11 @@ class Caller:
 
 
 class PublishableKeyAuth:
-    def __init__(self, keys: KeyDirectory) -> None:
+    def __init__(self, keys: KeyDirectory, *, unknown_key_wait_seconds: float = 1.0) -> None:
         self._keys = keys
+        self._unknown_key_wait = unknown_key_wait_seconds
 
-    def authenticate(self, header: str | None) -> Caller:
+    async def authenticate(self, header: str | None) -> Caller:
         """The caller behind an ``Authorization`` header, or a 401 (503 before catch-up)."""
         if not self._keys.ready:
             # Before the view has read every snapshot, a valid key would look unknown.
@@ -62,7 +72,13 @@ class PublishableKeyAuth:
         if not _PUBLISHABLE_KEY.fullmatch(token):
             raise _denied("malformed publishable key; expected pk_test_… or pk_live_…")
         digest = hashlib.sha256(token.encode()).hexdigest()
-        match = self._keys.key_by_hash(digest)
+        keys = self._keys
+        match = keys.key_by_hash(digest)
+        if match is None and self._unknown_key_wait > 0:
+            await keys.wait_for(
+                lambda: keys.key_by_hash(digest) is not None, self._unknown_key_wait
+            )
+            match = keys.key_by_hash(digest)
         if match is None or not hmac.compare_digest(match.key.sha256, digest):
             raise _denied("unknown publishable key")
         revoked_at = match.key.revoked_at

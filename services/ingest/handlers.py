@@ -53,7 +53,7 @@ class EventHandlers:
         self._limits = limits
 
     async def post_event(self, request: web.Request) -> web.Response:
-        caller = self._auth.authenticate(request.headers.get(AUTHORIZATION))
+        caller = await self._auth.authenticate(request.headers.get(AUTHORIZATION))
         try:
             accepted = await self._accept_single(request, caller.workspace_id)
         except Problem as exc:
@@ -85,7 +85,7 @@ class EventHandlers:
             raise problems.unavailable(exc) from exc
 
     async def post_bulk(self, request: web.Request) -> web.Response:
-        caller = self._auth.authenticate(request.headers.get(AUTHORIZATION))
+        caller = await self._auth.authenticate(request.headers.get(AUTHORIZATION))
         try:
             key = problems.header_key(request)
             document = await problems.read_body(request, self._limits.max_bulk_body_bytes)
