@@ -26,6 +26,7 @@ class PathResult:
     label: str
     peak: PeakResult
     latency: LatencyResult
+    runs: tuple[float, ...] = ()  # the limit: deliveries/s of each of its peak runs
 
 
 def machine() -> dict[str, Any]:
@@ -75,6 +76,7 @@ def path_rows(results: Sequence[PathResult]) -> list[dict[str, Any]]:
             "peak": as_dict(r.peak),
             "percent_of_limit": round(100 * r.peak.per_second / limit, 1) if limit else None,
             "latency_at_25_percent": as_dict(r.latency),
+            **({"peak_runs_per_second": list(r.runs)} if r.runs else {}),
         }
         for r in results
     ]

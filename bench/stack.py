@@ -83,9 +83,14 @@ class OtherWork:
 
 @dataclass(slots=True)
 class MemorySampler:
-    """Samples each process's RSS every ``interval`` seconds while running."""
+    """Samples each process's RSS every ``interval`` seconds while running.
+
+    ``peak_total`` is the largest simultaneous sum over the ``totalled`` processes (the
+    stack), ``peak`` each process's own maximum.
+    """
 
     pids: dict[str, int]
+    totalled: frozenset[str]
     interval: float = 0.5
     peak: dict[str, float] = field(default_factory=dict)
     peak_total: float = 0.0
@@ -99,7 +104,8 @@ class MemorySampler:
             sample = self.snapshot()
             for name, mb in sample.items():
                 self.peak[name] = max(self.peak.get(name, 0.0), mb)
-            self.peak_total = max(self.peak_total, sum(sample.values()))
+            total = sum(mb for name, mb in sample.items() if name in self.totalled)
+            self.peak_total = max(self.peak_total, total)
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:

@@ -33,7 +33,9 @@ Clock = Callable[[], float]
 @dataclass(slots=True)
 class _Entry:
     fingerprint: bytes
-    done: asyncio.Future[None]
+    # What duplicates arriving meanwhile wait on; None once acknowledged (the cache holds
+    # many entries for a day: a finished future per entry would be most of its memory).
+    done: asyncio.Future[None] | None
     expires_at: float  # monotonic; infinite while the first produce is in flight
 
 
@@ -71,10 +73,12 @@ class IdempotencyCache:
         if entry is not None:
             if not hmac.compare_digest(entry.fingerprint, fingerprint):
                 raise IdempotencyConflictError(key)
-            # shield: a waiter that gives up must not cancel the first request's result.
-            await asyncio.shield(entry.done)
+            if entry.done is not None:
+                # shield: a waiter that gives up must not cancel the first request's result.
+                await asyncio.shield(entry.done)
             return True
-        entry = _Entry(fingerprint, asyncio.get_running_loop().create_future(), float("inf"))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = _Entry(fingerprint, done, float("inf"))
         self._entries[scope] = entry
         self._evict()
         try:
@@ -83,10 +87,11 @@ class IdempotencyCache:
             if self._entries.get(scope) is entry:
                 del self._entries[scope]  # a failed key may be tried again at once
             error = exc if isinstance(exc, Exception) else BrokerError("interrupted")
-            entry.done.set_exception(error)
-            entry.done.exception()  # retrieved: no "never retrieved" noise without waiters
+            done.set_exception(error)
+            done.exception()  # retrieved: no "never retrieved" noise without waiters
             raise
-        entry.done.set_result(None)
+        done.set_result(None)  # the waiters hold the future; the entry lets it go
+        entry.done = None
         entry.expires_at = self._clock() + self._ttl
         if self._entries.get(scope) is entry:
             self._entries.move_to_end(scope)
