@@ -12,9 +12,10 @@ signature:
   (c)  Signet, events written straight to Kafka by ``signet.producer``
 For each: sustained deliveries/s at peak, then emit → receive latency p50/p95/p99 at a
 fixed offered rate of 25 % of that path's peak. The limit's peak is run three times
-(before, between and after the Signet paths) and the median is the limit. Plus the single-event latency (one event
-at a time over HTTP, median of N), and the resident memory of every process idle and
-under load. Everything goes to loopback; every count and duration is bounded.
+(before, between and after the Signet paths) and the median is the limit. Plus the
+single-event latency (one event at a time over HTTP, median of N), and the resident
+memory of every process idle and under load. Everything goes to loopback; every count
+and duration is bounded.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -23,6 +24,13 @@ class Service(Protocol):
 
 
 EventLoop = Literal["uvloop", "asyncio"]
+
+# The cyclic garbage collector's generation thresholds once a service runs. Python's
+# (700, 10, 10) collects after every 700 allocations; a service allocates thousands per
+# second, nearly all freed by reference counting, and at 700 the collector took about
+# 15 % of the dispatcher's CPU under load (perf). Cycles still get collected, in fewer,
+# larger sweeps.
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def run_service(
@@ -53,6 +61,11 @@ def run_service(
             loop.add_signal_handler(sig, on_signal)
         service = await build()
         await service.start()
+        # What start-up made (modules, classes, settings, clients) lives as long as the
+        # process: out of the collector's sight, full collections stop walking it.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         log.info("%s: started", name)
         try:
             await stop.wait()

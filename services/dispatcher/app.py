@@ -80,7 +80,9 @@ class Dispatcher:
             stack.push_async_callback(view.stop)
             await view.wait_ready(settings.config_ready_timeout_seconds)
 
-            producer = AsyncProducer(settings, self.metrics.kafka)
+            # What it writes (outcomes, retries, disables) is never on a delivery's way to
+            # its receiver: a longer linger batches more and wakes librdkafka less.
+            producer = AsyncProducer(settings, self.metrics.kafka, **{"linger.ms": 10})
             await producer.start()
             stack.push_async_callback(producer.stop)
 

@@ -1,4 +1,5 @@
-"""signet.runner: a service runs on the event loop its settings name, and SIGTERM drains it.
+"""signet.runner: a service runs on the event loop its settings name, with the collector
+tuned once it started, and SIGTERM drains it.
 
 Each case runs a real child process (signals and event loops are per process), sends it
 SIGTERM once it says it started, and reads what it printed.
@@ -15,8 +16,8 @@ import pytest
 
 SERVICE = textwrap.dedent(
     """
-    import asyncio, sys
-    from signet.runner import run_service
+    import asyncio, gc, sys
+    from signet.runner import GC_THRESHOLDS, run_service
 
     class Service:
         async def start(self):
@@ -25,7 +26,8 @@ SERVICE = textwrap.dedent(
 
         async def stop(self):
             await asyncio.sleep(0.05)  # a drain that awaits still completes
-            print("stopped", flush=True)
+            frozen = gc.get_freeze_count() > 0
+            print("stopped", gc.get_threshold() == GC_THRESHOLDS, frozen, flush=True)
 
     async def build():
         return Service()
@@ -55,5 +57,6 @@ def test_a_service_runs_on_the_loop_it_was_given_and_stops_gracefully_on_sigterm
         if child.poll() is None:
             child.kill()
     assert first == f"started on {module}"
-    assert rest.strip() == "stopped"
+    # Running, the collector has start-up frozen and its own thresholds.
+    assert rest.strip() == "stopped True True"
     assert child.returncode == 0
