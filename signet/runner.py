@@ -73,6 +73,10 @@ def run_service(
             await service.stop()
             log.info("%s: stopped", name)
 
+    if event_loop == "uvloop":
+        # The policy too: loops libraries make for their own threads (the router's Faust
+        # consumer thread) are then uvloop's as well.
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     factory = uvloop.new_event_loop if event_loop == "uvloop" else asyncio.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main())
