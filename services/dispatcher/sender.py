@@ -21,6 +21,7 @@ from signet.errors import DestinationRefused
 from signet.ssrf import DestinationGuard
 
 USER_AGENT = f"Signet/{__version__}"
+MAX_TIMEOUTS = 256  # distinct ClientTimeout objects kept for reuse
 
 
 class Sender:
@@ -39,6 +40,7 @@ class Sender:
         self._dns_cache_seconds = dns_cache_seconds
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         if self._session is not None:
@@ -79,9 +81,13 @@ class Sender:
             target = self._guard.check_url(url)
         except DestinationRefused as exc:
             return AttemptResult(error_kind=ErrorKind.REFUSED, error=str(exc))
-        timeout = aiohttp.ClientTimeout(
-            total=timeout_seconds, sock_connect=min(self._connect_timeout, timeout_seconds)
-        )
+        timeout = self._timeouts.get(timeout_seconds)
+        if timeout is None:  # one per distinct destination timeout: usually a handful
+            if len(self._timeouts) >= MAX_TIMEOUTS:
+                self._timeouts.clear()
+            timeout = self._timeouts[timeout_seconds] = aiohttp.ClientTimeout(
+                total=timeout_seconds, sock_connect=min(self._connect_timeout, timeout_seconds)
+            )
         started = time.perf_counter()
 
         def elapsed() -> float:
