@@ -1,8 +1,8 @@
 """One delivery end to end: find the destination, admit, sign, send, judge, follow up.
 
-The destination and its secrets are looked up when the attempt is made, not when the
-delivery was routed, so an edit, a rotation, a deletion or a disable applies to
-deliveries already queued. A record that cannot be a delivery raises (CodecError,
+The destination and its secrets are looked up when the attempt is made (``lookup.py``),
+not when the delivery was routed, so an edit, a rotation, a deletion or a disable applies
+to deliveries already queued. A record that cannot be a delivery raises (CodecError,
 InvalidRecordError) for the consumer to dead-letter. Every other delivery ends in one of:
 
 - an attempt: its outcome is written (acknowledged) and, on a retriable failure, the next
@@ -22,7 +22,6 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +30,7 @@ from services.dispatcher.disabling import DestinationDisabler
 from services.dispatcher.errors import DestinationUnavailable
 from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter, QueueTimeout
+from services.dispatcher.lookup import DestinationDirectory, DestinationLookup
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
 from services.dispatcher.policy import Action, Verdict, decide
@@ -52,22 +52,11 @@ from signet.payload import iso_utc_ms
 from signet.records import (
     Delivery,
     Destination,
-    DestinationType,
     Outcome,
     OutcomeStatus,
     WorkspaceConfig,
 )
 from signet.signing import SigningError, sign_delivery
-
-
-class DestinationDirectory(Protocol):
-    """What the pipeline reads of the configuration (``signet.config_view.ConfigView``)."""
-
-    def destination(self, destination_id: str) -> tuple[WorkspaceConfig, Destination] | None: ...
-
-    def workspace(self, workspace_id: str) -> WorkspaceConfig | None: ...
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool: ...
 
 
 class AttemptSender(Protocol):
@@ -145,7 +134,7 @@ class DeliveryPipeline:
         config_wait_seconds: float,
         rng: random.Random | None = None,
     ) -> None:
-        self._directory = directory
+        self._lookup = DestinationLookup(directory, config_wait_seconds)
         self._keys = keys
         self._sender = sender
         self._outcomes = outcomes
@@ -154,7 +143,6 @@ class DeliveryPipeline:
         self._schedule = schedule
         self._metrics = metrics
         self._default_timeout = default_timeout_seconds
-        self._config_wait = config_wait_seconds
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
 
     async def process(self, value: bytes | None) -> Outcome | None:
@@ -167,7 +155,7 @@ class DeliveryPipeline:
 
     async def handle(self, delivery: Delivery) -> Outcome | None:
         try:
-            config, destination = await self._find(delivery)
+            config, destination = await self._lookup.find(delivery)
         except DestinationUnavailable as exc:
             return await self._settle(delivery, None, _Attempt(unavailable(str(exc))))
         guards = self._guards
@@ -359,58 +347,3 @@ class DeliveryPipeline:
                 f"last: {result.error or verdict.reason}"
             )
             await guards.disabler.disable(delivery, destination, reason=reason, cause="failing")
-
-    async def _find(self, delivery: Delivery) -> tuple[WorkspaceConfig, Destination]:
-        directory, destination_id = self._directory, delivery.destination_id
-        await self._catch_up(delivery)
-        found = directory.destination(destination_id)
-        if found is None and self._config_wait > 0 and self._view_may_lag(delivery):
-            await directory.wait_for(
-                lambda: (
-                    directory.destination(destination_id) is not None
-                    or not self._view_may_lag(delivery)
-                ),
-                self._config_wait,
-            )
-            found = directory.destination(destination_id)
-        if found is None:
-            raise DestinationUnavailable("destination deleted")
-        config, destination = found
-        if config.workspace_id != delivery.workspace_id:
-            raise InvalidRecordError(
-                f"delivery names workspace {delivery.workspace_id}, but destination "
-                f"{destination_id} belongs to {config.workspace_id}"
-            )
-        if destination.type != DestinationType.WEBHOOK:
-            raise DestinationUnavailable(f"destination is a {destination.type}, not a webhook")
-        if not destination.enabled:
-            reason = f": {destination.disabled_reason}" if destination.disabled_reason else ""
-            raise DestinationUnavailable(f"destination disabled{reason}")
-        if not destination.url:
-            raise DestinationUnavailable("destination has no URL")
-        return config, destination
-
-    async def _catch_up(self, delivery: Delivery) -> None:
-        """Wait (up to ``config_wait``) until our view of the workspace is at least the
-        config the router routed the delivery with: a secret rotated, or a URL changed,
-        before the event was emitted applies to it. (Deliveries and the config reach us on
-        two consumers; the router wrote the config first.) After the wait, what we have."""
-        needed = delivery.config_version
-        if needed is None or self._config_wait <= 0 or self._view_version(delivery) >= needed:
-            return
-        await self._directory.wait_for(
-            lambda: self._view_version(delivery) >= needed, self._config_wait
-        )
-
-    def _view_version(self, delivery: Delivery) -> int:
-        config = self._directory.workspace(delivery.workspace_id)
-        return -1 if config is None else config.version
-
-    def _view_may_lag(self, delivery: Delivery) -> bool:
-        """True while our view of the workspace may predate the delivery's destination.
-
-        A snapshot written at or after the event was created already reflects any
-        destination the router could have routed it to; an older one (or none) may not.
-        """
-        config = self._directory.workspace(delivery.workspace_id)
-        return config is None or config.updated_at < delivery.event_created_at

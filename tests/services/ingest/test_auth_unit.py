@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -13,6 +12,7 @@ from services.ingest.auth import PublishableKeyAuth
 from signet.config_view import KeyMatch
 from signet.records import PublishableKey
 from signet.web import Problem
+from tests.changes import Changes
 
 KEY = "pk_test_" + "k" * 24
 LATE_KEY = "pk_live_" + "l" * 24
@@ -23,14 +23,14 @@ def match_for(key: str, key_id: str) -> tuple[str, KeyMatch]:
     return digest, KeyMatch("ws_1", PublishableKey(key_id, digest, "pk_…", 1))
 
 
-class Directory:
+class Directory(Changes):
     """Keys in a dict; ``learn`` adds one later, as the config view does on an update."""
 
     def __init__(self, *, ready: bool) -> None:
         self.ready = ready
         self.keys = dict([match_for(KEY, "pk_1")])
         self.lookups: list[str] = []
-        self._changed = asyncio.Event()
+        super().__init__()
 
     def key_by_hash(self, sha256_hex: str) -> KeyMatch | None:
         self.lookups.append(sha256_hex)
@@ -39,17 +39,7 @@ class Directory:
     def learn(self, key: str, key_id: str) -> None:
         digest, match = match_for(key, key_id)
         self.keys[digest] = match
-        self._changed.set()
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
-            except TimeoutError:
-                return False
-        return True
+        self.notify()
 
 
 async def test_a_known_key_names_its_workspace() -> None:
