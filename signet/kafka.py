@@ -16,6 +16,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -159,6 +160,9 @@ def _settle(future: asyncio.Future[Message], err: KafkaError | None, msg: Messag
         future.set_result(msg)
 
 
+DEAD_LETTER_MAX_BACKOFF_SECONDS = 5.0
+
+
 class DeadLetterWriter:
     """Keeps a record we cannot process, whole and with the reason, on ``signet.dlq``."""
 
@@ -188,6 +192,26 @@ class DeadLetterWriter:
             letter.reason,
         )
         await self._producer.send(self._topic, codec.encode(letter), key=letter.original_key)
+
+    async def write_until_acknowledged(
+        self,
+        msg: Message,
+        error: BaseException,
+        *,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """``write``, tried again until the broker acknowledges it (backing off up to
+        5 s): a record is never passed over without its dead letter. ``pause`` waits
+        between tries and may raise to give up (a service that is stopping)."""
+        backoff = 0.1
+        while True:
+            try:
+                await self.write(msg, error)
+                return
+            except BrokerError as exc:
+                log.warning("dead letter not acknowledged (%s); retrying", exc)
+                await pause(backoff)
+                backoff = min(backoff * 2, DEAD_LETTER_MAX_BACKOFF_SECONDS)
 
 
 def _as_bytes(value: bytes | str | None) -> bytes | None:

@@ -32,7 +32,7 @@ from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import SlackChannel
 from services.alerter.storm import Admission, Digest, StormControl, StormKey
 from signet import codec
-from signet.errors import BrokerError, InvalidRecordError, SecretError, SignetError
+from signet.errors import InvalidRecordError, SecretError, SignetError
 from signet.offsets import Partition
 from signet.records import (
     Destination,
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 ALERT_STATUSES = frozenset(
     {OutcomeStatus.EXHAUSTED.value, OutcomeStatus.DESTINATION_DISABLED.value}
 )
-MAX_BACKOFF_SECONDS = 5.0
 DEAD_LETTER_BATCH = 100
 
 
@@ -66,7 +65,7 @@ class SlackPoster(Protocol):
 
 
 class DeadLetters(Protocol):
-    async def write(self, msg: KafkaMessage, error: BaseException) -> None: ...
+    async def write_until_acknowledged(self, msg: KafkaMessage, error: BaseException) -> None: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -300,15 +299,7 @@ class AlertPipeline:
         record.complete()
 
     async def _dead_letter(self, record: ConsumedRecord, error: Exception) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                await self._dead_letters.write(record.msg, error)
-                break
-            except BrokerError as exc:
-                log.warning("dead letter not acknowledged (%s); retrying", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        await self._dead_letters.write_until_acknowledged(record.msg, error)
         self._metrics.dead_letters.labels(type(error).__name__).inc()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -32,7 +32,7 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser
 from signet.consumer import LowWaterConsumer
-from signet.errors import BrokerError, SignetError
+from signet.errors import SignetError
 from signet.kafka import DeadLetterWriter
 from signet.offsets import Partition, Ticket
 from signet.records import Delivery
@@ -255,15 +255,7 @@ class DeliveryConsumer:
         self._offsets.complete(ticket)
 
     async def _dead_letter(self, msg: Message, error: Exception) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                await self._dead_letters.write(msg, error)
-                break
-            except BrokerError as exc:
-                log.warning("dead letter not acknowledged (%s); retrying", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        await self._dead_letters.write_until_acknowledged(msg, error)
         self.dead_lettered += 1
         self._metrics.dead_letters.labels(type(error).__name__).inc()
 

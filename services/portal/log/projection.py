@@ -31,7 +31,7 @@ from services.portal.log.errors import RecordRejected, StoreUnavailable
 from services.portal.log.metrics import LogMetrics
 from services.portal.log.store import ApplyResult, LogStore, ProjectionBatch
 from signet import codec
-from signet.errors import BrokerError, SignetError
+from signet.errors import SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
@@ -230,15 +230,7 @@ class LogProjection:
         records.labels("record", "duplicate").inc(result.duplicates)
 
     async def _dead_letter(self, msg: Message, error: SignetError) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                await self._dead_letters.write(msg, error)
-                break
-            except BrokerError as exc:
-                log.warning("dead letter not acknowledged (%s); retrying", exc)
-                await self._pause(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        await self._dead_letters.write_until_acknowledged(msg, error, pause=self._pause)
         self.dead_lettered += 1
         kind = "outcome" if msg.topic() == self._outcomes_topic else "delivery"
         self._metrics.records.labels(kind, "dead_letter").inc()
