@@ -29,7 +29,7 @@ from signet.consumer import LowWaterConsumer
 from signet.kafka_metrics import KafkaMetrics
 from signet.offsets import Partition, Ticket
 from signet.settings import AlerterSettings
-from signet.topics import Topics
+from signet.topics import BATCHING_FETCH, Topics
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class OutcomeConsumer:
             logger=log,
             on_assigned=self._assigned,
             on_released=self._drop,
+            **BATCHING_FETCH,  # an alert may wait a fetch's 200 ms
         )
         self._sink = sink
         self._max_held = settings.max_held_offsets

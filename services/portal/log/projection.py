@@ -37,7 +37,7 @@ from signet.kafka import DeadLetterWriter
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.records import Delivery, Outcome
 from signet.settings import PortalSettings
-from signet.topics import Topics, consumer_client_config
+from signet.topics import BATCHING_FETCH, Topics, consumer_client_config
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class LogProjection:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_ms,
             "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+            **BATCHING_FETCH,  # the log may trail the deliveries by a fetch's wait
         }
         # Lag and records consumed per topic, measured on the consumer's thread.
         self._meter = ConsumerMeter(
