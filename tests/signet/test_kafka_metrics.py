@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 
@@ -137,6 +138,21 @@ def test_the_meter_publishes_lag_per_topic_and_drops_topics_it_lost() -> None:
 # -- on the real broker ------------------------------------------------------------------
 
 
+def keys_per_partition(partitions: int, each: int) -> list[str]:
+    """Keys the producer's murmur2 partitioner puts ``each`` to every partition."""
+    keys: list[str] = []
+    counts = [0] * partitions
+    i = 0
+    while len(keys) < partitions * each:
+        key = f"key-{i}"
+        partition = (murmur2(key.encode()) & 0x7FFFFFFF) % partitions  # murmur2_random
+        if counts[partition] < each:
+            counts[partition] += 1
+            keys.append(key)
+        i += 1
+    return keys
+
+
 def _read(consumer: Consumer, meter: ConsumerMeter, wanted: int, deadline: float) -> None:
     """Read exactly ``wanted`` records, then pause: nothing more is read, but consume()
     still serves the statistics callback."""
@@ -167,10 +183,16 @@ async def test_a_consumer_that_read_k_of_n_records_reports_a_lag_of_n_minus_k(
 ) -> None:
     registry = CollectorRegistry()
     metrics = KafkaMetrics.create(registry)
-    topic, n, k = topics.outcomes, 30, 11  # three partitions: the lag is a sum
+    # Ten records in each of the three partitions, so the lag is a sum, and k more than
+    # two partitions hold: every partition has handed over records (and so has a known
+    # end) before the consumer pauses. A partition not fetched yet when it is paused
+    # would stay unknown, its lag left out (a slow start under load did exactly that).
+    partitions = kafka_settings.partitions
+    topic, per_partition = topics.outcomes, 10
+    n, k = per_partition * partitions, per_partition * (partitions - 1) + 5
     async with AsyncProducer(kafka_settings, metrics) as producer:
-        for i in range(n):
-            await producer.send(topic, b"record %d" % i, key=f"key-{i}")
+        for i, key in enumerate(keys_per_partition(partitions, per_partition)):
+            await producer.send(topic, b"record %d" % i, key=key)
     assert registry.get_sample_value(PRODUCED, {"topic": topic}) == n
 
     group = f"lag-{uuid.uuid4().hex[:8]}"
