@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.offsets import Commit, OffsetTracker, Partition, Ticket
 from signet.settings import AlerterSettings, DispatcherSettings
-from signet.topics import consumer_client_config
+from signet.topics import group_consumer_config
 
 T = TypeVar("T")
 PartitionsHook = Callable[[list[Partition]], None]
@@ -53,15 +53,11 @@ class LowWaterConsumer:
     ) -> None:
         """``name`` says what is consumed in log lines ("outcome consumer");
         ``overrides`` are librdkafka settings added to the shared ones."""
-        session_ms = int(settings.consumer_session_timeout_seconds * 1000)
         conf: dict[str, Any] = {
-            **consumer_client_config(settings),
-            "group.id": settings.consumer_group,
-            "enable.auto.commit": False,
+            **group_consumer_config(
+                settings, settings.consumer_group, settings.consumer_session_timeout_seconds
+            ),
             "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": session_ms,
-            "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
             **overrides,
         }
         # Lag and records consumed per topic, measured on the consumer's thread.

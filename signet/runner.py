@@ -74,9 +74,7 @@ def run_service(
             log.info("%s: stopped", name)
 
     if event_loop == "uvloop":
-        # The policy too: loops libraries make for their own threads (the router's Faust
-        # consumer thread) are then uvloop's as well.
+        # As the policy: the service's loop and those libraries make for their own
+        # threads (the router's Faust consumer thread) are all uvloop's.
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    factory = uvloop.new_event_loop if event_loop == "uvloop" else asyncio.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main())
+    asyncio.run(main())

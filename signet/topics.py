@@ -124,6 +124,22 @@ def consumer_client_config(settings: CommonSettings) -> dict[str, Any]:
     }
 
 
+def group_consumer_config(
+    settings: CommonSettings, group: str, session_timeout_seconds: float
+) -> dict[str, Any]:
+    """A member of consumer group ``group`` that commits by hand and starts at the
+    earliest record: the shared base of the services' group consumers."""
+    session_ms = int(session_timeout_seconds * 1000)
+    return {
+        **consumer_client_config(settings),
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+    }
+
+
 # For consumers off a delivery's way to its receiver (the delivery log, the alerter):
 # fewer, fuller fetches. A fetch waits for 64 KiB or 200 ms, whichever comes first; on the
 # dispatcher's consumer the same cut its CPU and the broker's per delivery by a tenth and

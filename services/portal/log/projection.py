@@ -37,7 +37,7 @@ from signet.kafka import DeadLetterWriter
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.records import Delivery, Outcome
 from signet.settings import PortalSettings
-from signet.topics import BATCHING_FETCH, Topics, consumer_client_config
+from signet.topics import BATCHING_FETCH, Topics, group_consumer_config
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,12 @@ class LogProjection:
     ) -> None:
         topics = Topics.from_settings(settings)
         self._deliveries_topic, self._outcomes_topic = topics.deliveries, topics.outcomes
-        session_ms = int(settings.log_consumer_session_timeout_seconds * 1000)
         conf: dict[str, Any] = {
-            **consumer_client_config(settings),
-            "group.id": settings.log_consumer_group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": session_ms,
-            "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+            **group_consumer_config(
+                settings,
+                settings.log_consumer_group,
+                settings.log_consumer_session_timeout_seconds,
+            ),
             **BATCHING_FETCH,  # the log may trail the deliveries by a fetch's wait
         }
         # Lag and records consumed per topic, measured on the consumer's thread.
