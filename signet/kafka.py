@@ -32,6 +32,8 @@ from signet.topics import Topics, kafka_client_config
 
 log = logging.getLogger(__name__)
 
+Headers = list[tuple[str, str | bytes | None]]
+
 
 class AsyncProducer:
     """Produce from asyncio and await the broker's acknowledgement."""
@@ -105,7 +107,11 @@ class AsyncProducer:
         await self.stop()
 
     def send_nowait(
-        self, topic: str, value: bytes | None, key: bytes | str | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | str | None = None,
+        headers: Headers | None = None,
     ) -> asyncio.Future[Message]:
         """Enqueue a record; the future resolves on acknowledgement or fails with BrokerError."""
         if self._producer is None:
@@ -120,7 +126,9 @@ class AsyncProducer:
 
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                self._producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=on_delivery
+                )
                 return future
             except BufferError:
                 # Local queue full: drain it here (we are on the loop), then try again.
@@ -143,10 +151,11 @@ class AsyncProducer:
         value: bytes | None,
         key: bytes | str | None = None,
         *,
+        headers: Headers | None = None,
         timeout: float | None = None,
     ) -> Message:
         try:
-            return await asyncio.wait_for(self.send_nowait(topic, value, key), timeout)
+            return await asyncio.wait_for(self.send_nowait(topic, value, key, headers), timeout)
         except TimeoutError as exc:
             raise BrokerError(f"no acknowledgement for {topic} within {timeout}s") from exc
 

@@ -19,6 +19,16 @@ DAY_MS = 24 * 3600 * 1000
 # Delay tiers of the default retry schedule (ARCHITECTURE §4); the schedule repeats 12h.
 RETRY_TIERS_SECONDS: tuple[int, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200)
 
+# Every outcome record carries its status (``OutcomeStatus`` value, UTF-8) in this header,
+# so a consumer that wants only some statuses skips the rest without decoding them. The
+# record stays the truth: a record without the header is decoded and judged by its body.
+OUTCOME_STATUS_HEADER = "signet-status"
+
+
+def outcome_headers(status: str) -> list[tuple[str, str | bytes | None]]:
+    """The headers an outcome record is written with."""
+    return [(OUTCOME_STATUS_HEADER, status.encode())]
+
 
 def tier_label(seconds: int) -> str:
     """``5s``, ``2m``, ``1h``: the suffix of a retry topic."""

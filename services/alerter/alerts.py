@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,11 +43,18 @@ from signet.records import (
     WorkspaceConfig,
 )
 from signet.secrets import MasterKeyRing, slack_url_aad
+from signet.topics import OUTCOME_STATUS_HEADER
 
 log = logging.getLogger(__name__)
 
 ALERT_STATUSES = frozenset(
     {OutcomeStatus.EXHAUSTED.value, OutcomeStatus.DESTINATION_DISABLED.value}
+)
+# What confluent-kafka's Message.headers() returns.
+RecordHeaders = Mapping[str, str | bytes | None] | Sequence[tuple[str, str | bytes | None]] | None
+# Statuses (as their header bytes) that never call for an alert.
+_NOT_ALERTS = frozenset(
+    {OutcomeStatus.DELIVERED.value.encode(), OutcomeStatus.FAILED.value.encode()}
 )
 DEAD_LETTER_BATCH = 100
 
@@ -142,6 +149,10 @@ class AlertPipeline:
         return self._max_in_flight - len(self._tasks)
 
     def accept(self, record: ConsumedRecord) -> None:
+        if not calls_for_alert(record.msg.headers()):
+            self._metrics.outcomes.labels("skipped").inc()
+            record.complete()
+            return
         try:
             outcome = decode_alert(record.msg.value())
         except SignetError as exc:
@@ -313,6 +324,17 @@ class AlertPipeline:
             # A bug outside the guarded send: the record stays incomplete (redone after a
             # restart, never lost) and the log says so.
             log.error("alert task failed", exc_info=exc)
+
+
+def calls_for_alert(headers: RecordHeaders) -> bool:
+    """False when the record's status header names a status no alert is for, so most
+    outcomes are skipped without being decoded. Without the header, or with a status this
+    alerter does not know, only the record can tell."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    for name, value in pairs:
+        if name == OUTCOME_STATUS_HEADER:
+            return value not in _NOT_ALERTS
+    return True
 
 
 def decode_alert(value: bytes | None) -> Outcome | None:

@@ -19,7 +19,7 @@ from signet.errors import BrokerError
 from signet.ids import new_id, now_ms
 from signet.kafka import AsyncProducer
 from signet.records import Delivery, Outcome, OutcomeStatus
-from signet.topics import Topics
+from signet.topics import Topics, outcome_headers
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,13 @@ class OutcomeWriter:
 
     async def write(self, outcome: Outcome) -> None:
         value = codec.encode(outcome)
+        headers = outcome_headers(outcome.status)
         backoff = 0.1
         while True:
             try:
-                await self._producer.send(self._topic, value, key=outcome.workspace_id)
+                await self._producer.send(
+                    self._topic, value, key=outcome.workspace_id, headers=headers
+                )
                 return
             except BrokerError as exc:
                 self.retries += 1

@@ -9,7 +9,7 @@ from signet.ids import new_id, now_ms
 from signet.kafka import AsyncProducer
 from signet.records import Destination, DestinationType, Outcome, OutcomeStatus, WorkspaceConfig
 from signet.secrets import MasterKeyRing, slack_url_aad
-from signet.topics import Topics
+from signet.topics import Topics, outcome_headers
 
 
 def webhook_destination(
@@ -102,5 +102,11 @@ async def publish_workspace(
 
 
 async def send_outcome(producer: AsyncProducer, topics: Topics, record: Outcome) -> Message:
-    """Produce as the dispatcher does (keyed by workspace); the acknowledged message."""
-    return await producer.send(topics.outcomes, codec.encode(record), key=record.workspace_id)
+    """Produce as the dispatcher does (keyed by workspace, the status in a header); the
+    acknowledged message."""
+    return await producer.send(
+        topics.outcomes,
+        codec.encode(record),
+        key=record.workspace_id,
+        headers=outcome_headers(record.status),
+    )

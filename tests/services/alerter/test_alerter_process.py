@@ -14,7 +14,7 @@ from signet.ids import new_id
 from signet.kafka import AsyncProducer
 from signet.records import DeadLetter, Outcome, OutcomeStatus
 from signet.settings import CommonSettings
-from signet.topics import Topics
+from signet.topics import Topics, outcome_headers
 from tests.receiver import Receiver, Reply
 from tests.services.alerter.conftest import (
     PUBLIC_URL,
@@ -244,6 +244,30 @@ async def test_a_garbage_record_is_dead_lettered_and_the_next_alert_still_goes_o
     assert letter.original_key == ws.encode()
     (message,) = slack_messages(await slack.wait_for(1))
     assert message.event_ids == [record.event_id]
+
+
+async def test_the_status_header_decides_what_is_read(
+    alerter: RunningAlerter,
+    producer: AsyncProducer,
+    topics: Topics,
+    dead_letters: TopicTail[DeadLetter],
+) -> None:
+    """A record whose header names a status no alert is for is skipped without being
+    decoded; one whose header calls for an alert is read, and dead-lettered if unreadable."""
+    ws = new_id("ws")
+    skipped_before = await metric(alerter.metrics_url, OUTCOMES, action="skipped")
+    unread = b"\xc3\x01 never decoded " + new_id("x").encode()
+    unreadable = b"\xc3\x01 not an outcome " + new_id("x").encode()
+    await producer.send(topics.outcomes, unread, key=ws, headers=outcome_headers("delivered"))
+    await producer.send(topics.outcomes, unreadable, key=ws, headers=outcome_headers("exhausted"))
+
+    letter = letter_of(
+        await dead_letters.wait_for(letters_for(unreadable), "dead letter"), unreadable
+    )
+    assert letter.error_type in ("CodecError", "UnknownSchemaError")
+    # Same partition, in order: the skip happened before the dead letter.
+    assert await metric(alerter.metrics_url, OUTCOMES, action="skipped") >= skipped_before + 1
+    assert not letters_for(unread)(dead_letters.records)
 
 
 async def test_a_workspace_without_a_slack_channel_needs_nothing_sent(

@@ -13,7 +13,7 @@ from signet.ids import new_id, now_ms
 from signet.kafka import AsyncProducer
 from signet.records import DeadLetter, Delivery, Outcome, OutcomeStatus, WorkspaceConfig
 from signet.signing import generate_secret
-from signet.topics import Topics
+from signet.topics import OUTCOME_STATUS_HEADER, Topics
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import RunningDispatcher
 from tests.services.dispatcher.scrape import sample, samples, scrape, scrape_until
@@ -82,6 +82,7 @@ async def test_two_destinations_get_signed_posts_that_verify(
         assert outcome.workspace_id == ws and outcome.event_id == event.event_id
         assert outcome.latency_ms is not None and outcome.latency_ms > 0
         assert outcome.response_excerpt == "ok"
+        assert outcomes.headers_of(outcome) == [(OUTCOME_STATUS_HEADER, b"delivered")]
         sent = outcome.request_headers
         assert sent["webhook-signature"] == received.headers["webhook-signature"]
         assert sent["webhook-id"] == event.event_id
@@ -127,6 +128,7 @@ async def test_every_failure_is_a_failed_outcome_that_says_why(
     )
     got = {name: outcome_of(records, d) for name, d in deliveries.items()}
     assert all(o.status == OutcomeStatus.FAILED for o in got.values()), got
+    assert all(outcomes.headers_of(o) == [(OUTCOME_STATUS_HEADER, b"failed")] for o in got.values())
 
     assert got["500"].http_status == 500
     assert got["500"].response_excerpt == "kaput: database is down"

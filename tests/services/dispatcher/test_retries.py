@@ -28,7 +28,7 @@ from signet.records import (
 )
 from signet.settings import CommonSettings
 from signet.signing import generate_secret
-from signet.topics import Topics
+from signet.topics import OUTCOME_STATUS_HEADER, Topics
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
 from tests.services.dispatcher.topic_tail import TopicTail
@@ -203,6 +203,7 @@ async def test_exhausted_after_the_last_attempt(
     assert [o.status for o in failed] == ["failed", "failed"]
     assert all(o.next_attempt_at is not None for o in failed)
     assert last.status == OutcomeStatus.EXHAUSTED and last.attempt == 3
+    assert outcomes.headers_of(last) == [(OUTCOME_STATUS_HEADER, b"exhausted")]
     assert last.next_attempt_at is None and last.http_status == 500
     assert last.error == "HTTP 500; gave up after attempt 3 of 3"
     assert last.response_excerpt == "still broken"

@@ -27,6 +27,7 @@ class TopicTail(Generic[R]):
         self._topic = topic
         self._type = record_type
         self._records: list[R] = []
+        self._headers: list[object] = []  # of each record, in order
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,6 +63,7 @@ class TopicTail(Generic[R]):
                         continue
                     with self._lock:
                         self._records.append(record)
+                        self._headers.append(msg.headers() or [])
         finally:
             consumer.close()
 
@@ -69,6 +71,11 @@ class TopicTail(Generic[R]):
     def records(self) -> list[R]:
         with self._lock:
             return list(self._records)
+
+    def headers_of(self, record: R) -> object:
+        """The Kafka headers ``record`` was read with."""
+        with self._lock:
+            return self._headers[self._records.index(record)]
 
     async def wait_for(
         self, predicate: Callable[[list[R]], bool], what: str, timeout: float = 30.0
