@@ -8,21 +8,15 @@ change to key order or number formatting.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import orjson
 
 from signet.errors import InvalidRecordError
+from signet.ids import derived_id
 from signet.records import Event
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# RFC 4648 base32 → Crockford's alphabet (the one ``signet.ids`` uses: no I, L, O, U).
-_TO_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
-DELIVERY_ID_PREFIX = "dlv_"
 
 
 def iso_utc_ms(epoch_ms: int) -> str:
@@ -62,12 +56,11 @@ def render_body(event: Event) -> bytes:
     )
 
 
-def delivery_id(event_id: str, destination_id: str) -> str:
-    """``dlv_`` + 26 Crockford base32 characters of SHA-256(event, destination).
+def delivery_id(event_id: str, destination_id: str, event_created_at: int) -> str:
+    """``dlv_`` + the event's creation time and a hash of (event, destination).
 
     Deterministic, so an event the router processes twice (after a restart) yields the
     same delivery id, and the delivery log and dispatcher can tell it is the same work.
+    Time first, like every other id: the log's indexes over delivery ids grow at the end.
     """
-    digest = hashlib.sha256(f"{event_id}\x1f{destination_id}".encode()).digest()
-    # 128 bits → 26 characters; b32encode pads them with "======", which we drop.
-    return DELIVERY_ID_PREFIX + base64.b32encode(digest[:16])[:26].translate(_TO_CROCKFORD).decode()
+    return derived_id("dlv", event_id, destination_id, at_ms=event_created_at)

@@ -13,8 +13,6 @@ Re-enabling is the portal's ``PATCH {"enabled": true}``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
 from collections import OrderedDict
 
@@ -22,7 +20,7 @@ from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter
 from signet import codec
 from signet.errors import BrokerError
-from signet.ids import now_ms
+from signet.ids import derived_id, now_ms
 from signet.kafka import AsyncProducer
 from signet.records import (
     CommandKind,
@@ -38,22 +36,20 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
 REMEMBERED = 10_000
-_TO_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
-
-
-def derived_id(prefix: str, *parts: object) -> str:
-    """``<prefix>_`` + 26 Crockford base32 characters of SHA-256 over ``parts``."""
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-    return f"{prefix}_" + base64.b32encode(digest[:16])[:26].translate(_TO_CROCKFORD).decode()
 
 
 def disable_command(
     workspace_id: str, destination: Destination, reason: str, issued_at: int
 ) -> WorkspaceCommand:
     return WorkspaceCommand(
-        id=derived_id("cmd", "disable", destination.id, destination.updated_at),
+        # The same for every replica and redo that disables this version of the destination.
+        id=derived_id(
+            "cmd",
+            "disable",
+            destination.id,
+            str(destination.updated_at),
+            at_ms=destination.updated_at,
+        ),
         workspace_id=workspace_id,
         kind=CommandKind.DISABLE_DESTINATION.value,
         issued_at=issued_at,
@@ -128,7 +124,7 @@ def disabled_outcome(
     at: int,
 ) -> Outcome:
     return Outcome(
-        id=derived_id("att", command_id),
+        id=derived_id("att", command_id, at_ms=destination.updated_at),
         status=OutcomeStatus.DESTINATION_DISABLED.value,
         delivery_id=delivery.id,
         event_id=delivery.event_id,

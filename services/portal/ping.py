@@ -47,7 +47,7 @@ def ping_event(workspace_id: str, destination: Destination, *, now_ms: int) -> E
 
 def ping_delivery(event: Event, destination_id: str) -> Delivery:
     return Delivery(
-        id=delivery_id(event.id, destination_id),
+        id=delivery_id(event.id, destination_id, event.created_at),
         event_id=event.id,
         workspace_id=event.workspace_id,
         destination_id=destination_id,

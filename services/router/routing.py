@@ -91,7 +91,7 @@ def build_deliveries(
     the version of the workspace config they were routed with."""
     return [
         Delivery(
-            id=delivery_id(event.id, destination_id),
+            id=delivery_id(event.id, destination_id, event.created_at),
             event_id=event.id,
             workspace_id=event.workspace_id,
             destination_id=destination_id,

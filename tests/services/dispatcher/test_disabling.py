@@ -9,7 +9,7 @@ import fastavro
 import fastavro.schema
 import pytest
 
-from services.dispatcher.disabling import derived_id, disable_command
+from services.dispatcher.disabling import disable_command, disabled_outcome
 from services.router.apply import DISABLED_BY_SIGNET, apply_command
 from signet import codec
 from signet.codec import DEFAULT_SCHEMA_DIR
@@ -33,6 +33,10 @@ def destination(**changes: object) -> Destination:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
+def delivery() -> Delivery:
+    return Delivery("dlv_1", "evt_1", "ws_1", "dst_1", "order.completed", b"{}", 3, T0, T0)
+
+
 def config(*destinations: Destination) -> WorkspaceConfig:
     return WorkspaceConfig("ws_1", 3, "Acme", "production", T0, T0, [], list(destinations))
 
@@ -44,7 +48,8 @@ def test_the_command_is_derived_from_the_destination_version() -> None:
     assert first.target_id == "dst_1" and first.reason == "HTTP 410"
     assert first.id == again.id and first.id.startswith("cmd_") and len(first.id) == 30
     assert disable_command("ws_1", destination(updated_at=T0 + 1), "x", T0).id != first.id
-    assert derived_id("att", "a") != derived_id("att", "b")
+    outcome = disabled_outcome(delivery(), destination(), "HTTP 410", 410, first.id, T0 + 5)
+    assert outcome.id == disabled_outcome(delivery(), destination(), "x", 410, first.id, T0 + 9).id
 
 
 def test_the_router_disables_once_and_keeps_the_reason() -> None:

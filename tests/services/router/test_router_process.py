@@ -185,7 +185,7 @@ async def test_events_become_one_delivery_per_matching_destination(
     assert len(got) == len(expected)
     for key, d in got:
         assert key == d.destination_id.encode()
-        assert d.id == delivery_id(d.event_id, d.destination_id)
+        assert d.id == delivery_id(d.event_id, d.destination_id, d.event_created_at)
         assert (d.workspace_id, d.attempt, d.first_attempt_at, d.replay_of) == (ws, 1, None, None)
         assert d.config_version == routed_with.version  # the dispatcher signs with one as new
         assert before <= d.due_at <= now_ms()

@@ -93,14 +93,14 @@ def test_deliveries_share_one_body_and_have_stable_ids() -> None:
     assert deliveries[0].id != deliveries[1].id
 
 
-def test_delivery_id_is_deterministic_and_distinct() -> None:
-    first = delivery_id("evt_1", "dst_1")
-    assert first == delivery_id("evt_1", "dst_1")
+def test_delivery_id_is_deterministic_distinct_and_ordered_by_the_event_time() -> None:
+    first = delivery_id("evt_1", "dst_1", 1_000)
+    assert first == delivery_id("evt_1", "dst_1", 1_000)
     assert re.fullmatch(r"dlv_[0-9A-HJKMNP-TV-Z]{26}", first)
-    others = {delivery_id("evt_1", "dst_2"), delivery_id("evt_2", "dst_1"), first}
+    others = {delivery_id("evt_1", "dst_2", 1_000), delivery_id("evt_2", "dst_1", 1_000), first}
     assert len(others) == 3
-    # The separator keeps ("evt_1", "1dst") and ("evt_11", "dst") apart.
-    assert delivery_id("evt_1", "1dst") != delivery_id("evt_11", "dst")
+    # A later event's deliveries sort after: the delivery log's indexes grow at the end.
+    assert first < delivery_id("evt_0", "dst_0", 1_001)
 
 
 def test_body_is_the_contract_with_the_payload_bytes_untouched() -> None:
