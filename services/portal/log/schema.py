@@ -82,7 +82,9 @@ CREATE TABLE IF NOT EXISTS log_attempts (
 );
 CREATE INDEX IF NOT EXISTS log_attempts_by_delivery
     ON log_attempts (workspace_id, delivery_id, seq);
-CREATE INDEX IF NOT EXISTS log_attempts_by_event ON log_attempts (workspace_id, event_id);
+-- An event's attempts are found through its deliveries (log_attempts_by_delivery): an
+-- index by event id took a random page per attempt (SDK event ids are hashes).
+DROP INDEX IF EXISTS log_attempts_by_event;
 CREATE INDEX IF NOT EXISTS log_attempts_by_logged ON log_attempts (logged_at);
 
 CREATE TABLE IF NOT EXISTS log_heads (

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from services.portal.log.chain import checked_delivery, checked_outcome, is_name
-from services.portal.log.database import Connection, Database, Row
+from services.portal.log.database import Connection, Database, Row, chunks, in_list
 from services.portal.log.errors import InvalidCursor, RecordRejected
 from services.portal.log.sql_writes import apply_records, purge_before
 from services.portal.log.store import (
@@ -39,6 +39,8 @@ from services.portal.log.store import (
 from signet.errors import InvalidRecordError
 from signet.logchain import ChainHead, Link
 
+# Deliveries looked up by id per query (bound parameters stay well under every limit).
+ID_CHUNK = 200
 DEFAULT_POLL_SECONDS = 0.5
 _SUMMARY = (
     "workspace_id, id, destination_id, event_id, event_type, event_created_at, status, "
@@ -245,12 +247,15 @@ class SqlLogStore:
             )
             if not rows:
                 return None
-            attempt_rows = await conn.fetch(
-                f"SELECT {_ATTEMPT} FROM log_attempts WHERE workspace_id = ? AND event_id = ? "
-                "ORDER BY seq",
-                workspace_id,
-                event_id,
-            )
+            attempt_rows: list[Row] = []
+            for chunk in chunks([r["id"] for r in rows], ID_CHUNK):
+                attempt_rows += await conn.fetch(
+                    f"SELECT {_ATTEMPT} FROM log_attempts WHERE workspace_id = ? "
+                    f"AND delivery_id IN {in_list(len(chunk))}",
+                    workspace_id,
+                    *chunk,
+                )
+        attempt_rows.sort(key=lambda row: row["seq"])
         deliveries = [_record(r) for r in rows]
         by_delivery: dict[str, list[AttemptRecord]] = {}
         for row in attempt_rows:

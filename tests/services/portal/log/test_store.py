@@ -10,6 +10,7 @@ from contextlib import aclosing
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.portal.log import sql_store
 from services.portal.log.errors import InvalidCursor
 from services.portal.log.export import export_lines
 from services.portal.log.metrics import LogMetrics
@@ -87,6 +88,24 @@ async def test_a_delivery_and_its_attempts(store: SqlLogStore) -> None:
     assert event is not None and event.body == sent.body
     assert [h.delivery.id for h in event.deliveries] == [sent.id]
     assert [a.id for a in event.deliveries[0].attempts] == [first.id, second.id]
+
+
+async def test_an_event_gathers_the_attempts_of_each_of_its_deliveries(
+    store: SqlLogStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_store, "ID_CHUNK", 2)  # three deliveries: two lookups
+    ws = new_id("ws")
+    event_id = new_id("evt")
+    sent = [delivery(ws, f"dst_{n}", event_id=event_id, created_at=NOW) for n in "abc"]
+    other = delivery(ws, "dst_a")  # another event of the workspace
+    a1, b1 = (outcome(d, OutcomeStatus.FAILED, attempt=1) for d in sent[:2])
+    a2 = outcome(sent[0], OutcomeStatus.DELIVERED, attempt=2)
+    await put(store, [*sent, other], [a1, b1, outcome(other), a2])
+
+    event = await store.get_event(ws, event_id)
+    assert event is not None
+    attempts = {h.delivery.id: [a.id for a in h.attempts] for h in event.deliveries}
+    assert attempts == {sent[0].id: [a1.id, a2.id], sent[1].id: [b1.id], sent[2].id: []}
 
 
 async def test_an_outcome_before_its_delivery_record(store: SqlLogStore) -> None:
@@ -402,3 +421,23 @@ async def _second_store(store: SqlLogStore) -> SqlLogStore:
         other = postgres_store(f"{dsn}?schema={schema}", pool_size=4)
     await other.start()
     return other
+
+
+async def test_an_index_the_log_no_longer_keeps_is_dropped_at_start(store: SqlLogStore) -> None:
+    old = "log_attempts_by_event"  # found an event's attempts until 2026-11-27
+    async with store.database.write() as conn:
+        await conn.execute(f"CREATE INDEX {old} ON log_attempts (workspace_id, event_id)")
+    assert old in await _index_names(store)
+    other = await _second_store(store)  # starting runs the DDL, as an upgraded portal would
+    await other.stop()
+    assert old not in await _index_names(store)
+    assert "log_attempts_by_delivery" in await _index_names(store)
+
+
+async def _index_names(store: SqlLogStore) -> set[str]:
+    if store.database.dialect.value == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    else:
+        query = "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()"
+    async with store.database.read() as conn:
+        return {row["name"] for row in await conn.fetch(query)}
