@@ -12,6 +12,7 @@ import secrets
 import time
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_MAX_MS = (1 << 48) - 1  # the 10 leading characters hold 48 bits of milliseconds
 
 
 def _base32(value: int, length: int) -> str:
@@ -34,9 +35,6 @@ def derived_id(prefix: str, *parts: str, at_ms: int) -> str:
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     ms = min(max(at_ms, 0), _MAX_MS)  # any int a record holds still makes a valid id
     return f"{prefix}_{_base32(ms, 10)}{_base32(int.from_bytes(digest[:10]), 16)}"
-
-
-_MAX_MS = (1 << 48) - 1
 
 
 def now_ms() -> int:
