@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from signet.ids import new_id
 from signet.kafka import AsyncProducer
-from signet.records import Outcome, OutcomeStatus
+from signet.records import Outcome
 from signet.settings import CommonSettings
 from signet.signing import generate_secret
 from signet.topics import RETRY_TIERS_SECONDS, Topics
@@ -23,6 +23,7 @@ from tests.services.dispatcher.scrape import sample, scrape
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.dispatcher.workspace import (
     delivery_for,
+    outcomes_of,
     publish_workspace,
     send_delivery,
     webhook,
@@ -90,18 +91,8 @@ async def test_each_member_owns_a_partition_of_deliveries_and_of_every_tier_toge
         delivery = delivery_for(config, destination.id)
         await send_delivery(producer, topics, delivery)
 
-        records = await outcomes.wait_for(
-            lambda rs: any(
-                o.delivery_id == delivery.id and o.status == OutcomeStatus.DELIVERED for o in rs
-            ),
-            "the retry delivered",
-            timeout=45,
-        )
-        attempts = [o for o in records if o.delivery_id == delivery.id]
-        assert sorted((o.attempt, o.status) for o in attempts) == [
-            (1, "failed"),
-            (2, "delivered"),
-        ]
+        attempts = await outcomes_of(outcomes, delivery, 2, timeout=45)
+        assert [(o.attempt, o.status) for o in attempts] == [(1, "failed"), (2, "delivered")]
         assert len(receiver.requests) == 2
         # Both attempts were the second member's; the first made none.
         assert sample(await scrape(other.metrics_url), ATTEMPTS) == 2

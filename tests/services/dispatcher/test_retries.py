@@ -34,6 +34,7 @@ from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_pro
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.dispatcher.workspace import (
     delivery_for,
+    outcomes_of,
     publish_workspace,
     send_delivery,
     webhook,
@@ -78,20 +79,6 @@ async def first_tier(
 
 def secret() -> str:
     return generate_secret("standard-webhooks").secret
-
-
-async def outcomes_of(
-    outcomes: TopicTail[Outcome], delivery: Delivery, count: int, timeout: float = 30
-) -> list[Outcome]:
-    records = await outcomes.wait_for(
-        lambda rs: len([o for o in rs if o.delivery_id == delivery.id]) >= count,
-        f"{count} outcomes of {delivery.id}",
-        timeout,
-    )
-    return sorted(
-        (o for o in records if o.delivery_id == delivery.id),
-        key=lambda o: (o.attempt, o.attempted_at),
-    )
 
 
 async def test_failures_are_retried_on_schedule_never_early_with_one_webhook_id(

@@ -1,4 +1,5 @@
-"""Build what the router would have written: a workspace snapshot and deliveries."""
+"""Build what the router would have written (a workspace snapshot and deliveries), and
+read back what the dispatcher wrote of them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from signet.records import (
     Delivery,
     Destination,
     DestinationType,
+    Outcome,
     RetryPolicy,
     SigningSecret,
     WorkspaceConfig,
 )
 from signet.secrets import MasterKeyRing, hint, secret_aad
 from signet.topics import Topics
+from tests.services.dispatcher.topic_tail import TopicTail
 
 HOUR_MS = 3600 * 1000
 
@@ -122,4 +125,19 @@ async def send_delivery(producer: AsyncProducer, topics: Topics, delivery: Deliv
     """Produce as the router does (keyed by destination); the acknowledged message."""
     return await producer.send(
         topics.deliveries, codec.encode(delivery), key=delivery.destination_id
+    )
+
+
+async def outcomes_of(
+    outcomes: TopicTail[Outcome], delivery: Delivery, count: int, timeout: float = 30
+) -> list[Outcome]:
+    """The first ``count`` (or more) outcomes of ``delivery``, by attempt."""
+    records = await outcomes.wait_for(
+        lambda rs: len([o for o in rs if o.delivery_id == delivery.id]) >= count,
+        f"{count} outcomes of {delivery.id}",
+        timeout,
+    )
+    return sorted(
+        (o for o in records if o.delivery_id == delivery.id),
+        key=lambda o: (o.attempt, o.attempted_at),
     )
