@@ -19,12 +19,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import Counter
 
 from signet import codec
 from signet.errors import BrokerError, SignetError
 from signet.ids import now_ms
+from signet.kafka_health import ClientState
 from signet.kafka_metrics import KafkaMetrics
 from signet.records import DeadLetter
 from signet.settings import CommonSettings
@@ -35,14 +36,38 @@ log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]]
 
 
+# Answers after which a producer instance never writes again: librdkafka's fatal errors,
+# and the epoch errors a broker gives an idempotent producer it has fenced. After a stall
+# with produce requests in flight, librdkafka bumps the epoch and Tansu answers every
+# later write with PRODUCER_FENCED, which librdkafka does not flag as fatal.
+_DEAD_PRODUCER_CODES = frozenset(
+    {KafkaError._FATAL, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
+
+
+def is_dead_producer(err: KafkaError) -> bool:
+    """True when ``err`` means the producer instance that reported it is unusable."""
+    return bool(err.fatal()) or err.code() in _DEAD_PRODUCER_CODES
+
+
 class AsyncProducer:
-    """Produce from asyncio and await the broker's acknowledgement."""
+    """Produce from asyncio and await the broker's acknowledgement.
+
+    A producer instance that dies (``is_dead_producer``) is replaced by a new idempotent
+    one at once: what the dead one still held fails with a retriable ``BrokerError`` (its
+    senders try again, ingest answers 503), and ``state`` (a ``ClientState`` the service's
+    ``KafkaHealth`` watches) counts the replacement.
+    """
 
     def __init__(
-        self, settings: CommonSettings, metrics: KafkaMetrics | None = None, /, **overrides: Any
+        self,
+        settings: CommonSettings,
+        metrics: KafkaMetrics | None = None,
+        /,
+        **overrides: Any,
     ) -> None:
-        """``metrics``: the service's, to count what is produced; ``overrides`` are
-        librdkafka settings (``**{"message.timeout.ms": 5000}``)."""
+        """``metrics``: the service's, to count what is produced and replaced;
+        ``overrides`` are librdkafka settings (``**{"message.timeout.ms": 5000}``)."""
         self._conf: dict[str, Any] = {
             **kafka_client_config(settings),
             "acks": "all",
@@ -52,7 +77,9 @@ class AsyncProducer:
             "compression.type": "lz4",
             **overrides,
         }
+        self.state = ClientState("producer", metrics)
         self._producer: Producer | None = None
+        self._generation = 0  # which instance is current; a dead one's reports are stale
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -66,15 +93,28 @@ class AsyncProducer:
             return
         self._stopping.clear()
         self._loop = asyncio.get_running_loop()
-        self._producer = Producer(self._conf)
+        self._producer = self._new_producer()
         self._poller = threading.Thread(
             target=self._poll_forever, name="producer-poll", daemon=True
         )
         self._poller.start()
 
+    def _new_producer(self) -> Producer:
+        self._generation += 1
+        generation = self._generation
+
+        def on_error(err: KafkaError) -> None:
+            if err.fatal():
+                self._died(generation, err)
+
+        return Producer({**self._conf, "error_cb": on_error})
+
     def _poll_forever(self) -> None:
-        producer, loop = self._producer, self._loop
-        while producer is not None and not self._stopping.is_set():
+        loop = self._loop
+        while not self._stopping.is_set():
+            producer = self._producer  # read each time: it may have been replaced
+            if producer is None:
+                return
             producer.poll(0.05)
             if self._acks and loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self._settle_acks)
@@ -84,6 +124,41 @@ class AsyncProducer:
         acks = self._acks
         while acks:
             _settle(*acks.popleft())
+
+    # -- a dead instance and its replacement -------------------------------------------
+
+    def _died(self, generation: int, err: KafkaError) -> None:
+        """On any thread: the instance of ``generation`` reported ``err`` (a dead one)."""
+        loop = self._loop
+        if generation != self._generation or not self.state.failed(err.str()):
+            return  # an instance already replaced, or a replacement already on its way
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._replace, generation)
+
+    def _replace(self, generation: int) -> None:
+        """On the loop: a new instance takes the dead one's place; the dead one's records
+        fail (retriable) and it is closed on a thread of its own."""
+        dead = self._producer
+        if dead is None or generation != self._generation or self._stopping.is_set():
+            return
+        self._producer = self._new_producer()
+        self.state.replaced()
+        threading.Thread(
+            target=self._dispose, args=(dead,), name="producer-dispose", daemon=True
+        ).start()
+
+    def _dispose(self, dead: Producer) -> None:
+        try:
+            dead.purge()  # queued and in-flight records fail now, not at their timeout
+            dead.poll(0)  # serve their delivery reports (they fail the futures)
+            dead.close()
+        except Exception:  # a dead client may refuse anything; it is dropped either way
+            log.debug("closing a dead producer", exc_info=True)
+        loop = self._loop
+        if self._acks and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._settle_acks)
+
+    # -- lifecycle -----------------------------------------------------------------------
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Flush what is buffered (bounded by ``timeout``), then stop the poll thread."""
@@ -114,26 +189,37 @@ class AsyncProducer:
         headers: Headers | None = None,
     ) -> asyncio.Future[Message]:
         """Enqueue a record; the future resolves on acknowledgement or fails with BrokerError."""
-        if self._producer is None:
+        producer = self._producer
+        if producer is None:
             raise BrokerError("producer is not started")
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        generation = self._generation
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            # On whichever thread polled: the poll thread, or the loop's own (a full queue).
+            # On whichever thread polled: the poll thread, the loop's own (a full queue),
+            # or the thread disposing of a dead instance.
             if err is None:
                 self._count(topic)
+            elif is_dead_producer(err):
+                self._died(generation, err)
             self._acks.append((future, err, msg))
 
         while True:
             try:
-                self._producer.produce(
+                producer.produce(
                     topic, value=value, key=key, headers=headers, on_delivery=on_delivery
                 )
                 return future
             except BufferError:
                 # Local queue full: drain it here (we are on the loop), then try again.
-                self._producer.poll(0.05)
+                producer.poll(0.05)
                 self._settle_acks()
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and is_dead_producer(err):
+                    self._died(generation, err)
+                    raise BrokerError(f"produce to {topic} failed: {err.str()}") from exc
+                raise
 
     def _count(self, topic: str) -> None:
         """One record acknowledged, on whichever thread served the callback (counters are

@@ -54,6 +54,8 @@ class KafkaMetrics:
     consumer_lag: Gauge
     consumed: Counter
     produced: Counter
+    replacements: Counter
+    broker_reachable: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> KafkaMetrics:
@@ -75,6 +77,17 @@ class KafkaMetrics:
                 "signet_kafka_records_produced",
                 "Records written and acknowledged by the broker",
                 ["topic"],
+                registry=registry,
+            ),
+            replacements=Counter(
+                "signet_kafka_client_replacements",
+                "Kafka clients replaced after a fatal error (a fenced producer, ...)",
+                ["client"],
+                registry=registry,
+            ),
+            broker_reachable=Gauge(
+                "signet_kafka_broker_reachable",
+                "1 while the broker answers this process's metadata probe, 0 while not",
                 registry=registry,
             ),
         )

@@ -1,4 +1,10 @@
-"""Run one service until SIGTERM/SIGINT, then drain it; a second signal exits at once."""
+"""Run one service until SIGTERM/SIGINT, then drain it; a second signal exits at once.
+
+A component that finds itself beyond repair (a Kafka client librdkafka calls fatal, a
+Faust app that gave up) calls :func:`request_restart` from any thread: the service is
+stopped as on SIGTERM and the process exits with ``RESTART_EXIT_CODE``, so its
+supervisor (``signet up``, Kubernetes) starts a fresh one.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,19 @@ EventLoop = Literal["uvloop", "asyncio"]
 # larger sweeps.
 GC_THRESHOLDS = (20_000, 20, 20)
 
+# The exit code of a process that stopped itself to be restarted (EX_SOFTWARE).
+RESTART_EXIT_CODE = 70
+
+_restart: Callable[[str], None] | None = None
+
+
+def request_restart(reason: str) -> None:
+    """Stop this service and exit non-zero (any thread). Outside ``run_service`` (a
+    service embedded in a test), only logged: whoever runs it decides."""
+    log.critical("restart requested: %s", reason)
+    if _restart is not None:
+        _restart(reason)
+
 
 def run_service(
     build: Callable[[], Awaitable[Service]], name: str, *, event_loop: EventLoop = "uvloop"
@@ -43,10 +62,20 @@ def run_service(
     standard library's loop on request.
     """
 
+    exit_code = 0
+
     async def main() -> None:
+        global _restart
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         signals = 0
+
+        def on_restart(reason: str) -> None:
+            nonlocal exit_code
+            exit_code = RESTART_EXIT_CODE
+            stop.set()
+
+        _restart = lambda reason: loop.call_soon_threadsafe(on_restart, reason)  # noqa: E731
 
         def on_signal() -> None:
             nonlocal signals
@@ -70,6 +99,7 @@ def run_service(
         try:
             await stop.wait()
         finally:
+            _restart = None
             await service.stop()
             log.info("%s: stopped", name)
 
@@ -78,3 +108,6 @@ def run_service(
         # threads (the router's Faust consumer thread) are all uvloop's.
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(main())
+    if exit_code:
+        log.warning("%s: exiting with %d to be restarted", name, exit_code)
+        raise SystemExit(exit_code)

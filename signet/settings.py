@@ -53,6 +53,12 @@ class CommonSettings(BaseSettings):
     consumer_lag_interval_seconds: float = Field(default=5.0, gt=0)
     # What each librdkafka consumer may fetch ahead of its service (signet/topics.py).
     consumer_prefetch_kbytes: int = Field(default=4096, ge=64)
+    # The broker probe behind /readyz (signet/kafka_health.py): a metadata request this
+    # often, failing after this long; /healthz fails once a dead client stays unreplaced
+    # for the grace.
+    kafka_probe_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    kafka_probe_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    kafka_fatal_grace_seconds: float = Field(default=60.0, gt=0)
 
 
 class IngestSettings(CommonSettings):

@@ -14,6 +14,8 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from signet.kafka_health import KafkaHealth
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://signet.dev/problems/"
@@ -131,13 +133,23 @@ def add_health_routes(
     ready: Callable[[], bool],
     openapi: Callable[[], dict[str, Any]],
     registry: CollectorRegistry = REGISTRY,
+    kafka: KafkaHealth | None = None,
 ) -> None:
-    """``/healthz`` (the process answers), ``/readyz`` (it can do its job), ``/metrics``."""
+    """``/healthz`` (the process is alive), ``/readyz`` (it can do its job), ``/metrics``.
+
+    With ``kafka``, readiness also needs the broker reachable and no dead client, and
+    liveness fails only once a dead Kafka client stayed unreplaced past its grace
+    (``signet/kafka_health.py``); an unreachable broker alone never fails liveness.
+    """
 
     async def healthz(_: web.Request) -> web.Response:
+        if kafka is not None and not kafka.live:
+            raise Problem(503, "Not alive", kafka.why_not_ready(), kind="not-alive")
         return json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
+        if kafka is not None and not kafka.ready:
+            raise Problem(503, "Not ready", kafka.why_not_ready(), kind="not-ready")
         if not ready():
             raise Problem(503, "Not ready", "still connecting to Kafka or catching up")
         return json_response({"status": "ready"})

@@ -25,6 +25,7 @@ from services.alerter.storm import StormControl
 from signet import __version__
 from signet.config_view import ConfigView
 from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_health import KafkaHealth
 from signet.secrets import MasterKeyRing
 from signet.settings import AlerterSettings
 from signet.ssrf import DestinationGuard, DestinationPolicy
@@ -42,6 +43,7 @@ class Alerter:
         self._ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
         self._settings = settings
         self.metrics = AlerterMetrics()
+        self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self._stack: AsyncExitStack | None = None
         self._view: ConfigView | None = None
         self._consumer: OutcomeConsumer | None = None
@@ -56,6 +58,7 @@ class Alerter:
         settings = self._settings
         async with AsyncExitStack() as stack:
             await self._start_health_server(stack)
+            await stack.enter_async_context(self.kafka_health)
 
             guard = DestinationGuard(
                 DestinationPolicy(
@@ -71,6 +74,7 @@ class Alerter:
             await view.wait_ready(settings.config_ready_timeout_seconds)
 
             producer = AsyncProducer(settings, self.metrics.kafka)
+            self.kafka_health.watch(producer.state)
             await producer.start()
             stack.push_async_callback(producer.stop)
 
@@ -124,7 +128,13 @@ class Alerter:
 
     async def _start_health_server(self, stack: AsyncExitStack) -> None:
         app = web.Application(middlewares=[problem_middleware])
-        add_health_routes(app, ready=self.ready, openapi=_openapi, registry=self.metrics.registry)
+        add_health_routes(
+            app,
+            ready=self.ready,
+            openapi=_openapi,
+            registry=self.metrics.registry,
+            kafka=self.kafka_health,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -32,6 +32,7 @@ from services.dispatcher.signing_keys import SigningKeys
 from signet import __version__
 from signet.config_view import ConfigView
 from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_health import KafkaHealth
 from signet.secrets import MasterKeyRing
 from signet.settings import DispatcherSettings
 from signet.ssrf import DestinationGuard, DestinationPolicy
@@ -52,6 +53,7 @@ class Dispatcher:
         self._ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
         self._settings = settings
         self.metrics = DispatcherMetrics()
+        self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self._stack: AsyncExitStack | None = None
         self._view: ConfigView | None = None
         self._consumer: DeliveryConsumer | None = None
@@ -66,6 +68,7 @@ class Dispatcher:
         settings = self._settings
         async with AsyncExitStack() as stack:
             await self._start_health_server(stack)
+            await stack.enter_async_context(self.kafka_health)
 
             guard = DestinationGuard(
                 DestinationPolicy(
@@ -83,6 +86,7 @@ class Dispatcher:
             # What it writes (outcomes, retries, disables) is never on a delivery's way to
             # its receiver: a longer linger batches more and wakes librdkafka less.
             producer = AsyncProducer(settings, self.metrics.kafka, **{"linger.ms": 10})
+            self.kafka_health.watch(producer.state)
             await producer.start()
             stack.push_async_callback(producer.stop)
 
@@ -141,7 +145,13 @@ class Dispatcher:
 
     async def _start_health_server(self, stack: AsyncExitStack) -> None:
         app = web.Application(middlewares=[problem_middleware])
-        add_health_routes(app, ready=self.ready, openapi=_openapi, registry=self.metrics.registry)
+        add_health_routes(
+            app,
+            ready=self.ready,
+            openapi=_openapi,
+            registry=self.metrics.registry,
+            kafka=self.kafka_health,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

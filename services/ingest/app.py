@@ -1,7 +1,9 @@
 """Wiring and lifecycle of the ingest gateway (ARCHITECTURE §7, port 8080).
 
 ``IngestApp.start`` follows ``workspace-config`` (publishable keys), starts the
-acknowledged producer and listens; ``/readyz`` turns green once the config view caught up.
+acknowledged producer and listens; ``/readyz`` turns green once the config view caught up,
+and is 503 while the broker does not answer its probe (``signet/kafka_health.py``). A
+producer the broker fenced after a stall is replaced at once (``signet/kafka.py``).
 ``stop`` closes the listener, lets in-flight requests finish (``shutdown_timeout_seconds``),
 flushes the producer, then stops the config view. Both are idempotent.
 """
@@ -21,6 +23,7 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.openapi import openapi_document
 from signet.config_view import ConfigView
 from signet.kafka import AsyncProducer
+from signet.kafka_health import KafkaHealth
 from signet.settings import IngestSettings
 from signet.topics import Topics
 from signet.web import add_health_routes, problem_middleware
@@ -50,6 +53,9 @@ class IngestApp:
         self.producer = producer or AsyncProducer(
             settings, self.metrics.kafka, **{"message.timeout.ms": timeout_ms}
         )
+        # The broker probe and the producer's fatal state: /readyz and /healthz.
+        self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
+        self.kafka_health.watch(self.producer.state)
         self.idempotency = IdempotencyCache(
             ttl_seconds=settings.idempotency_ttl_seconds,
             max_entries=settings.idempotency_cache_size,
@@ -85,7 +91,11 @@ class IngestApp:
         app.router.add_post(EVENTS_ROUTE, self._handlers.post_event)
         app.router.add_post(BULK_ROUTE, self._handlers.post_bulk)
         add_health_routes(
-            app, ready=self.ready, openapi=lambda: self._document, registry=self.metrics.registry
+            app,
+            ready=self.ready,
+            openapi=lambda: self._document,
+            registry=self.metrics.registry,
+            kafka=self.kafka_health,
         )
         return app
 
@@ -108,6 +118,7 @@ class IngestApp:
         if self._runner is not None:
             return
         self._draining = False
+        await self.kafka_health.start()
         await self.config_view.start()
         await self.producer.start()
         self._producer_started = True
@@ -132,6 +143,7 @@ class IngestApp:
             await self.producer.stop(timeout=self.settings.produce_timeout_seconds)
             self._producer_started = False
         await self.config_view.stop()
+        await self.kafka_health.stop()
         log.info("ingest stopped; idempotency keys remembered: %d", len(self.idempotency))
 
     async def __aenter__(self) -> IngestApp:

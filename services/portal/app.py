@@ -33,6 +33,7 @@ from services.portal.workspace_api import WorkspaceApi
 from signet.config_view import ConfigView
 from signet.errors import ConfigurationError
 from signet.kafka import AsyncProducer
+from signet.kafka_health import KafkaHealth
 from signet.secrets import MasterKeyRing
 from signet.settings import PortalSettings
 from signet.topics import Topics
@@ -97,6 +98,8 @@ class PortalService:
             settings, self._producer, self.metrics.registry, self.metrics.kafka
         )
         self._view = ConfigView(settings)
+        self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
+        self.kafka_health.watch(self._producer.state)
         self._producer_up = False
         self._stack: AsyncExitStack | None = None
         self.port: int | None = None
@@ -132,7 +135,11 @@ class PortalService:
         )
         document = openapi_document(settings.public_url, signet.__version__)
         add_health_routes(
-            app, ready=self.ready, openapi=lambda: document, registry=self.metrics.registry
+            app,
+            ready=self.ready,
+            openapi=lambda: document,
+            registry=self.metrics.registry,
+            kafka=self.kafka_health,
         )
         OperatorApi(
             view=self._view,
@@ -169,6 +176,7 @@ class PortalService:
         started = time.monotonic()
         stack = AsyncExitStack()
         try:
+            await stack.enter_async_context(self.kafka_health)
             await stack.enter_async_context(self._producer)
             self._producer_up = True
             stack.callback(self._mark_producer_down)

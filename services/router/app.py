@@ -15,8 +15,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
-import signal
 from collections.abc import Sequence
 
 from confluent_kafka.admin import AdminClient
@@ -24,7 +22,9 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from signet.errors import ConfigurationError
 from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_health import KafkaHealth
 from signet.kafka_metrics import ConsumerMeter, lag_by_topic
+from signet.runner import request_restart
 from signet.settings import RouterSettings
 from signet.topics import Topics, kafka_client_config
 
@@ -49,6 +49,8 @@ class RouterService:
         topics = Topics.from_settings(settings)
         self.metrics = RouterMetrics(registry)
         self._producer = AsyncProducer(settings, self.metrics.kafka)
+        self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
+        self.kafka_health.watch(self._producer.state)
         # Faust's consumer is not librdkafka's: the lag is read off it (``_report_lag``).
         self._meter = ConsumerMeter(
             self.metrics.kafka,
@@ -73,7 +75,11 @@ class RouterService:
         )
         self.metrics.workspaces.set_function(lambda: len(snapshots))
         self._health = HealthServer(
-            settings.web_host, settings.web_port, ready=self.ready, registry=registry
+            settings.web_host,
+            settings.web_port,
+            ready=self.ready,
+            registry=registry,
+            kafka=self.kafka_health,
         )
         self._faust: asyncio.Task[None] | None = None
         self._lag: asyncio.Task[None] | None = None
@@ -87,6 +93,7 @@ class RouterService:
             return
         await asyncio.to_thread(check_copartitioned, self._settings)
         await self._health.start()
+        await self.kafka_health.start()
         await self._producer.start()
         await self._reader.start()
         # Faust's start returns only after the first table recovery: run it beside us so
@@ -118,9 +125,8 @@ class RouterService:
             log.exception("the Faust app failed")
         if not self._stopping:
             # Faust gave up (it crashed, or never started): a worker that consumes nothing
-            # must not look alive. SIGTERM ourselves so the supervisor restarts us.
-            log.error("the Faust app stopped on its own (%r); stopping", app.crash_reason)
-            os.kill(os.getpid(), signal.SIGTERM)
+            # must not look alive. Stop and exit non-zero so the supervisor restarts us.
+            request_restart(f"the Faust app stopped on its own ({app.crash_reason!r})")
 
     async def stop(self) -> None:
         faust_task, self._faust = self._faust, None
@@ -144,6 +150,7 @@ class RouterService:
             await faust_task
         await self._reader.stop()
         await self._producer.stop()
+        await self.kafka_health.stop()
         await self._health.stop()
         log.info("router stopped: %s", self.metrics.summary())
 

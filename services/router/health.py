@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from signet.kafka_health import KafkaHealth
 from signet.web import add_health_routes, problem_middleware
 
 OPENAPI: dict[str, Any] = {
@@ -32,10 +33,17 @@ OPENAPI: dict[str, Any] = {
 
 class HealthServer:
     def __init__(
-        self, host: str, port: int, *, ready: Callable[[], bool], registry: CollectorRegistry
+        self,
+        host: str,
+        port: int,
+        *,
+        ready: Callable[[], bool],
+        registry: CollectorRegistry,
+        kafka: KafkaHealth | None = None,
     ) -> None:
         self._host, self._port = host, port
         self._ready = ready
+        self._kafka = kafka
         self._registry = registry
         self._runner: web.AppRunner | None = None
 
@@ -43,7 +51,13 @@ class HealthServer:
         if self._runner is not None:
             return
         app = web.Application(middlewares=[problem_middleware])
-        add_health_routes(app, ready=self._ready, openapi=lambda: OPENAPI, registry=self._registry)
+        add_health_routes(
+            app,
+            ready=self._ready,
+            openapi=lambda: OPENAPI,
+            registry=self._registry,
+            kafka=self._kafka,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, self._host, self._port).start()
