@@ -75,7 +75,10 @@ def run_service(
             exit_code = RESTART_EXIT_CODE
             stop.set()
 
-        _restart = lambda reason: loop.call_soon_threadsafe(on_restart, reason)  # noqa: E731
+        def restart_from_any_thread(reason: str) -> None:
+            loop.call_soon_threadsafe(on_restart, reason)
+
+        _restart = restart_from_any_thread
 
         def on_signal() -> None:
             nonlocal signals
