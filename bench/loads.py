@@ -116,8 +116,16 @@ class LimitLoad:
 
 
 class IngestLoad:
-    def __init__(self, ingest_url: str, publishable_key: str, *, batch: int, concurrency: int):
-        self._client = AsyncEventsClient(publishable_key, base_url=ingest_url)
+    def __init__(
+        self,
+        ingest_url: str,
+        publishable_key: str,
+        *,
+        batch: int,
+        concurrency: int,
+        session: aiohttp.ClientSession | None = None,  # the caller's, which it closes
+    ):
+        self._client = AsyncEventsClient(publishable_key, base_url=ingest_url, session=session)
         self._batch = batch
         self._concurrency = concurrency
 

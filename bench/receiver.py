@@ -11,6 +11,9 @@ Routes, on loopback only:
 - ``POST /keys {"name": "whsec_…"}``: the secrets to verify with.
 - ``GET /stats``: counts, arrival times and latencies (all, and per hook name) since the
   last ``POST /reset``.
+- ``GET /counts``: only the counts (cheap, to poll), with ``distinct`` event ids (the
+  body's ``id``) and ``duplicates`` (requests beyond the first for an id).
+- ``GET /ids``: the distinct event ids received since the reset.
 - ``GET /wait?count=N&timeout=S``: answers once N requests were accepted (or at S).
 """
 
@@ -41,6 +44,8 @@ class Tally:
         self.latencies_ms: list[float] = []
         self.by_name: dict[str, int] = {}
         self.latencies_by_name: dict[str, list[float]] = {}
+        self.ids: set[str] = set()
+        self.duplicates = 0
 
     async def hook(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -55,6 +60,11 @@ class Tally:
                 return web.Response(status=400)
             self.verified += 1
         document = orjson.loads(body)
+        event_id = document.get("id")
+        if isinstance(event_id, str):
+            if event_id in self.ids:
+                self.duplicates += 1
+            self.ids.add(event_id)
         sent = (document.get("data") or document).get("sent_at_ns")
         if isinstance(sent, int):
             latency = (now - sent) / 1e6
@@ -71,11 +81,24 @@ class Tally:
             self.verifiers[name] = WebhookVerifier(secret)
         return web.json_response({"names": sorted(self.verifiers)})
 
-    async def stats(self, _: web.Request) -> web.Response:
-        document: dict[str, Any] = {
+    def counts(self) -> dict[str, Any]:
+        return {
             "accepted": self.accepted,
             "verified": self.verified,
             "rejected": self.rejected,
+            "distinct": len(self.ids),
+            "duplicates": self.duplicates,
+        }
+
+    async def counts_route(self, _: web.Request) -> web.Response:
+        return web.json_response(self.counts())
+
+    async def ids_route(self, _: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(list(self.ids)), content_type="application/json")
+
+    async def stats(self, _: web.Request) -> web.Response:
+        document: dict[str, Any] = {
+            **self.counts(),
             "by_name": self.by_name,
             "arrivals": self.arrivals,
             "latencies_ms": self.latencies_ms,
@@ -104,6 +127,8 @@ def build(tally: Tally) -> web.Application:
     app.router.add_post("/hook/{name}", tally.hook)
     app.router.add_post("/keys", tally.keys)
     app.router.add_get("/stats", tally.stats)
+    app.router.add_get("/counts", tally.counts_route)
+    app.router.add_get("/ids", tally.ids_route)
     app.router.add_post("/reset", tally.reset_route)
     app.router.add_get("/wait", tally.wait)
     return app

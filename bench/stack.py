@@ -47,6 +47,14 @@ def rss_mb(pid: int) -> float:
     return resident_pages * PAGE_SIZE / 2**20
 
 
+def open_fds(pid: int) -> int:
+    """How many file descriptors ``pid`` holds open (``/proc/<pid>/fd``), 0 if it is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time ``pid`` used so far (``/proc/<pid>/stat``)."""
     try:
@@ -171,6 +179,15 @@ class ReceiverProcess:
         result: dict[str, Any] = await self._json("GET", "/stats")
         return result
 
+    async def counts(self) -> dict[str, int]:
+        """accepted, verified, rejected, distinct (event ids) and duplicates, since the reset."""
+        result: dict[str, int] = await self._json("GET", "/counts")
+        return result
+
+    async def ids(self) -> set[str]:
+        """The distinct event ids received since the reset."""
+        return set(await self._json("GET", "/ids"))
+
     async def wait_for(self, count: int, timeout: float) -> int:
         """Until ``count`` requests were accepted since the reset; returns how many were."""
         answer = await self._json("GET", f"/wait?count={count}&timeout={timeout}")
@@ -185,6 +202,27 @@ class Workspace:
     id: str
     publishable_key: str
     hooks: tuple[str, ...]  # receiver hook names, one per destination
+
+
+@dataclass(slots=True, frozen=True)
+class StackProcess:
+    pid: int
+    ready_url: str | None  # None: the broker
+    restarts: int
+
+
+def stack_processes(state_dir: Path) -> dict[str, StackProcess]:
+    """The stack's processes now (``stack.json``): each service and the broker. Read it
+    again to follow a service the supervisor restarted (a new pid)."""
+    runtime = read_runtime(state_dir) or {}
+    processes = {
+        name: StackProcess(s["pid"], s.get("ready_url"), s.get("restarts", 0))
+        for name, s in runtime.get("services", {}).items()
+        if s["pid"]
+    }
+    if runtime.get("broker", {}).get("pid"):
+        processes["broker"] = StackProcess(runtime["broker"]["pid"], None, 0)
+    return processes
 
 
 @dataclass(slots=True)
@@ -269,10 +307,7 @@ async def running_stack(settings: dict[str, str] | None = None) -> AsyncIterator
     stack = DevStack(bench_settings(state_dir), console, base_env=env)
     try:
         info = await stack.start()
-        runtime = read_runtime(state_dir) or {}
-        pids = {name: s["pid"] for name, s in runtime.get("services", {}).items() if s["pid"]}
-        if runtime.get("broker", {}).get("pid"):
-            pids["broker"] = runtime["broker"]["pid"]
+        pids = {name: process.pid for name, process in stack_processes(state_dir).items()}
         async with aiohttp.ClientSession() as http:
             yield BenchStack(info, pids, state_dir, http)
     finally:

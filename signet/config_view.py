@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from signet import codec
 from signet.errors import BrokerError, CodecError
 from signet.records import Destination, PublishableKey, WorkspaceConfig
+from signet.runner import request_restart
 from signet.settings import CommonSettings
 from signet.topics import Topics, consumer_client_config
 
@@ -159,6 +160,9 @@ class ConfigView:
                     if err is not None:
                         if err.code() == KafkaError._PARTITION_EOF:
                             at_end.add(msg.partition() or 0)
+                        elif err.fatal():
+                            # A dead client: the process restarts and reads the topic anew.
+                            request_restart(f"config view: {err.str()}")
                         else:
                             log.warning("config view: %s", err.str())
                         continue

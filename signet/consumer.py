@@ -8,15 +8,25 @@ tracked (``OffsetTracker``) and commits move to the low-water mark of completed 
 never past an incomplete offset, so a crash redoes work and never skips it.
 
 On assign a partition starts afresh; on revoke what is done is committed and the rest
-forgotten (the new owner redoes it); a lost partition is forgotten without a commit. The
-service hears of each through ``on_assigned`` / ``on_released``, called on the consumer
-thread under the tracker's lock: they must be quick (``call_soon`` hands work to the
-loop). Log lines go to the service's logger, so they read as the service's own.
+forgotten (the new owner redoes it); a lost partition is forgotten without a commit. A
+partition that comes back to this member skips the records it had completed but not
+committed (``OffsetTracker``). The service hears of each through ``on_assigned`` /
+``on_released``, called on the consumer thread under the tracker's lock: they must be
+quick (``call_soon`` hands work to the loop). Log lines go to the service's logger, so
+they read as the service's own.
+
+While the broker stalls, nothing finished can be recorded: the service's producer gets no
+acknowledgements and commits fail. Past ``recording_stall_seconds`` of that,
+``wait_until_recordable`` holds the service's poll loop, so it stops taking records it
+would only have to redo after the stall (the group's rebalance hands its partitions back
+from the last commit). A consumer error librdkafka calls fatal leaves the client dead:
+the process restarts (``signet.runner.request_restart``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -25,14 +35,18 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from signet.kafka import AsyncProducer
+from signet.kafka_health import ClientState
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.offsets import Commit, OffsetTracker, Partition, Ticket
+from signet.runner import request_restart
 from signet.settings import AlerterSettings, DispatcherSettings
 from signet.topics import group_consumer_config
 
 T = TypeVar("T")
+STALL_CHECK_SECONDS = 0.2
 PartitionsHook = Callable[[list[Partition]], None]
 
 
@@ -49,9 +63,11 @@ class LowWaterConsumer:
         logger: logging.Logger,
         on_assigned: PartitionsHook,
         on_released: PartitionsHook,
+        results: AsyncProducer | None = None,
         **overrides: Any,
     ) -> None:
         """``name`` says what is consumed in log lines ("outcome consumer");
+        ``results`` is the producer whose acknowledgements make finished work durable;
         ``overrides`` are librdkafka settings added to the shared ones."""
         conf: dict[str, Any] = {
             **group_consumer_config(
@@ -71,6 +87,10 @@ class LowWaterConsumer:
         self._on_assigned = on_assigned
         self._on_released = on_released
         self._commit_interval = settings.commit_interval_seconds
+        self._results = results
+        self._stall_bound = settings.recording_stall_seconds
+        self._commit_failing_since: float | None = None
+        self.state = ClientState("consumer", kafka_metrics)
 
         self._tracker = OffsetTracker()
         self.lock = threading.Lock()  # the tracker is shared with rebalance callbacks
@@ -136,7 +156,7 @@ class LowWaterConsumer:
         a partition revoked meanwhile (its new owner has it)."""
         err = msg.error()
         if err is not None:
-            self._log.warning("%s: %s", self._name, err.str())
+            self.note_error(err)
             return None
         key = Partition(msg.topic() or "", msg.partition() or 0)
         offset = msg.offset() or 0
@@ -152,6 +172,15 @@ class LowWaterConsumer:
                 self._tracker.assign([key])
                 ticket = self._tracker.track(key, offset)
         return None if ticket is None else (key, ticket)
+
+    def note_error(self, err: KafkaError) -> None:
+        """A consumer error: logged; a fatal one restarts the process (the client is dead
+        and a group member cannot be swapped under its partitions' in-flight work)."""
+        if err.fatal():
+            if self.state.failed(err.str()):
+                request_restart(f"{self._name}: {err.str()}")
+            return
+        self._log.warning("%s: %s", self._name, err.str())
 
     def complete(self, ticket: Ticket) -> None:
         """The ticket's work is durable; its offset may be committed."""
@@ -172,6 +201,7 @@ class LowWaterConsumer:
         with self.lock:
             commits = self._tracker.uncommitted()
         if consumer is None or not commits:
+            self._commit_failing_since = None  # nothing waits to be recorded
             return
         try:
             await self.in_thread(
@@ -179,9 +209,56 @@ class LowWaterConsumer:
             )
         except KafkaException as exc:
             self._log.warning("offset commit failed (will retry): %s", exc)
+            if self._commit_failing_since is None:
+                self._commit_failing_since = time.monotonic()
             return
+        self._commit_failing_since = None
         with self.lock:
             self._tracker.mark_committed(commits)
+
+    # -- recording stalls ----------------------------------------------------------------
+
+    def unrecorded_for(self) -> float:
+        """Seconds finished work has not been recordable: results unacknowledged or
+        commits failing, whichever is longer (0 when all is well)."""
+        failing = self._commit_failing_since
+        commits = 0.0 if failing is None else time.monotonic() - failing
+        results = 0.0 if self._results is None else self._results.unacknowledged_for()
+        return max(commits, results)
+
+    async def wait_until_recordable(self, stopping: asyncio.Event) -> bool:
+        """Hold the caller while work cannot be recorded past the bound; True if it held.
+
+        Commits are retried meanwhile (they tell when the broker is back). librdkafka's
+        poll interval keeps running: a stall longer than ``max.poll.interval.ms`` costs a
+        rejoin afterwards, nothing else.
+        """
+        stalled = self.unrecorded_for()
+        if stalled <= self._stall_bound:
+            return False
+        self._log.warning(
+            "%s: finished work unrecorded for %.1fs (broker stalled?); taking no new records "
+            "until it is recorded",
+            self._name,
+            stalled,
+        )
+        started = time.monotonic()
+        while not stopping.is_set() and self.unrecorded_for() > self._stall_bound:
+            await self.commit_if_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), STALL_CHECK_SECONDS)
+        self._log.info(
+            "%s: recording again after %.1fs; taking records",
+            self._name,
+            time.monotonic() - started,
+        )
+        return True
+
+    @property
+    def skipped(self) -> int:
+        """Records not redone: completed by this member in an earlier assignment."""
+        with self.lock:
+            return self._tracker.skipped
 
     # -- rebalances: on the consumer thread, inside consume() or close() -----------------
 

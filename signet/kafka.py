@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -87,6 +88,11 @@ class AsyncProducer:
         self._acks: deque[tuple[asyncio.Future[Message], KafkaError | None, Message]] = deque()
         self._metrics = metrics
         self._produced: dict[str, Counter] = {}  # per topic; topic names are few
+        # Acknowledgements so far (any thread), and since when none came while records
+        # waited: ``unacknowledged_for``.
+        self._acknowledged = 0
+        self._seen_acknowledged = 0
+        self._quiet_since = time.monotonic()
 
     async def start(self) -> None:
         if self._producer is not None:
@@ -199,6 +205,7 @@ class AsyncProducer:
             # On whichever thread polled: the poll thread, the loop's own (a full queue),
             # or the thread disposing of a dead instance.
             if err is None:
+                self._acknowledged += 1
                 self._count(topic)
             elif is_dead_producer(err):
                 self._died(generation, err)
@@ -220,6 +227,18 @@ class AsyncProducer:
                     self._died(generation, err)
                     raise BrokerError(f"produce to {topic} failed: {err.str()}") from exc
                 raise
+
+    def unacknowledged_for(self) -> float:
+        """Seconds records have waited without the broker acknowledging any (0 while
+        nothing waits or acknowledgements keep coming). Call it now and then from the loop:
+        a consumer stops taking work it could not record (``signet.consumer``)."""
+        now = time.monotonic()
+        producer, acknowledged = self._producer, self._acknowledged
+        if producer is None or len(producer) == 0 or acknowledged != self._seen_acknowledged:
+            self._seen_acknowledged = acknowledged
+            self._quiet_since = now
+            return 0.0
+        return now - self._quiet_since
 
     def _count(self, topic: str) -> None:
         """One record acknowledged, on whichever thread served the callback (counters are

@@ -59,6 +59,10 @@ class CommonSettings(BaseSettings):
     kafka_probe_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     kafka_probe_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     kafka_fatal_grace_seconds: float = Field(default=60.0, gt=0)
+    # A consumer whose finished work cannot be recorded (its results not acknowledged by
+    # the broker, or its offsets not committed) for longer than this takes no new records
+    # until it can: a stalled broker must not multiply the work redone after it.
+    recording_stall_seconds: float = Field(default=2.0, gt=0)
 
 
 class IngestSettings(CommonSettings):

@@ -109,7 +109,10 @@ class Alerter:
             await pipeline.start()
             stack.push_async_callback(pipeline.drain)  # if the consumer never started
             # The consumer's stop drains the pipeline (pending digests) before its commit.
-            consumer = self._consumer = OutcomeConsumer(settings, pipeline, self.metrics.kafka)
+            consumer = self._consumer = OutcomeConsumer(
+                settings, pipeline, self.metrics.kafka, results=producer
+            )
+            self.kafka_health.watch(consumer.client_state)
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             self._stack = stack.pop_all()

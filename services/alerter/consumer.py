@@ -26,6 +26,8 @@ from typing import Protocol
 from confluent_kafka import Consumer, KafkaException, Message
 
 from signet.consumer import LowWaterConsumer
+from signet.kafka import AsyncProducer
+from signet.kafka_health import ClientState
 from signet.kafka_metrics import KafkaMetrics
 from signet.offsets import Partition, Ticket
 from signet.settings import AlerterSettings
@@ -73,7 +75,10 @@ class OutcomeConsumer:
         *,
         poll_timeout_seconds: float = 0.25,
         batch_size: int = 500,
+        results: AsyncProducer | None = None,
     ) -> None:
+        """``results``: the producer of dead letters; while it gets no acknowledgements,
+        no new outcomes are taken (``LowWaterConsumer``)."""
         self._topic = Topics.from_settings(settings).outcomes
         self._offsets = LowWaterConsumer(
             settings,
@@ -83,6 +88,7 @@ class OutcomeConsumer:
             logger=log,
             on_assigned=self._assigned,
             on_released=self._drop,
+            results=results,
             **BATCHING_FETCH,  # an alert may wait a fetch's 200 ms
         )
         self._sink = sink
@@ -124,11 +130,18 @@ class OutcomeConsumer:
         self.subscribed = False
         log.info("outcome consumer stopped after %d records", self.consumed)
 
+    @property
+    def client_state(self) -> ClientState:
+        """The consumer client's fatal state (the service's ``KafkaHealth`` watches it)."""
+        return self._offsets.state
+
     # -- the poll loop -----------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
+            if await self._offsets.wait_until_recordable(self._stopping):
+                continue
             try:
                 await self._poll_once()
                 backoff = 0.1

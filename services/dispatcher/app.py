@@ -130,8 +130,13 @@ class Dispatcher:
                 config_wait_seconds=settings.config_wait_seconds,
             )
             consumer = self._consumer = DeliveryConsumer(
-                settings, pipeline, DeadLetterWriter(producer, topics, SERVICE), self.metrics
+                settings,
+                pipeline,
+                DeadLetterWriter(producer, topics, SERVICE),
+                self.metrics,
+                results=producer,
             )
+            self.kafka_health.watch(consumer.client_state)
             self.metrics.track_in_flight(lambda: consumer.in_flight)
             await consumer.start()
             stack.push_async_callback(consumer.stop)

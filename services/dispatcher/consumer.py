@@ -33,7 +33,8 @@ from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser
 from signet.consumer import LowWaterConsumer
 from signet.errors import SignetError
-from signet.kafka import DeadLetterWriter
+from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka_health import ClientState
 from signet.offsets import Partition, Ticket
 from signet.records import Delivery
 from signet.settings import DispatcherSettings
@@ -62,7 +63,10 @@ class DeliveryConsumer:
         *,
         poll_timeout_seconds: float = 0.25,
         batch_size: int = 500,
+        results: AsyncProducer | None = None,
     ) -> None:
+        """``results``: the producer of outcomes and retries; while it gets no
+        acknowledgements, no new deliveries are taken (``LowWaterConsumer``)."""
         topics = Topics.from_settings(settings)
         self._topic = topics.deliveries
         tiers = {topics.retry(seconds): seconds for seconds in RETRY_TIERS_SECONDS}
@@ -75,6 +79,7 @@ class DeliveryConsumer:
             # A fresh assignment starts unpaused with nothing held.
             on_assigned=self._forget_held,
             on_released=self._forget_held,
+            results=results,
             **{
                 # Co-locates partition p of deliveries and of every tier (module docstring).
                 "partition.assignment.strategy": "range",
@@ -115,6 +120,11 @@ class DeliveryConsumer:
     @property
     def held(self) -> int:
         return self._releaser.held
+
+    @property
+    def client_state(self) -> ClientState:
+        """The consumer client's fatal state (the service's ``KafkaHealth`` watches it)."""
+        return self._offsets.state
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -170,6 +180,8 @@ class DeliveryConsumer:
     async def _poll_loop(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
+            if await self._offsets.wait_until_recordable(self._stopping):
+                continue
             room = self._max_pending - len(self._tasks)
             if room <= 0:
                 self._room.clear()

@@ -100,6 +100,8 @@ class PortalService:
         self._view = ConfigView(settings)
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self.kafka_health.watch(self._producer.state)
+        if self.delivery_log.projection is not None:
+            self.kafka_health.watch(self.delivery_log.projection.state)
         self._producer_up = False
         self._stack: AsyncExitStack | None = None
         self.port: int | None = None

@@ -60,17 +60,17 @@ def test_revoke_commits_what_is_done_and_forgets_the_rest() -> None:
 
     assert tracker.revoke([P0]) == [Commit(P0.topic, 0, 2)]
     assert tracker.assigned == [P1]
-    # a delivery of the revoked partition finishing late changes nothing
+    # a delivery of the revoked partition finishing late does not move any commit
     tracker.complete(a[1])
     assert tracker.uncommitted() == [Commit(P1.topic, 1, 7)]
 
-    # the partition comes back: a fresh assignment, old tickets stay dead
+    # the partition comes back: a fresh assignment, old tickets do not move its commits
     tracker.assign([P0])
     tracker.complete(a[1])
     assert tracker.uncommitted() == [Commit(P1.topic, 1, 7)]
-    c = tracked(tracker, P0, [2])
-    tracker.complete(c[0])
-    assert Commit(P0.topic, 0, 3) in tracker.uncommitted()
+    (c,) = tracked(tracker, P0, [4])
+    tracker.complete(c)
+    assert Commit(P0.topic, 0, 5) in tracker.uncommitted()
     tracker.complete(b[0])
     tracker.lose([P0, P1])
     assert tracker.uncommitted() == [] and tracker.assigned == []
@@ -119,3 +119,44 @@ def test_commit_position_never_passes_unfinished_work(
     assert commit.offset == expected
     assert all(o < commit.offset for i, o in enumerate(offsets) if o < expected)
     assert tracker.in_flight == len(unfinished)
+
+
+def test_a_partition_that_comes_back_skips_what_this_member_completed() -> None:
+    """A broker stall: nothing could be committed, the group rebalanced, and the same
+    partition came back from its last commit. What this member completed meanwhile
+    (including work that finished after the revoke) is not handed out again."""
+    tracker = OffsetTracker()
+    tracker.assign([P0])
+    t = tracked(tracker, P0, [10, 11, 12, 13, 14])
+    tracker.complete(t[0])
+    tracker.complete(t[2])
+    tracker.lose([P0])  # the commit never happened
+    tracker.complete(t[1])  # its outcome was acknowledged after the loss
+
+    tracker.assign([P0])
+    again = [tracker.track(P0, o) for o in (10, 11, 12, 13, 14, 15)]
+    assert [o for o, ticket in zip((10, 11, 12, 13, 14, 15), again, strict=True) if ticket] == [
+        13,
+        14,
+        15,
+    ]
+    assert tracker.skipped == 3
+    # skipped offsets count as complete for the new assignment's commits
+    assert tracker.uncommitted() == [Commit(P0.topic, 0, 13)]
+    for ticket in again[3:]:
+        assert ticket is not None
+        tracker.complete(ticket)
+    assert tracker.uncommitted() == [Commit(P0.topic, 0, 16)]
+
+
+def test_a_retired_assignment_is_dropped_once_passed() -> None:
+    tracker = OffsetTracker()
+    tracker.assign([P0])
+    (t,) = tracked(tracker, P0, [3])
+    tracker.complete(t)
+    tracker.revoke([P0])
+    tracker.assign([P0])
+    assert tracker.track(P0, 3) is None  # done before: skipped
+    assert tracker.track(P0, 4) is not None  # past what the retired one knew: dropped
+    tracker.assign([P0])  # and a rewind now redoes 3: nothing remembers it
+    assert tracker.track(P0, 3) is not None

@@ -12,19 +12,25 @@ linear even while a rebalance briefly lets two members read one partition.
 
 A record that does not decode or breaks a rule is a dead letter, and so is one the
 database refuses on its own; an unavailable database is waited for, never skipped.
+
+While the broker stalls, commits fail: past ``recording_stall_seconds`` of that, no new
+batch is read until the last one's offsets are committed (a stalled broker must not make
+the projection read further ahead than it can record). A consumer error librdkafka calls
+fatal restarts the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from services.portal.log.chain import checked_delivery, checked_outcome
 from services.portal.log.errors import RecordRejected, StoreUnavailable
@@ -34,14 +40,31 @@ from signet import codec
 from signet.errors import SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
+from signet.kafka_health import ClientState
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.records import Delivery, Outcome
+from signet.runner import request_restart
 from signet.settings import PortalSettings
 from signet.topics import BATCHING_FETCH, Topics, group_consumer_config
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
+STALL_CHECK_SECONDS = 0.2
+# Commit errors that mean "the broker did not answer" (retry the same offsets), as opposed
+# to "these partitions are not ours any more" (drop them: their new owner re-reads).
+UNREACHABLE = frozenset(
+    {
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError._WAIT_COORD,
+    }
+)
 T = TypeVar("T")
 Record = Delivery | Outcome
 
@@ -87,6 +110,10 @@ class LogProjection:
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._stall_bound = settings.recording_stall_seconds
+        self._unrecorded: list[TopicPartition] = []  # offsets whose commit failed
+        self._commit_failing_since: float | None = None
+        self.state = ClientState("log-consumer", kafka_metrics)
         self.batches = 0
         self.dead_lettered = 0
 
@@ -161,6 +188,11 @@ class LogProjection:
         consumer = self._consumer
         if consumer is None:
             raise _Stopping
+        failing = self._commit_failing_since
+        if failing is not None and time.monotonic() - failing > self._stall_bound:
+            await self._pause(STALL_CHECK_SECONDS)
+            await self._commit_offsets(consumer, self._unrecorded)
+            return
 
         def consume() -> list[Message]:
             messages = consumer.consume(self._batch_size, self._poll_timeout)
@@ -173,6 +205,9 @@ class LogProjection:
             err = msg.error()
             if err is None:
                 records.append(msg)
+            elif err.fatal():
+                if self.state.failed(err.str()):
+                    request_restart(f"log consumer: {err.str()}")
             else:
                 log.warning("log consumer: %s", err.str())
         if not records:
@@ -239,9 +274,23 @@ class LogProjection:
         for msg in messages:
             key = (msg.topic() or "", msg.partition() or 0)
             ends[key] = max(ends[key], (msg.offset() or 0) + 1)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+        await self._commit_offsets(
+            consumer, [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+        )
+
+    async def _commit_offsets(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
         try:
             await self._in_thread(partial(consumer.commit, offsets=offsets, asynchronous=False))
         except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() in UNREACHABLE:
+                # The broker is away: keep the offsets and, past the bound, read no more.
+                self._unrecorded = offsets
+                if self._commit_failing_since is None:
+                    self._commit_failing_since = time.monotonic()
+                log.warning("log offsets not committed (%s); will retry", exc)
+                return
             # Lost the partitions meanwhile: their new owner re-reads; the store dedupes.
             log.warning("log offsets not committed (%s); they will be re-read", exc)
+        self._unrecorded = []
+        self._commit_failing_since = None
