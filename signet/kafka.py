@@ -26,6 +26,7 @@ from prometheus_client import Counter
 from signet import codec
 from signet.errors import BrokerError, SignetError
 from signet.ids import now_ms
+from signet.kafka_errors import is_dead_producer, kafka_error_of
 from signet.kafka_health import ClientState
 from signet.kafka_metrics import KafkaMetrics
 from signet.records import DeadLetter
@@ -35,20 +36,6 @@ from signet.topics import Topics, kafka_client_config
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, str | bytes | None]]
-
-
-# Answers after which a producer instance never writes again: librdkafka's fatal errors,
-# and the epoch errors a broker gives an idempotent producer it has fenced. After a stall
-# with produce requests in flight, librdkafka bumps the epoch and Tansu answers every
-# later write with PRODUCER_FENCED, which librdkafka does not flag as fatal.
-_DEAD_PRODUCER_CODES = frozenset(
-    {KafkaError._FATAL, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
-)
-
-
-def is_dead_producer(err: KafkaError) -> bool:
-    """True when ``err`` means the producer instance that reported it is unusable."""
-    return bool(err.fatal()) or err.code() in _DEAD_PRODUCER_CODES
 
 
 class AsyncProducer:
@@ -222,8 +209,8 @@ class AsyncProducer:
                 producer.poll(0.05)
                 self._settle_acks()
             except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                if isinstance(err, KafkaError) and is_dead_producer(err):
+                err = kafka_error_of(exc)
+                if err is not None and is_dead_producer(err):
                     self._died(generation, err)
                     raise BrokerError(f"produce to {topic} failed: {err.str()}") from exc
                 raise

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -55,8 +56,11 @@ from signet.event_input import (
     FieldErrorCode,
     build_event_input,
 )
+from signet.kafka_errors import is_dead_producer, kafka_error_of
 from signet.settings import CommonSettings
 from signet.topics import Topics, kafka_client_config
+
+log = logging.getLogger(__name__)
 
 WORKSPACE_ID_MAX_CHARS = 128
 
@@ -108,13 +112,34 @@ class EventProducer:
             "compression.type": "lz4",
             **overrides,
         }
-        try:
-            self._producer = Producer(conf)
-        except KafkaException as exc:
-            raise BrokerError(f"cannot create the Kafka producer: {exc}") from exc
+        self._conf = conf
+        self._producer = self._new_producer()
         self._failures: list[FailedEvent] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._dead: str | None = None  # why the current client is unusable, until replaced
+        self.replacements = 0  # clients replaced after a fatal error (a fenced producer)
+
+    def _new_producer(self) -> Producer:
+        try:
+            return Producer(self._conf)
+        except KafkaException as exc:
+            raise BrokerError(f"cannot create the Kafka producer: {exc}") from exc
+
+    def _replace_if_dead(self) -> None:
+        """A client the broker fenced (or librdkafka calls fatal) never writes again: its
+        records fail now (``take_failures`` lists them; emit them again with the same
+        ``id``) and a new idempotent client takes its place."""
+        reason = self._dead
+        if reason is None:
+            return
+        dead, self._producer = self._producer, self._new_producer()
+        self._dead = None
+        self.replacements += 1
+        log.warning("Kafka producer replaced after a fatal error: %s", reason)
+        dead.purge()
+        dead.poll(0)  # their delivery reports: each becomes a FailedEvent
+        dead.close()
 
     def emit(
         self,
@@ -157,9 +182,12 @@ class EventProducer:
     def _produce(self, event_id: str, workspace_id: str, value: bytes) -> None:
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
+                if is_dead_producer(err):
+                    self._dead = err.str()
                 with self._lock:
                     self._failures.append(FailedEvent(event_id, workspace_id, err.str()))
 
+        self._replace_if_dead()
         deadline = time.monotonic() + self._block_timeout
         while True:
             try:
@@ -175,6 +203,9 @@ class EventProducer:
                     ) from exc
                 self._producer.poll(0.1)
             except KafkaException as exc:
+                err = kafka_error_of(exc)
+                if err is not None and is_dead_producer(err):
+                    self._dead = err.str()
                 raise BrokerError(f"cannot produce to {self._topic}: {exc}") from exc
         self._producer.poll(0)  # serve callbacks of earlier records; never blocks
 
@@ -185,7 +216,9 @@ class EventProducer:
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve delivery reports; ``emit`` does this too. Returns how many were served."""
-        return int(self._producer.poll(timeout))
+        served = int(self._producer.poll(timeout))
+        self._replace_if_dead()
+        return served
 
     def take_failures(self) -> list[FailedEvent]:
         """Failed events reported so far (and forget them)."""
@@ -196,6 +229,7 @@ class EventProducer:
     def flush(self, timeout: float = 30.0) -> None:
         """Wait for every acknowledgement; raise :class:`DeliveryFailedError` if any failed."""
         remaining = int(self._producer.flush(timeout))
+        self._replace_if_dead()
         failures = self.take_failures()
         if failures or remaining:
             raise DeliveryFailedError(failures, remaining)

@@ -40,6 +40,7 @@ from signet import codec
 from signet.errors import SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
+from signet.kafka_errors import kafka_error_of
 from signet.kafka_health import ClientState
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
 from signet.records import Delivery, Outcome
@@ -282,8 +283,8 @@ class LogProjection:
         try:
             await self._in_thread(partial(consumer.commit, offsets=offsets, asynchronous=False))
         except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and err.code() in UNREACHABLE:
+            err = kafka_error_of(exc)
+            if err is not None and err.code() in UNREACHABLE:
                 # The broker is away: keep the offsets and, past the bound, read no more.
                 self._unrecorded = offsets
                 if self._commit_failing_since is None:
