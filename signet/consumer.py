@@ -50,6 +50,52 @@ STALL_CHECK_SECONDS = 0.2
 PartitionsHook = Callable[[list[Partition]], None]
 
 
+class RecordingGate:
+    """Open while a service's finished work can be recorded: its results producer gets
+    acknowledgements (or has nothing waiting) and its commits go through.
+
+    Shut once either has failed for longer than ``bound_seconds``: the consumer takes no
+    new records and the dispatcher starts no new request (what it sent could not be
+    recorded, and would be sent again after the stall). Used on the event loop only.
+    """
+
+    def __init__(
+        self,
+        results: AsyncProducer | None,
+        bound_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._results = results
+        self._bound = bound_seconds
+        self._clock = clock
+        self._commits_failing_since: float | None = None
+
+    def commits_failed(self) -> None:
+        if self._commits_failing_since is None:
+            self._commits_failing_since = self._clock()
+
+    def commits_recorded(self) -> None:
+        self._commits_failing_since = None
+
+    def unrecorded_for(self) -> float:
+        """Seconds finished work has not been recordable (0 when all is well)."""
+        failing = self._commits_failing_since
+        commits = 0.0 if failing is None else self._clock() - failing
+        results = 0.0 if self._results is None else self._results.unacknowledged_for()
+        return max(commits, results)
+
+    @property
+    def open(self) -> bool:
+        return self.unrecorded_for() <= self._bound
+
+    async def wait_open(self) -> None:
+        """Return once the gate is open (at once when it is). Polled: what opens it is
+        the broker's acknowledgements, counted on librdkafka's thread."""
+        while not self.open:  # noqa: ASYNC110
+            await asyncio.sleep(STALL_CHECK_SECONDS)
+
+
 class LowWaterConsumer:
     """One group member: its thread, its offset tracker, its commits and rebalances."""
 
@@ -63,12 +109,13 @@ class LowWaterConsumer:
         logger: logging.Logger,
         on_assigned: PartitionsHook,
         on_released: PartitionsHook,
-        results: AsyncProducer | None = None,
+        gate: RecordingGate | None = None,
         **overrides: Any,
     ) -> None:
-        """``name`` says what is consumed in log lines ("outcome consumer");
-        ``results`` is the producer whose acknowledgements make finished work durable;
-        ``overrides`` are librdkafka settings added to the shared ones."""
+        """``name`` says what is consumed in log lines ("outcome consumer"); ``gate``
+        watches the producer whose acknowledgements make finished work durable (the
+        service shares it with whatever else must wait); ``overrides`` are librdkafka
+        settings added to the shared ones."""
         conf: dict[str, Any] = {
             **group_consumer_config(
                 settings, settings.consumer_group, settings.consumer_session_timeout_seconds
@@ -87,9 +134,7 @@ class LowWaterConsumer:
         self._on_assigned = on_assigned
         self._on_released = on_released
         self._commit_interval = settings.commit_interval_seconds
-        self._results = results
-        self._stall_bound = settings.recording_stall_seconds
-        self._commit_failing_since: float | None = None
+        self.gate = gate or RecordingGate(None, settings.recording_stall_seconds)
         self.state = ClientState("consumer", kafka_metrics)
 
         self._tracker = OffsetTracker()
@@ -201,7 +246,7 @@ class LowWaterConsumer:
         with self.lock:
             commits = self._tracker.uncommitted()
         if consumer is None or not commits:
-            self._commit_failing_since = None  # nothing waits to be recorded
+            self.gate.commits_recorded()  # nothing waits to be committed
             return
         try:
             await self.in_thread(
@@ -209,41 +254,29 @@ class LowWaterConsumer:
             )
         except KafkaException as exc:
             self._log.warning("offset commit failed (will retry): %s", exc)
-            if self._commit_failing_since is None:
-                self._commit_failing_since = time.monotonic()
+            self.gate.commits_failed()
             return
-        self._commit_failing_since = None
+        self.gate.commits_recorded()
         with self.lock:
             self._tracker.mark_committed(commits)
 
     # -- recording stalls ----------------------------------------------------------------
 
-    def unrecorded_for(self) -> float:
-        """Seconds finished work has not been recordable: results unacknowledged or
-        commits failing, whichever is longer (0 when all is well)."""
-        failing = self._commit_failing_since
-        commits = 0.0 if failing is None else time.monotonic() - failing
-        results = 0.0 if self._results is None else self._results.unacknowledged_for()
-        return max(commits, results)
-
     async def wait_until_recordable(self, stopping: asyncio.Event) -> bool:
-        """Hold the caller while work cannot be recorded past the bound; True if it held.
-
-        Commits are retried meanwhile (they tell when the broker is back). librdkafka's
-        poll interval keeps running: a stall longer than ``max.poll.interval.ms`` costs a
-        rejoin afterwards, nothing else.
-        """
-        stalled = self.unrecorded_for()
-        if stalled <= self._stall_bound:
+        """Hold the caller while the gate is shut; True if it held. Commits are retried
+        meanwhile (they tell when the broker is back). librdkafka's poll interval keeps
+        running: a stall longer than ``max.poll.interval.ms`` costs a rejoin afterwards."""
+        gate = self.gate
+        if gate.open:
             return False
         self._log.warning(
             "%s: finished work unrecorded for %.1fs (broker stalled?); taking no new records "
             "until it is recorded",
             self._name,
-            stalled,
+            gate.unrecorded_for(),
         )
         started = time.monotonic()
-        while not stopping.is_set() and self.unrecorded_for() > self._stall_bound:
+        while not stopping.is_set() and not gate.open:
             await self.commit_if_due()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), STALL_CHECK_SECONDS)

@@ -24,6 +24,7 @@ from services.alerter.slack import RetryBudget, SlackSender
 from services.alerter.storm import StormControl
 from signet import __version__
 from signet.config_view import ConfigView
+from signet.consumer import RecordingGate
 from signet.kafka import AsyncProducer, DeadLetterWriter
 from signet.kafka_health import KafkaHealth
 from signet.secrets import MasterKeyRing
@@ -110,7 +111,10 @@ class Alerter:
             stack.push_async_callback(pipeline.drain)  # if the consumer never started
             # The consumer's stop drains the pipeline (pending digests) before its commit.
             consumer = self._consumer = OutcomeConsumer(
-                settings, pipeline, self.metrics.kafka, results=producer
+                settings,
+                pipeline,
+                self.metrics.kafka,
+                gate=RecordingGate(producer, settings.recording_stall_seconds),
             )
             self.kafka_health.watch(consumer.client_state)
             await consumer.start()

@@ -25,8 +25,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaException, Message
 
-from signet.consumer import LowWaterConsumer
-from signet.kafka import AsyncProducer
+from signet.consumer import LowWaterConsumer, RecordingGate
 from signet.kafka_health import ClientState
 from signet.kafka_metrics import KafkaMetrics
 from signet.offsets import Partition, Ticket
@@ -75,10 +74,10 @@ class OutcomeConsumer:
         *,
         poll_timeout_seconds: float = 0.25,
         batch_size: int = 500,
-        results: AsyncProducer | None = None,
+        gate: RecordingGate | None = None,
     ) -> None:
-        """``results``: the producer of dead letters; while it gets no acknowledgements,
-        no new outcomes are taken (``LowWaterConsumer``)."""
+        """``gate``: shut while dead letters or commits cannot be recorded; no new
+        outcomes are taken meanwhile (``signet.consumer.RecordingGate``)."""
         self._topic = Topics.from_settings(settings).outcomes
         self._offsets = LowWaterConsumer(
             settings,
@@ -88,7 +87,7 @@ class OutcomeConsumer:
             logger=log,
             on_assigned=self._assigned,
             on_released=self._drop,
-            results=results,
+            gate=gate,
             **BATCHING_FETCH,  # an alert may wait a fetch's 200 ms
         )
         self._sink = sink

@@ -31,6 +31,7 @@ from services.dispatcher.sender import Sender
 from services.dispatcher.signing_keys import SigningKeys
 from signet import __version__
 from signet.config_view import ConfigView
+from signet.consumer import RecordingGate
 from signet.kafka import AsyncProducer, DeadLetterWriter
 from signet.kafka_health import KafkaHealth
 from signet.secrets import MasterKeyRing
@@ -100,6 +101,9 @@ class Dispatcher:
 
             topics = Topics.from_settings(settings)
             outcomes = OutcomeWriter(producer, topics)
+            # Shut while outcomes or commits cannot be recorded (a stalled broker): no new
+            # request starts, no new delivery is taken.
+            gate = RecordingGate(producer, settings.recording_stall_seconds)
             pipeline = DeliveryPipeline(
                 directory=view,
                 keys=SigningKeys(self._ring),
@@ -128,13 +132,14 @@ class Dispatcher:
                 metrics=self.metrics,
                 default_timeout_seconds=settings.request_timeout_seconds,
                 config_wait_seconds=settings.config_wait_seconds,
+                recording=gate,
             )
             consumer = self._consumer = DeliveryConsumer(
                 settings,
                 pipeline,
                 DeadLetterWriter(producer, topics, SERVICE),
                 self.metrics,
-                results=producer,
+                gate=gate,
             )
             self.kafka_health.watch(consumer.client_state)
             self.metrics.track_in_flight(lambda: consumer.in_flight)

@@ -31,9 +31,9 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser
-from signet.consumer import LowWaterConsumer
+from signet.consumer import LowWaterConsumer, RecordingGate
 from signet.errors import SignetError
-from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka import DeadLetterWriter
 from signet.kafka_health import ClientState
 from signet.offsets import Partition, Ticket
 from signet.records import Delivery
@@ -63,10 +63,10 @@ class DeliveryConsumer:
         *,
         poll_timeout_seconds: float = 0.25,
         batch_size: int = 500,
-        results: AsyncProducer | None = None,
+        gate: RecordingGate | None = None,
     ) -> None:
-        """``results``: the producer of outcomes and retries; while it gets no
-        acknowledgements, no new deliveries are taken (``LowWaterConsumer``)."""
+        """``gate``: shut while outcomes and retries cannot be recorded; no new
+        deliveries are taken meanwhile (``signet.consumer.RecordingGate``)."""
         topics = Topics.from_settings(settings)
         self._topic = topics.deliveries
         tiers = {topics.retry(seconds): seconds for seconds in RETRY_TIERS_SECONDS}
@@ -79,7 +79,7 @@ class DeliveryConsumer:
             # A fresh assignment starts unpaused with nothing held.
             on_assigned=self._forget_held,
             on_released=self._forget_held,
-            results=results,
+            gate=gate,
             **{
                 # Co-locates partition p of deliveries and of every tier (module docstring).
                 "partition.assignment.strategy": "range",

@@ -46,6 +46,7 @@ from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
 from signet import codec
+from signet.consumer import RecordingGate
 from signet.errors import InvalidRecordError, SecretError
 from signet.ids import now_ms
 from signet.payload import iso_utc_ms
@@ -132,8 +133,11 @@ class DeliveryPipeline:
         metrics: DispatcherMetrics,
         default_timeout_seconds: float,
         config_wait_seconds: float,
+        recording: RecordingGate | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``recording``: while shut (a stalled broker), deliveries wait before anything
+        is sent, so nothing is sent that could not be recorded (and would be sent again)."""
         self._lookup = DestinationLookup(directory, config_wait_seconds)
         self._keys = keys
         self._sender = sender
@@ -143,6 +147,7 @@ class DeliveryPipeline:
         self._schedule = schedule
         self._metrics = metrics
         self._default_timeout = default_timeout_seconds
+        self._recording = recording
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
 
     async def process(self, value: bytes | None) -> Outcome | None:
@@ -154,6 +159,8 @@ class DeliveryPipeline:
         await self._retries.schedule(delivery, reason="hop")
 
     async def handle(self, delivery: Delivery) -> Outcome | None:
+        if self._recording is not None and not self._recording.open:
+            await self._recording.wait_open()
         try:
             config, destination = await self._lookup.find(delivery)
         except DestinationUnavailable as exc:
