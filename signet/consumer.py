@@ -135,6 +135,7 @@ class LowWaterConsumer:
         self._on_released = on_released
         self._commit_interval = settings.commit_interval_seconds
         self.gate = gate or RecordingGate(None, settings.recording_stall_seconds)
+        self._not_redone = kafka_metrics.not_redone.labels(settings.consumer_group)
         self.state = ClientState("consumer", kafka_metrics)
 
         self._tracker = OffsetTracker()
@@ -206,6 +207,7 @@ class LowWaterConsumer:
         key = Partition(msg.topic() or "", msg.partition() or 0)
         offset = msg.offset() or 0
         with self.lock:
+            skipped = self._tracker.skipped
             try:
                 ticket = self._tracker.track(key, offset)
             except ValueError:
@@ -216,6 +218,8 @@ class LowWaterConsumer:
                 )
                 self._tracker.assign([key])
                 ticket = self._tracker.track(key, offset)
+            if self._tracker.skipped != skipped:
+                self._not_redone.inc()
         return None if ticket is None else (key, ticket)
 
     def note_error(self, err: KafkaError) -> None:
@@ -300,7 +304,9 @@ class LowWaterConsumer:
         with self.lock:
             self._tracker.assign(keys)
             self._on_assigned(keys)
-        self._log.info("assigned %s", _describe(partitions))
+        self._log.info(
+            "assigned %s (%d records not redone so far)", _describe(partitions), self.skipped
+        )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = _keys(partitions)

@@ -11,6 +11,10 @@ it to its ``AsyncProducer`` (records acknowledged, by topic) and builds a
   being worked on are not lag (the services' in-flight gauges show them).
 - ``signet_kafka_records_consumed_total{group, topic}``: records handed to the application.
 - ``signet_kafka_records_produced_total{topic}``: records the broker acknowledged.
+- ``signet_kafka_records_not_redone_total{group}``: records read again after a rebalance
+  that this member had completed but not committed, and skipped (``signet/offsets.py``).
+- ``signet_kafka_client_replacements_total{client}`` and ``signet_kafka_broker_reachable``:
+  see ``signet/kafka_health.py``.
 
 Where the lag comes from: librdkafka's statistics. Every ``statistics.interval.ms`` its
 own thread writes down what it already knows of each partition (the high watermark and
@@ -56,6 +60,7 @@ class KafkaMetrics:
     produced: Counter
     replacements: Counter
     broker_reachable: Gauge
+    not_redone: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> KafkaMetrics:
@@ -83,6 +88,13 @@ class KafkaMetrics:
                 "signet_kafka_client_replacements",
                 "Kafka clients replaced after a fatal error (a fenced producer, ...)",
                 ["client"],
+                registry=registry,
+            ),
+            not_redone=Counter(
+                "signet_kafka_records_not_redone",
+                "Records a consumer got again after its partitions came back (a rebalance "
+                "after a broker stall) and skipped: it had completed them, not committed them",
+                ["group"],
                 registry=registry,
             ),
             broker_reachable=Gauge(

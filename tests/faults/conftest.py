@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from signet.broker import EmbeddedBroker, free_port
 from signet.secrets import generate_master_key
@@ -107,6 +108,17 @@ class FaultStack:
                 return response.status
         except (aiohttp.ClientError, TimeoutError):
             return None
+
+    async def metric(self, service: str, name: str) -> float:
+        """The sum of a metric's samples on a service's ``/metrics`` (0 when absent)."""
+        async with self.http.get(self.health[service] + "/metrics") as response:
+            text = await response.text()
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    total += sample.value
+        return total
 
     async def readiness(self) -> dict[str, int | None]:
         codes = await asyncio.gather(*(self.status(name) for name in self.processes))
