@@ -62,12 +62,21 @@ class ServiceProcess:
         return self._process.pid
 
     async def start(self) -> None:
+        await self.spawn()
+        await self.wait_ready()
+
+    async def spawn(self) -> None:
+        """Start the process without waiting for it to be ready (a supervisor's restart)."""
         log = self.log_path.open("ab")
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", f"services.{self.service}", env=self._env, stdout=log, stderr=log
         )
         log.close()
-        await self.wait_ready()
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process ended; None while it runs (or never started)."""
+        return None if self._process is None else self._process.returncode
 
     async def wait_ready(self) -> None:
         deadline = time.monotonic() + self._ready_timeout
