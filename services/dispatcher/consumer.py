@@ -30,7 +30,7 @@ from typing import Protocol
 from confluent_kafka import KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.release import RetryReleaser
+from services.dispatcher.release import RetryReleaser, raise_error
 from signet.consumer import LowWaterConsumer, RecordingGate
 from signet.errors import SignetError
 from signet.kafka import DeadLetterWriter
@@ -238,7 +238,7 @@ class DeliveryConsumer:
             try:
                 self._releaser.hold(key, msg, ticket)
             except Exception as exc:  # noqa: BLE001 - not a delivery (or worse): dead-letter it
-                self._spawn(msg, ticket, partial(_raise, exc))
+                self._spawn(msg, ticket, partial(raise_error, exc))
             return
         self._spawn(msg, ticket, partial(self._processor.process, msg.value()))
 
@@ -275,10 +275,6 @@ class DeliveryConsumer:
         """On the consumer thread (a rebalance): the hold forgets them on the loop."""
         if keys:
             self._offsets.call_soon(self._releaser.forget, keys)
-
-
-async def _raise(error: Exception) -> None:
-    raise error
 
 
 def _topic_partitions_of(partitions: set[Partition]) -> list[TopicPartition]:

@@ -159,8 +159,12 @@ class RetryReleaser:
             for partition, held in self._hold.pop_due(now):
                 try:
                     self._release(partition, held, now)
-                except Exception:  # one bad record must not stop every release
-                    log.exception("releasing %s failed", held.delivery.id)
+                except Exception as exc:  # one bad record must not stop every release
+                    log.exception("releasing %s failed; dead-lettering it", held.delivery.id)
+                    # Its offset must not stay open (the partition's commits would stall
+                    # behind it): the consumer dead-letters it with the reason and
+                    # completes its ticket.
+                    self._spawn(held.msg, held.ticket, partial(raise_error, exc))
             self._resume_drained()
 
     def _release(self, partition: Partition, held: _Held, now: int) -> None:
@@ -183,3 +187,9 @@ class RetryReleaser:
             self._to_pause -= drained
             self._to_resume |= drained
             self._metrics.paused.set(len(self._paused))
+
+
+async def raise_error(error: Exception) -> None:
+    """Work that only fails with ``error``: how a record that cannot be worked on reaches
+    the consumer's dead-lettering (and completes its ticket)."""
+    raise error
