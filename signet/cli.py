@@ -8,6 +8,7 @@ to the module that does the work; this file only parses arguments and prints rep
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,8 @@ from signet.settings import CommonSettings, DevStackSettings
 from signet.topics import EnsureReport, Topics, ensure_topics, topic_specs
 
 EXIT_USAGE = 2
+# `signet listen`'s secret by environment: a command line is visible to anyone in `ps`.
+LISTEN_SECRET_ENV = "SIGNET_LISTEN_SECRET"  # noqa: S105 - a variable's name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     listen.add_argument("--host", default="127.0.0.1")
     listen.add_argument("--port", type=int, default=9000, help="0 picks a free port")
-    listen.add_argument("--secret", help="the destination's whsec_ secret, to verify signatures")
+    listen.add_argument(
+        "--secret",
+        default=os.environ.get(LISTEN_SECRET_ENV),
+        help="the destination's whsec_ secret, to verify signatures "
+        f"(default: ${LISTEN_SECRET_ENV}, which keeps it out of `ps`)",
+    )
     # Listed for --help; main() hands their arguments to the modules that own them.
     commands.add_parser(
         "verify-log",

@@ -98,6 +98,9 @@ class KafkaHealth:
             # The probe's own requests must fail fast; librdkafka's retries would hide the
             # stall behind them.
             "socket.timeout.ms": max(10, int(settings.kafka_probe_timeout_seconds * 1000)),
+            # Errors only: while the broker is away librdkafka would log every timed-out
+            # probe; the probe logs the change of state once.
+            "log_level": 3,
         }
         self._topic = probe_topic or Topics.from_settings(settings).workspace_config
         self._interval = settings.kafka_probe_interval_seconds

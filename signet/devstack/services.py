@@ -154,15 +154,9 @@ def service_specs(plan: StackPlan, base_env: Mapping[str, str]) -> list[ChildSpe
         specs.append(
             ChildSpec(
                 name="receiver",
-                argv=(
-                    sys.executable,
-                    "-m",
-                    "signet.cli",
-                    *listen,
-                    "--secret",
-                    keys.receiver_secret,
-                ),
-                env=child_env(base_env, shared, {}),
+                argv=(sys.executable, "-m", "signet.cli", *listen),
+                # By environment, not argv: a command line is visible to anyone in `ps`.
+                env=child_env(base_env, shared, {"listen_secret": keys.receiver_secret}),
                 ready_url=url(local, ports.receiver, READY_PATH),
             )
         )

@@ -7,13 +7,26 @@ come back as dicts. Backends translate driver errors at this boundary into
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from services.portal.log.schema import Dialect
 
+log = logging.getLogger(__name__)
+
 Row = dict[str, Any]
+
+
+async def roll_back(rollback: Callable[[], Awaitable[object]]) -> None:
+    """Roll a failed transaction back without hiding why it failed: a rollback that fails
+    too (a broken connection, which the pool discards) is logged, not raised, so the
+    error worth reporting is the one that got us here."""
+    try:
+        await rollback()
+    except Exception:
+        log.warning("rollback failed too", exc_info=True)
 
 
 class Connection(Protocol):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 import asyncpg.exceptions as pg
 
-from services.portal.log.database import Connection, Row
+from services.portal.log.database import Connection, Row, roll_back
 from services.portal.log.errors import RecordRejected, StoreUnavailable
 from services.portal.log.schema import Dialect, statements
 from services.portal.log.sql_store import SqlLogStore
@@ -152,8 +152,7 @@ class PostgresDatabase:
             except BaseException:
                 # A failed rollback means a broken connection: the pool discards it, and
                 # the error worth reporting is the one that got us here.
-                with suppress(Exception):
-                    await transaction.rollback()
+                await roll_back(transaction.rollback)
                 raise
             with _translated():
                 await transaction.commit()
@@ -167,8 +166,7 @@ class PostgresDatabase:
             try:
                 yield _Conn(connection)
             finally:
-                with suppress(Exception):
-                    await transaction.rollback()
+                await roll_back(transaction.rollback)
 
     def lock_clause(self) -> str:
         return " FOR UPDATE"

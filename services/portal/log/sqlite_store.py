@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from services.portal.log.database import Connection, Row
+from services.portal.log.database import Connection, Row, roll_back
 from services.portal.log.errors import RecordRejected, StoreUnavailable
 from services.portal.log.schema import Dialect, statements
 from services.portal.log.sql_store import SqlLogStore
@@ -147,8 +147,7 @@ class SqliteDatabase:
                 yield conn
             except BaseException:
                 # The error worth reporting is the one that got us here.
-                with suppress(Exception):
-                    await writer.rollback()
+                await roll_back(writer.rollback)
                 raise
             await conn.execute("COMMIT")
 
