@@ -28,6 +28,7 @@ import functools
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,18 +117,32 @@ async def single_event_latency(
     }
 
 
-async def run(plan: Plan, console: Console) -> dict[str, Any]:
+async def on_stack(
+    settings: dict[str, str],
+    console: Console,
+    body: Callable[[BenchStack, ReceiverProcess], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Start the receiver and the stack, run ``body`` on them; the document it returns gets
+    the machine and how much of it other processes took meanwhile."""
     before = machine()
     async with contextlib.AsyncExitStack() as exits:
         receiver = ReceiverProcess()
         await receiver.start()
         exits.push_async_callback(receiver.stop)
         with console.status("starting the stack…"):
-            stack = await exits.enter_async_context(running_stack(dict(plan.settings)))
+            stack = await exits.enter_async_context(running_stack(settings))
         others = OtherWork([*stack.pids.values(), receiver.pid, os.getpid()])
-        document = await _run_on(stack, receiver, plan, console)
+        document = await body(stack, receiver)
         document["machine"] = {**before, "others_cpu_percent_during_run": others.percent()}
         return document
+
+
+async def run(plan: Plan, console: Console) -> dict[str, Any]:
+    return await on_stack(
+        dict(plan.settings),
+        console,
+        lambda stack, receiver: _run_on(stack, receiver, plan, console),
+    )
 
 
 async def _run_on(
