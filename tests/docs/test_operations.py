@@ -10,7 +10,12 @@ from prometheus_client import CollectorRegistry
 
 from signet.kafka_metrics import KafkaMetrics
 from signet.runner import RESTART_EXIT_CODE
-from signet.settings import CommonSettings, IngestSettings
+from signet.settings import (
+    AlerterSettings,
+    CommonSettings,
+    DispatcherSettings,
+    IngestSettings,
+)
 
 DOC = Path(__file__).parents[2] / "docs" / "operations.md"
 
@@ -36,6 +41,9 @@ def test_the_numbers_the_text_quotes_are_the_code_s() -> None:
     assert (
         f"`SIGNET_PRODUCE_TIMEOUT_SECONDS` ({IngestSettings().produce_timeout_seconds:g} s)" in text
     )
+    session = DispatcherSettings().consumer_session_timeout_seconds
+    assert session == AlerterSettings().consumer_session_timeout_seconds
+    assert f"`SIGNET_CONSUMER_SESSION_TIMEOUT_SECONDS`,\n{session:g} s for the dispatcher" in text
 
 
 def test_every_kafka_metric_it_names_exists() -> None:
