@@ -7,6 +7,12 @@ through one :class:`Sequencer`, whose marks are what Faust commits (``streams.py
 Stop in reverse: Faust drains the in-flight batches and commits what they acknowledged
 (bounded by ``stop_timeout_seconds``; anything left uncommitted is processed again by
 the next owner), then the producer flushes.
+
+``/readyz`` is the broker probe and the clients' fatal states (``KafkaHealth``: our
+producer, the broker reader, and ``faust`` for Faust's own clients) together with the
+Faust app's assignment and recovery. A Faust client that died, a Faust app that stopped
+on its own, or a worker showing no progress while the broker answers makes the worker
+restart (``liveness.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from signet.errors import ConfigurationError
 from signet.kafka import AsyncProducer, DeadLetterWriter
 from signet.kafka_health import KafkaHealth
 from signet.kafka_metrics import ConsumerMeter, lag_by_topic
-from signet.runner import request_restart
 from signet.settings import RouterSettings
 from signet.topics import Topics, kafka_client_config
 
@@ -32,11 +37,12 @@ from .backfill import BrokerReader
 from .commands import CommandApplier
 from .events import EventRouter
 from .health import HealthServer
+from .liveness import LivenessGuard, StallWatchdog
 from .metrics import RouterMetrics
 from .output import OutputWriter
 from .sequencer import BatchHandler, ProcessedOffsets, Sequencer
 from .source import SourceRecord
-from .streams import RouterStreams, consumer_group
+from .streams import QUIET_LIMIT_SECONDS, RouterStreams, consumer_group
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +67,20 @@ class RouterService:
             self._producer, DeadLetterWriter(self._producer, topics, SERVICE), self.metrics
         )
         offsets = ProcessedOffsets()
-        self._reader = BrokerReader(settings, consumer_group(settings))
+        self._reader = BrokerReader(
+            settings, consumer_group(settings), self.kafka_health.client("broker-reader")
+        )
         sequencer = Sequencer(self._reader, offsets, self.metrics)
-        self._streams = RouterStreams(settings, offsets)
+        self._watchdog = StallWatchdog(QUIET_LIMIT_SECONDS)
+        self._liveness = LivenessGuard(
+            self.kafka_health.client("faust"),
+            self._watchdog,
+            reachable=lambda: self.kafka_health.reachable,
+            dead_client=lambda: self._streams.dead_client(),
+        )
+        self._streams = RouterStreams(
+            settings, offsets, alive=self._watchdog.alive, on_dead_client=self._liveness.report
+        )
         snapshots = self._streams.snapshots
         commands = CommandApplier(snapshots, output, self.metrics, partitions=settings.partitions)
         events = EventRouter(
@@ -100,12 +117,14 @@ class RouterService:
         # a SIGTERM during a slow group join still stops the worker.
         self._faust = asyncio.create_task(self._run_faust(), name="faust")
         self._lag = asyncio.create_task(self._report_lag(), name="consumer-lag")
+        await self._liveness.start()
 
     def _counted(self, handler: BatchHandler) -> BatchHandler:
         """``handler``, counting the records it was given (once each: behind the sequencer)."""
 
         async def handle(records: Sequence[SourceRecord]) -> None:
             await handler(records)
+            self._watchdog.alive()
             for topic, n in collections.Counter(r.topic for r in records).items():
                 self._meter.add(topic, n)
 
@@ -126,13 +145,14 @@ class RouterService:
         if not self._stopping:
             # Faust gave up (it crashed, or never started): a worker that consumes nothing
             # must not look alive. Stop and exit non-zero so the supervisor restarts us.
-            request_restart(f"the Faust app stopped on its own ({app.crash_reason!r})")
+            self._liveness.report(f"the Faust app stopped on its own ({app.crash_reason!r})")
 
     async def stop(self) -> None:
         faust_task, self._faust = self._faust, None
         if faust_task is None:
             return
         self._stopping = True
+        await self._liveness.stop()  # what stopping does to the clients is no failure
         if self._lag is not None:
             self._lag.cancel()
             with contextlib.suppress(asyncio.CancelledError):

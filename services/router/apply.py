@@ -2,8 +2,9 @@
 
 The router is the single writer of each workspace (one partition, one owner), so this
 function is the whole of the config write path. It is idempotent by command id because
-Faust reprocesses uncommitted commands after a restart (ARCHITECTURE §9): a command whose
-id the snapshot already lists changes nothing. Every applied command bumps ``version`` by
+Faust reprocesses uncommitted commands after a restart
+(docs/architecture.md#configuration-is-event-sourced): a command whose id the snapshot
+already lists changes nothing. Every applied command bumps ``version`` by
 one, so readers can tell a newer snapshot from a replayed older one.
 """
 

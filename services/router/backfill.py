@@ -5,6 +5,11 @@ processing starts (the group's committed offset) and the records of a range Faus
 but never handed to the agents. It is a librdkafka consumer that only ever ``assign``s:
 it carries the router's ``group.id`` to read the group's committed offsets, but never
 joins the group nor commits, so Faust's group membership is untouched.
+
+Broker errors are retried until the broker answers (a stall only delays the range), except
+one librdkafka calls fatal: the client is dead, its state says so (``/readyz`` 503), the
+worker restarts (``signet.runner.request_restart``), and the read fails so the batch
+waiting for it is never marked done.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ from typing import Any, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from signet.errors import BrokerError
+from signet.kafka_errors import kafka_error_of
+from signet.kafka_health import ClientState
+from signet.runner import request_restart
 from signet.settings import RouterSettings
 from signet.topics import consumer_client_config
 
@@ -32,7 +41,10 @@ READ_STALL_SECONDS = 30.0
 
 
 class BrokerReader:
-    def __init__(self, settings: RouterSettings, group_id: str) -> None:
+    def __init__(
+        self, settings: RouterSettings, group_id: str, state: ClientState | None = None
+    ) -> None:
+        self.state = state or ClientState("broker-reader")
         self._config: dict[str, Any] = {
             **consumer_client_config(settings),
             "group.id": group_id,
@@ -42,6 +54,8 @@ class BrokerReader:
             # Faust's consumer does (consumer_auto_offset_reset="earliest").
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": settings.fetch_wait_max_ms,
+            # Served on the thread of whichever call polls (consume, committed, ...).
+            "error_cb": self._on_error,
         }
         self._consumer: Consumer | None = None
         self._lock = asyncio.Lock()  # one librdkafka consumer: one call at a time
@@ -79,8 +93,25 @@ class BrokerReader:
                 try:
                     return await asyncio.to_thread(call, self._started(), *args)
                 except KafkaException as exc:
+                    err = kafka_error_of(exc)
+                    if err is not None and err.fatal():
+                        self._died(err)
+                        raise BrokerError(f"reading {what}: {err.str()}") from exc
                     log.warning("reading %s from the broker failed (%s); retrying", what, exc)
             await backoff.wait()
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._died(err)
+        else:  # connection trouble: librdkafka reconnects, and the calls are retried
+            log.debug("broker reader: %s", err.str())
+
+    def _died(self, err: KafkaError) -> None:
+        """Any thread. As the services' group consumers do (``signet/consumer.py``): a
+        fresh worker loses nothing (the batch waiting on this reader never completes),
+        and a fatal error is too rare to be worth swapping clients under a read."""
+        if self.state.failed(err.str()):
+            request_restart(f"router broker reader: {err.str()}")
 
     def _started(self) -> Consumer:
         if self._consumer is None:

@@ -22,7 +22,10 @@ OPENAPI: dict[str, Any] = {
         "/healthz": {"get": {"summary": "The process answers", "responses": {"200": {}}}},
         "/readyz": {
             "get": {
-                "summary": "Partitions assigned and the config table recovered",
+                "summary": (
+                    "Partitions assigned, the config table recovered, the broker "
+                    "reachable and no Kafka client dead"
+                ),
                 "responses": {"200": {}, "503": {}},
             }
         },

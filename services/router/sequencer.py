@@ -15,7 +15,8 @@ handled and its output acknowledged by the broker. The :class:`Sequencer`
   snapshots and dead letters are acknowledged.
 
 ``streams.py`` commits these marks instead of Faust's own record of acked offsets, so an
-offset is committed only when everything below it is durable downstream (ARCHITECTURE §4).
+offset is committed only when everything below it is durable downstream
+(docs/architecture.md#offsets-and-at-least-once).
 """
 
 from __future__ import annotations

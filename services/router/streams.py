@@ -48,13 +48,22 @@ what it cleared (the sequencer drops what was already handled).
 Faust also hard-codes ``fetch_max_wait_ms=1500`` for its consumer, and Tansu answers a
 fetch only when the wait runs out: :class:`_RouterConsumerThread` applies
 ``RouterSettings.fetch_wait_max_ms`` instead.
+
+Dead clients and stalls
+-----------------------
+``liveness.py`` restarts a worker whose Faust clients died or stopped making progress;
+this module feeds it: each round of the fetch loop is a sign of life (``alive``), a
+changelog write or a seek failing for good is reported (``on_dead_client``), and
+:meth:`RouterStreams.dead_client` looks into aiokafka's background tasks, which can end
+without any call of ours seeing it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import faust
@@ -66,19 +75,29 @@ from signet.kafka_metrics import UNKNOWN, PartitionOffsets
 from signet.settings import RouterSettings
 from signet.topics import Topics
 
+from .liveness import dead_client_reason, dead_task_reason
 from .sequencer import BatchHandler, ProcessedOffsets
 from .source import SourceRecord
 
 log = logging.getLogger(__name__)
 
 RAW = "raw"
+# Faust's default, set here because the stall bound below depends on it: the longest a
+# join may wait for the group's other members, during which the fetch loop is suspended.
+REBALANCE_TIMEOUT_SECONDS = 60.0
+# No sign of life this long with the broker reachable is a hang (``liveness.py``): a
+# whole rebalance plus table recovery fits well within it.
+QUIET_LIMIT_SECONDS = REBALANCE_TIMEOUT_SECONDS + 30.0
+
+DeadClientHandler = Callable[[str], None]
 
 
 class TableSnapshots:
     """The config table as a ``SnapshotStore`` (see ``commands.py``)."""
 
-    def __init__(self, table: TableT[bytes, bytes]) -> None:
+    def __init__(self, table: TableT[bytes, bytes], on_dead_client: DeadClientHandler) -> None:
         self._table = table
+        self._on_dead_client = on_dead_client
 
     def get(self, key: bytes) -> bytes | None:
         # The store directly: Table.__getitem__ runs sensors per lookup on the hot path.
@@ -89,7 +108,17 @@ class TableSnapshots:
         # process batches) and plus what it hides: the changelog send's future, which
         # resolves when the broker acknowledged the snapshot.
         self._table.data[key] = value
-        return cast(Awaitable[object], self._table.send_changelog(partition, key, value))
+        sent = cast("asyncio.Future[object]", self._table.send_changelog(partition, key, value))
+        sent.add_done_callback(self._check_sent)
+        return sent
+
+    def _check_sent(self, sent: asyncio.Future[object]) -> None:
+        # The command path retries a failed write; one that can never succeed is reported.
+        if sent.cancelled() or sent.exception() is None:
+            return
+        reason = dead_client_reason(cast(BaseException, sent.exception()))
+        if reason is not None:
+            self._on_dead_client(f"the Faust producer is dead ({reason})")
 
     def __len__(self) -> int:
         return len(self._table.data)
@@ -119,8 +148,12 @@ class _RouterConsumer(faust_aiokafka.Consumer):
         return _RouterConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     @property
+    def _transport(self) -> _RouterTransport:
+        return cast(_RouterTransport, self.transport)
+
+    @property
     def _offsets(self) -> ProcessedOffsets:
-        return cast(_RouterTransport, self.transport).offsets
+        return self._transport.offsets
 
     def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[TP]:
         for (topic, partition), _ in self._offsets:
@@ -147,6 +180,16 @@ class _RouterConsumer(faust_aiokafka.Consumer):
         if not self.app.in_recovery:
             self._refetch = True
 
+    async def _wait_next_records(self, timeout: float) -> Any:
+        # Returns after each fetch wait, records or not, and while the broker is away;
+        # only a suspended flow (a rebalance) or a blocked pipeline holds it. A round
+        # counts if it could fetch: one whose partitions all stay paused (Faust pauses
+        # them for rebalances, recoveries and full buffers) spins here consuming nothing.
+        found = await super()._wait_next_records(timeout)
+        if self._get_active_partitions() or not self.assignment():
+            self._transport.alive()
+        return found
+
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         # Here, between two fetches, no record of an earlier fetch is still on its way
         # to the queues: the seek is not undone by deliveries it did not see coming.
@@ -154,7 +197,12 @@ class _RouterConsumer(faust_aiokafka.Consumer):
             self._refetch = False
             try:
                 await self._seek_to_unprocessed()
-            except Exception:
+            except Exception as exc:
+                reason = dead_client_reason(exc)
+                if reason is not None:
+                    # Faust crashes on what we raise; the report says why first.
+                    self._transport.on_dead_client(f"the Faust consumer is dead ({reason})")
+                    raise
                 log.warning("seeking back to the committed offsets failed; retrying", exc_info=True)
                 self._refetch = True
         return await super()._getmany(active_partitions, timeout)
@@ -178,16 +226,35 @@ class _RouterTransport(faust_aiokafka.Transport):
 
     Consumer = _RouterConsumer
 
-    def __init__(self, app: AppT, *, offsets: ProcessedOffsets, fetch_wait_max_ms: int) -> None:
+    def __init__(
+        self,
+        app: AppT,
+        *,
+        offsets: ProcessedOffsets,
+        fetch_wait_max_ms: int,
+        alive: Callable[[], None],
+        on_dead_client: DeadClientHandler,
+    ) -> None:
         super().__init__(app.conf.broker_consumer, app)
         self.offsets = offsets
         self.fetch_wait_max_ms = fetch_wait_max_ms
+        self.alive = alive
+        self.on_dead_client = on_dead_client
 
 
 class RouterStreams:
     """The Faust app of one router worker."""
 
-    def __init__(self, settings: RouterSettings, offsets: ProcessedOffsets) -> None:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        offsets: ProcessedOffsets,
+        *,
+        alive: Callable[[], None] = lambda: None,
+        on_dead_client: DeadClientHandler = lambda reason: None,
+    ) -> None:
+        """``alive`` is called on each round of the fetch loop; ``on_dead_client`` with
+        the reason when a Faust client shows it will never work again."""
         self._settings = settings
         self._offsets = offsets
         self._topics = Topics.from_settings(settings)
@@ -199,6 +266,7 @@ class RouterStreams:
             broker_credentials=_credentials(settings),
             broker_session_timeout=settings.consumer_session_timeout_seconds,
             broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_seconds / 4),
+            broker_rebalance_timeout=REBALANCE_TIMEOUT_SECONDS,
             broker_commit_interval=settings.commit_interval_seconds,
             consumer_auto_offset_reset="earliest",
             processing_guarantee="at_least_once",
@@ -216,7 +284,11 @@ class RouterStreams:
             autodiscover=False,
         )
         self.app.transport = _RouterTransport(
-            self.app, offsets=offsets, fetch_wait_max_ms=settings.fetch_wait_max_ms
+            self.app,
+            offsets=offsets,
+            fetch_wait_max_ms=settings.fetch_wait_max_ms,
+            alive=alive,
+            on_dead_client=on_dead_client,
         )
         self.table = self.app.Table(
             "workspace-config",
@@ -225,7 +297,7 @@ class RouterStreams:
             value_type=bytes,
             changelog_topic=self._raw_topic(self._topics.workspace_config),
         )
-        self.snapshots = TableSnapshots(self.table)
+        self.snapshots = TableSnapshots(self.table, on_dead_client)
         self._assigned = False
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.on_partitions_revoked.connect(self._on_revoked)
@@ -312,6 +384,42 @@ class RouterStreams:
             and recovery.completed.is_set()
             and not recovery.in_recovery
         )
+
+    def dead_client(self) -> str | None:
+        """Which Faust client died in the background, or None.
+
+        aiokafka runs each client's work in tasks: the producer's sender; the consumer's
+        group coordination and fetching (on Faust's consumer thread). A task that ended
+        while its client is open leaves the client dead, and nothing raises until the
+        next call: an idle table may not send for hours. Read through private
+        attributes of the pinned versions; a shape they no longer have reads as alive.
+        """
+        app = self.app
+        if not app.started or app.should_stop:
+            return None
+        try:
+            producer = getattr(getattr(app, "_producer", None), "_producer", None)
+            if producer is not None and not getattr(producer, "_closed", True):
+                sender = getattr(producer, "_sender", None)
+                reason = dead_task_reason(
+                    "the Faust producer's sender", getattr(sender, "sender_task", None)
+                )
+                if reason is not None:
+                    return reason
+            thread = getattr(getattr(app, "_consumer", None), "_thread", None)
+            consumer = getattr(thread, "_consumer", None)
+            if consumer is not None and getattr(consumer, "_closed", True) is False:
+                coordinator = getattr(consumer, "_coordinator", None)
+                fetcher = getattr(consumer, "_fetcher", None)
+                return dead_task_reason(
+                    "the Faust consumer's group coordination",
+                    getattr(coordinator, "_coordination_task", None),
+                ) or dead_task_reason(
+                    "the Faust consumer's fetcher", getattr(fetcher, "_fetch_task", None)
+                )
+        except Exception:  # a probe, never a cause of failure
+            log.debug("could not inspect Faust's clients", exc_info=True)
+        return None
 
     async def start(self) -> None:
         await self.app.start()
