@@ -1,1 +1,1 @@
-"""Benchmarks (not tests): see bench/README.md."""
+"""Benchmarks (not tests): see docs/benchmarks.md."""

@@ -42,7 +42,8 @@ def check_payload(payload: bytes) -> None:
 
 
 def render_body(event: Event) -> bytes:
-    """The exact bytes POSTed to every destination of ``event`` (ARCHITECTURE §7)."""
+    """The exact bytes POSTed to every destination of ``event``
+    (docs/architecture.md#what-a-receiver-gets)."""
     return orjson.dumps(
         {
             "id": event.id,

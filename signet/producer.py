@@ -1,4 +1,5 @@
-"""Emit events straight to ``signet.events``, for high-volume producers (ARCHITECTURE §1).
+"""Emit events straight to ``signet.events``, for high-volume producers
+(docs/architecture.md#the-pipeline).
 
     from signet.producer import EventProducer
     from signet.settings import CommonSettings
@@ -25,7 +26,8 @@ config table for that workspace. ``emit`` does not wait: records are batched
 any record failed.
 
 No authentication and no workspace check happen here: whoever can write the topic is
-trusted, and the router dead-letters events of unknown workspaces. An idempotency key gives
+trusted; the router routes an event of an unknown workspace nowhere and counts it
+(``signet_router_events_unrouted_total{reason="unknown_workspace"}``). An idempotency key gives
 the same event id as the ingest would (:func:`~signet.event_input.event_id_for`); nothing
 is remembered, so emitting the same key twice writes two records with one id, which
 receivers deduplicate by ``webhook-id``.

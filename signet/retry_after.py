@@ -9,7 +9,8 @@ import email.utils
 import time
 from datetime import UTC
 
-# However long a server asks for, Signet waits at most this long (ARCHITECTURE §4).
+# However long a server asks for, Signet waits at most this long
+# (docs/architecture.md#response-policy-and-outcomes).
 MAX_RETRY_AFTER_SECONDS = 12 * 3600
 
 

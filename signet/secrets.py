@@ -1,4 +1,4 @@
-"""Envelope encryption of customer secrets (ARCHITECTURE §6).
+"""Envelope encryption of customer secrets (docs/architecture.md#secrets).
 
 Each secret gets its own random 256-bit data key; the secret is sealed with AES-256-GCM
 under that key, and the data key is wrapped with AES-256-GCM under the first master key

@@ -139,7 +139,8 @@ class RouterSettings(CommonSettings):
     stop_timeout_seconds: float = Field(default=20.0, gt=0)
 
 
-# The default retry schedule (ARCHITECTURE §4): the delay after attempt n is entry n-1.
+# The default retry schedule (docs/architecture.md#retry-tiers): the delay after attempt n
+# is entry n-1.
 DEFAULT_RETRY_DELAYS_SECONDS = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 43200)
 
 

@@ -1,4 +1,5 @@
-"""The SSRF guard (ARCHITECTURE §6): Signet only connects to public addresses it checked.
+"""The SSRF guard: Signet only connects to public addresses it checked
+(docs/architecture.md#ssrf-guard).
 
 A customer chooses the URL, so the URL must not reach Signet's own network: loopback,
 private, link-local, carrier-grade NAT, multicast, reserved, unspecified and cloud

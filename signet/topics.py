@@ -16,7 +16,8 @@ from signet.settings import CommonSettings
 
 DAY_MS = 24 * 3600 * 1000
 
-# Delay tiers of the default retry schedule (ARCHITECTURE §4); the schedule repeats 12h.
+# Delay tiers of the default retry schedule (docs/architecture.md#retry-tiers); the
+# schedule repeats 12h.
 RETRY_TIERS_SECONDS: tuple[int, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200)
 
 # Every outcome record carries its status (``OutcomeStatus`` value, UTF-8) in this header,
@@ -85,7 +86,8 @@ class Topics:
 
 
 def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
-    """Every topic Signet needs, with its partition count and policy (ARCHITECTURE §3)."""
+    """Every topic Signet needs, with its partition count and policy
+    (docs/architecture.md#topics)."""
     t = Topics.from_settings(settings)
     keyed, fanout = settings.partitions, settings.deliveries_partitions
 

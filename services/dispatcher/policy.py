@@ -1,4 +1,5 @@
-"""The response policy (ARCHITECTURE §4): what an attempt's result means for the delivery.
+"""The response policy: what an attempt's result means for the delivery
+(docs/architecture.md#response-policy-and-outcomes).
 
 ``decide`` is pure. The pipeline acts on the verdict: RETRY schedules the next attempt
 (``schedule.py``; ``retry_after_seconds`` when the receiver asked), DISABLE disables the

@@ -1,4 +1,4 @@
-"""Wiring and lifecycle of the ingest gateway (ARCHITECTURE §7, port 8080).
+"""Wiring and lifecycle of the ingest gateway (docs/architecture.md#ingest, port 8080).
 
 ``IngestApp.start`` follows ``workspace-config`` (publishable keys), starts the
 acknowledged producer and listens; ``/readyz`` turns green once the config view caught up,

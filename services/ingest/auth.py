@@ -1,9 +1,9 @@
 """Who is calling: a publishable key (``Bearer pk_test_…`` / ``pk_live_…``) → its workspace.
 
-Keys exist only as SHA-256 hex in workspace snapshots (ARCHITECTURE §6). The lookup is a
-dict access by the hash of the presented key, which reveals nothing about other keys;
-the stored hash is then compared in constant time anyway, so a future lookup that
-scans or truncates cannot turn into a timing oracle.
+Keys exist only as SHA-256 hex in workspace snapshots (docs/architecture.md#access). The
+lookup is a dict access by the hash of the presented key, which reveals nothing about
+other keys; the stored hash is then compared in constant time anyway, so a future lookup
+that scans or truncates cannot turn into a timing oracle.
 
 A key the view does not know yet may have been created a moment ago: the portal answers
 once *its* view has the key, and ours follows the same topic a fetch later. So an unknown

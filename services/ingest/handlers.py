@@ -1,4 +1,5 @@
-"""The two event endpoints: ``POST /v1/events`` and ``POST /v1/events/bulk`` (ARCHITECTURE §7).
+"""The two event endpoints: ``POST /v1/events`` and ``POST /v1/events/bulk``
+(docs/architecture.md#ingest).
 
 A handler authenticates, reads and validates the body, hands valid events to
 :class:`~services.ingest.intake.EventIntake`, and answers 202 only after the broker

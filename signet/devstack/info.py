@@ -8,7 +8,8 @@ from pathlib import Path
 SEED_EVENT = "order.completed"
 SEED_RESOURCE = "order"
 SEED_RESOURCE_ID = "ord_lannister_77"
-# The seed use case's order (ARCHITECTURE, seed scenario), emitted by the walk-through.
+# The seed use case's order, emitted by the walk-through and by `signet demo`
+# (signet/demo/scenario.py).
 SEED_PAYLOAD: dict[str, str | int] = {
     "order_id": "ord_lannister_77",
     "customer_id": "cus_lannister",

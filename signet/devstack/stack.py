@@ -42,7 +42,8 @@ BROKER_WATCH_SECONDS = 0.5
 
 
 def copartition_mismatch(report: EnsureReport, topics: Topics) -> dict[str, tuple[int, int]]:
-    """Mismatches on the topics that must share a partition count (ARCHITECTURE §3)."""
+    """Mismatches on the topics that must share a partition count
+    (docs/architecture.md#topics)."""
     names = (topics.events, topics.workspace_commands, topics.workspace_config)
     return {n: report.partition_mismatch[n] for n in names if n in report.partition_mismatch}
 

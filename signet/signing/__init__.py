@@ -1,4 +1,6 @@
-"""Signature schemes (ARCHITECTURE §5): sign a delivery, verify one, make and check secrets.
+"""Signature schemes: sign a delivery, verify one, make and check secrets.
+
+The schemes and their headers: docs/architecture.md#signing.
 
 The dispatcher calls one function::
 
@@ -7,7 +9,7 @@ The dispatcher calls one function::
 Secrets come newest first: the first is the primary, the others are older secrets still
 inside their rotation overlap. Each is the secret's text form (or its UTF-8 bytes, as
 ``MasterKeyRing.open`` returns it). The result always includes ``webhook-id`` (the
-deduplication id, ARCHITECTURE §4) plus the scheme's own headers.
+deduplication id, docs/architecture.md#what-a-receiver-gets) plus the scheme's own headers.
 
 The portal calls two, and stores what they return (seal ``secret``, keep ``public_key``,
 show ``shown`` once)::

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # Standard Webhooks (HMAC and Ed25519). `webhook-id` is also the deduplication id every
-# scheme sends: the event id, the same across retries and replays (ARCHITECTURE §4).
+# scheme sends: the event id, the same across retries and replays
+# (docs/architecture.md#what-a-receiver-gets).
 WEBHOOK_ID = "webhook-id"
 WEBHOOK_TIMESTAMP = "webhook-timestamp"
 WEBHOOK_SIGNATURE = "webhook-signature"

@@ -1,4 +1,4 @@
-"""The response policy (ARCHITECTURE §4) as a table."""
+"""The response policy (docs/architecture.md#response-policy-and-outcomes) as a table."""
 
 from __future__ import annotations
 

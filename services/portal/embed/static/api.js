@@ -1,4 +1,4 @@
-// The workspace API (ARCHITECTURE §7) over fetch: bearer token, problem+json errors, one
+// The workspace API (docs/workspace-api.md) over fetch: bearer token, problem+json errors, one
 // retry with a fresh token after a 401.
 
 export class ApiError extends Error {

@@ -19,7 +19,8 @@ def tick() -> int:
 
 
 def body_of(event_id: str, workspace_id: str, event_type: str, created_at: int) -> bytes:
-    """The JSON a receiver gets (ARCHITECTURE §7), as the router builds it."""
+    """The JSON a receiver gets (docs/architecture.md#what-a-receiver-gets), as the router
+    builds it."""
     return orjson.dumps(
         {
             "id": event_id,
