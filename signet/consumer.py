@@ -139,9 +139,6 @@ class LowWaterConsumer:
         self.state = ClientState("consumer", kafka_metrics)
 
         self._tracker = OffsetTracker()
-        # Between losing its partitions (its session expired: a broker stall) and its next
-        # assignment, the member does no work at all: its readiness says so.
-        self.rejoining = False
         self.lock = threading.Lock()  # the tracker is shared with rebalance callbacks
         self._consumer: Consumer | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -307,7 +304,6 @@ class LowWaterConsumer:
         with self.lock:
             self._tracker.assign(keys)
             self._on_assigned(keys)
-        self.rejoining = False
         self._log.info(
             "assigned %s (%d records not redone so far)", _describe(partitions), self.skipped
         )
@@ -329,7 +325,6 @@ class LowWaterConsumer:
         with self.lock:
             self._tracker.lose(keys)
             self._on_released(keys)
-        self.rejoining = True
         self._log.warning("lost %s (another member may own them now)", _describe(partitions))
 
 

@@ -51,7 +51,7 @@ class Alerter:
 
     def ready(self) -> bool:
         view, consumer = self._view, self._consumer
-        return view is not None and view.ready and consumer is not None and consumer.working
+        return view is not None and view.ready and consumer is not None and consumer.subscribed
 
     async def start(self) -> None:
         if self._stack is not None:

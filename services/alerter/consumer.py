@@ -130,12 +130,6 @@ class OutcomeConsumer:
         log.info("outcome consumer stopped after %d records", self.consumed)
 
     @property
-    def working(self) -> bool:
-        """Subscribed and a member in good standing (not rejoining after losing its
-        partitions in a broker stall)."""
-        return self.subscribed and not self._offsets.rejoining
-
-    @property
     def client_state(self) -> ClientState:
         """The consumer client's fatal state (the service's ``KafkaHealth`` watches it)."""
         return self._offsets.state
