@@ -1,5 +1,5 @@
 """The router across broker stalls under a steady stream of events (issue 13): frozen for
-5 s and then for 30 s, it says 503 on ``/readyz`` while the broker is away, 200 again
+5 s and then, mid-backlog, for 30 s, it says 503 on ``/readyz`` while the broker is away, 200 again
 soon after the thaw, resumes routing by itself, and every event the broker acknowledged
 becomes a delivery (at least once).
 
@@ -39,6 +39,7 @@ pytestmark = pytest.mark.timeout(180)
 EVENTS_PER_SECOND = 100
 FREEZES_SECONDS = (5, 30)
 STEADY_SECONDS = 3.0  # of normal flow before each freeze
+BACKLOG = 10_000  # events put on the broker at once just before the long freeze
 # The broker probe behind /readyz asks every second and gives up after one.
 PROBE_NOTICE_SECONDS = 3.0
 RECOVERY_LIMIT_SECONDS = 30.0
@@ -79,6 +80,15 @@ class EventStream:
             else:
                 self.acked.add(evt.id)
                 return
+
+    async def burst(self, n: int) -> None:
+        """``n`` events at once, returning when the broker acknowledged them all: a
+        backlog the router is still working through."""
+        events = [event(self._workspaces[i % len(self._workspaces)]) for i in range(n)]
+        now = time.monotonic()
+        for evt in events:
+            self.sent_at[evt.id] = now
+        await asyncio.gather(*(self._send(evt) for evt in events))
 
     async def drain(self, within: float) -> None:
         if self._sending:
@@ -237,6 +247,13 @@ async def test_the_router_heals_after_5_s_and_30_s_stalls_and_loses_nothing(
             recoveries = []
             for seconds in FREEZES_SECONDS:
                 await asyncio.sleep(STEADY_SECONDS)
+                if seconds == max(FREEZES_SECONDS):
+                    # The long stall comes mid-backlog: the router is still routing it.
+                    await stream.burst(BACKLOG)
+                    routed = await router.metric("signet_router_events_routed_total")
+                    unrouted = len(stream.acked) - routed
+                    assert unrouted > 0, "the backlog was routed before the freeze"
+                    recoveries.append(f"{unrouted:.0f} events unrouted at the freeze")
                 ready, resumed = await stall(fault_broker, seconds, stream, readiness, deliveries)
                 recoveries.append(f"{seconds}s stall: ready {ready:.1f}s, routing {resumed:.1f}s")
             await asyncio.sleep(STEADY_SECONDS)
