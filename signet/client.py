@@ -51,6 +51,7 @@ import orjson
 
 from signet import __version__
 from signet.errors import SignetError
+from signet.retry_after import parse_retry_after
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 EVENTS_PATH = "/v1/events"
@@ -110,11 +111,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based)."""
-        if retry_after is not None:
-            try:
-                return min(max(float(retry_after), 0.0), self.max_retry_after_seconds)
-            except ValueError:
-                pass  # an HTTP date: fall back to our own backoff
+        asked = parse_retry_after(retry_after)  # delta-seconds or an HTTP date
+        if asked is not None:
+            return min(asked, self.max_retry_after_seconds)
         ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2 ** (attempt - 1))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
 

@@ -7,6 +7,8 @@ drops the connection for the first requests, and records the idempotency keys it
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -231,7 +233,13 @@ def test_retry_after_is_honoured_and_clamped() -> None:
     policy = RetryPolicy(max_retry_after_seconds=3.0)
     assert policy.delay(1, "2") == 2.0
     assert policy.delay(1, "120") == 3.0
-    assert 0 <= policy.delay(3, "Wed, 21 Oct 2015 07:28:00 GMT") <= 0.8
+    # An HTTP date is honoured too (RFC 9110): one in the past means "now"...
+    assert policy.delay(3, "Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    # ...and one ahead is waited for, clamped like delta-seconds.
+    ahead = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert policy.delay(1, ahead) == 3.0
+    # Unreadable: the policy's own jittered backoff.
+    assert 0 <= policy.delay(3, "soon") <= 0.8
 
 
 def test_a_secret_key_is_refused_before_any_request() -> None:

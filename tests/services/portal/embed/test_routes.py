@@ -71,7 +71,12 @@ async def test_the_page_without_a_ticket_may_not_be_framed(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "X-Frame-Options" not in response.headers  # it would override frame-ancestors
-    assert '<meta name="signet-frame-origins" content="">' in await response.text()
+    page = await response.text()
+    assert '<meta name="signet-frame-origins" content="">' in page
+    # Its icon is inline and allowed by the policy: no request for /favicon.ico (a 404).
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert icon is not None and icon.group(1).startswith("data:image/svg+xml,")
+    assert "img-src 'self' data:" in csp
 
 
 async def test_a_ticket_lets_the_sessions_origins_frame_it(
