@@ -132,7 +132,11 @@ def slack_url_error(url: str, *, allow_local: bool = False) -> str | None:
         or len(parts.path.rstrip("/")) <= len("/services")
         or parts.username is not None
     ):
-        return f"must be a Slack incoming-webhook URL (https://{SLACK_HOST}/services/…)"
+        expected = f"https://{SLACK_HOST}/services/…"
+        if allow_local:  # a local stack's stand-in for Slack: say what it may look like
+            paths = ", ".join(f"{p}…" for p in SLACK_PATHS)
+            expected += f"; here also http://127.0.0.1:<port> with a path of {paths}"
+        return f"must be a Slack incoming-webhook URL ({expected})"
     return None
 
 
