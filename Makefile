@@ -24,7 +24,7 @@ install: $(STAMP) ## create .venv and install Signet with the dev tools
 run: $(STAMP) ## start the whole stack on the embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/signet up
 
-demo: $(STAMP) ## play the seed scenario on a throw-away local stack, narrated (about a minute)
+demo: $(STAMP) ## play the seed scenario on a throw-away local stack, narrated (under half a minute)
 	$(VENV)/bin/signet demo
 
 bench: $(STAMP) ## run the benchmarks (docs/benchmarks.md); results in bench/results/
