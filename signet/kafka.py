@@ -17,13 +17,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import Counter
 
 from signet import codec
+from signet.backoff import Pause, retry_until_done
 from signet.errors import BrokerError, SignetError
 from signet.ids import now_ms
 from signet.kafka_errors import is_dead_producer, kafka_error_of
@@ -211,8 +212,11 @@ class AsyncProducer:
             except KafkaException as exc:
                 err = kafka_error_of(exc)
                 if err is not None and is_dead_producer(err):
+                    # As any failed write: a future that fails retriable (the instance is
+                    # being replaced; the sender tries again).
                     self._died(generation, err)
-                    raise BrokerError(f"produce to {topic} failed: {err.str()}") from exc
+                    future.set_exception(BrokerError(f"produce to {topic} failed: {err.str()}"))
+                    return future
                 raise
 
     def unacknowledged_for(self) -> float:
@@ -261,9 +265,6 @@ def _settle(future: asyncio.Future[Message], err: KafkaError | None, msg: Messag
         future.set_result(msg)
 
 
-DEAD_LETTER_MAX_BACKOFF_SECONDS = 5.0
-
-
 class DeadLetterWriter:
     """Keeps a record we cannot process, whole and with the reason, on ``signet.dlq``."""
 
@@ -299,20 +300,17 @@ class DeadLetterWriter:
         msg: Message,
         error: BaseException,
         *,
-        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pause: Pause = asyncio.sleep,
     ) -> None:
         """``write``, tried again until the broker acknowledges it (backing off up to
         5 s): a record is never passed over without its dead letter. ``pause`` waits
         between tries and may raise to give up (a service that is stopping)."""
-        backoff = 0.1
-        while True:
-            try:
-                await self.write(msg, error)
-                return
-            except BrokerError as exc:
-                log.warning("dead letter not acknowledged (%s); retrying", exc)
-                await pause(backoff)
-                backoff = min(backoff * 2, DEAD_LETTER_MAX_BACKOFF_SECONDS)
+        await retry_until_done(
+            partial(self.write, msg, error),
+            retry_on=BrokerError,
+            on_retry=lambda exc, _: log.warning("dead letter not acknowledged (%s); retrying", exc),
+            pause=pause,
+        )
 
 
 def _as_bytes(value: bytes | str | None) -> bytes | None:

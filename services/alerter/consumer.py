@@ -25,6 +25,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaException, Message
 
+from signet.backoff import Backoff
 from signet.consumer import LowWaterConsumer, RecordingGate
 from signet.kafka_health import ClientState
 from signet.kafka_metrics import KafkaMetrics
@@ -33,8 +34,6 @@ from signet.settings import AlerterSettings
 from signet.topics import BATCHING_FETCH, Topics
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 5.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -137,20 +136,20 @@ class OutcomeConsumer:
     # -- the poll loop -----------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        backoff = 0.1
+        delays = Backoff().delays()
         while not self._stopping.is_set():
             if await self._offsets.wait_until_recordable(self._stopping):
                 continue
             try:
                 await self._poll_once()
-                backoff = 0.1
+                delays.reset()
             except Exception as exc:  # the loop must outlive any one failure
+                delay = next(delays)
                 if isinstance(exc, KafkaException):
-                    log.warning("consume failed: %s; retrying in %.1fs", exc, backoff)
+                    log.warning("consume failed: %s; retrying in %.1fs", exc, delay)
                 else:
-                    log.exception("outcome poll loop failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    log.exception("outcome poll loop failed; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
 
     async def _poll_once(self) -> None:
         consumer = self._offsets.consumer

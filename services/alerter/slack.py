@@ -38,6 +38,7 @@ from services.alerter.errors import (
 from services.alerter.messages import Message, url_host
 from services.alerter.metrics import AlerterMetrics
 from signet import __version__
+from signet.backoff import Backoff
 from signet.errors import DestinationRefused
 from signet.retry_after import parse_retry_after
 from signet.ssrf import DestinationGuard
@@ -92,7 +93,7 @@ class RetryBudget:
 
     def backoff(self, attempt: int) -> float:
         """Wait after failed attempt ``attempt`` (1-based): doubling, ±20 % jitter."""
-        base = min(self.initial_backoff_seconds * 2.0 ** (attempt - 1), self.max_backoff_seconds)
+        base = Backoff(self.initial_backoff_seconds, self.max_backoff_seconds).delay(attempt)
         return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 

@@ -31,6 +31,7 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser, raise_error
+from signet.backoff import Backoff
 from signet.consumer import LowWaterConsumer, RecordingGate
 from signet.errors import SignetError
 from signet.kafka import DeadLetterWriter
@@ -41,8 +42,6 @@ from signet.settings import DispatcherSettings
 from signet.topics import RETRY_TIERS_SECONDS, Topics
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 5.0
 
 
 class RecordProcessor(Protocol):
@@ -178,7 +177,7 @@ class DeliveryConsumer:
     # -- the poll loop -----------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        backoff = 0.1
+        delays = Backoff().delays()
         while not self._stopping.is_set():
             if await self._offsets.wait_until_recordable(self._stopping):
                 continue
@@ -189,14 +188,14 @@ class DeliveryConsumer:
                 continue
             try:
                 await self._poll_once(room)
-                backoff = 0.1
+                delays.reset()
             except Exception as exc:  # the loop must outlive any one failure
+                delay = next(delays)
                 if isinstance(exc, KafkaException):
-                    log.warning("consume failed: %s; retrying in %.1fs", exc, backoff)
+                    log.warning("consume failed: %s; retrying in %.1fs", exc, delay)
                 else:
-                    log.exception("delivery poll loop failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    log.exception("delivery poll loop failed; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
 
     async def _poll_once(self, room: int) -> None:
         consumer = self._offsets.consumer

@@ -12,13 +12,14 @@ Re-enabling is the portal's ``PATCH {"enabled": true}``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
+from functools import partial
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter
 from signet import codec
+from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.ids import derived_id, now_ms
 from signet.kafka import AsyncProducer
@@ -34,7 +35,6 @@ from signet.topics import Topics
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 5.0
 REMEMBERED = 10_000
 
 
@@ -104,15 +104,14 @@ class DestinationDisabler:
         return True
 
     async def _send(self, command: WorkspaceCommand) -> None:
-        value, backoff = codec.encode(command), 0.1
-        while True:
-            try:
-                await self._producer.send(self._topic, value, key=command.workspace_id)
-                return
-            except BrokerError as exc:
-                log.warning("disable command %s not acknowledged (%s); retrying", command.id, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        value = codec.encode(command)
+        await retry_until_done(
+            partial(self._producer.send, self._topic, value, key=command.workspace_id),
+            retry_on=BrokerError,
+            on_retry=lambda exc, _: log.warning(
+                "disable command %s not acknowledged (%s); retrying", command.id, exc
+            ),
+        )
 
 
 def disabled_outcome(

@@ -8,13 +8,14 @@ the delivery is redone after the restart).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
+from functools import partial
 
 from services.dispatcher.policy import Verdict
 from services.dispatcher.results import AttemptResult
 from signet import codec
+from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.ids import new_id, now_ms
 from signet.kafka import AsyncProducer
@@ -22,8 +23,6 @@ from signet.records import Delivery, Outcome, OutcomeStatus
 from signet.topics import Topics, outcome_headers
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 5.0
 
 
 def build_outcome(
@@ -77,17 +76,15 @@ class OutcomeWriter:
         self.retries = 0
 
     async def write(self, outcome: Outcome) -> None:
-        value = codec.encode(outcome)
-        headers = outcome_headers(outcome.status)
-        backoff = 0.1
-        while True:
-            try:
-                await self._producer.send(
-                    self._topic, value, key=outcome.workspace_id, headers=headers
-                )
-                return
-            except BrokerError as exc:
-                self.retries += 1
-                log.warning("outcome %s not acknowledged (%s); retrying", outcome.id, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        def refused(exc: BaseException, _: float) -> None:
+            self.retries += 1
+            log.warning("outcome %s not acknowledged (%s); retrying", outcome.id, exc)
+
+        send = partial(
+            self._producer.send,
+            self._topic,
+            codec.encode(outcome),
+            key=outcome.workspace_id,
+            headers=outcome_headers(outcome.status),
+        )
+        await retry_until_done(send, retry_on=BrokerError, on_retry=refused)

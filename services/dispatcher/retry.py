@@ -10,12 +10,13 @@ number with its fresh deliveries, so one consumer owns both (range assignment).
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from functools import partial
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.schedule import tier_for
 from signet import codec
+from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.ids import now_ms
 from signet.kafka import AsyncProducer
@@ -23,8 +24,6 @@ from signet.records import Delivery
 from signet.topics import RETRY_TIERS_SECONDS, Topics, tier_label
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 5.0
 
 
 class RetryScheduler:
@@ -45,14 +44,12 @@ class RetryScheduler:
         tier = tier_for(max(0, delivery.due_at - now_ms()) / 1000, self._tiers)
         topic = self._topics.retry(tier)
         value = codec.encode(delivery)
-        backoff = 0.1
-        while True:
-            try:
-                await self._producer.send(topic, value, key=delivery.destination_id)
-                break
-            except BrokerError as exc:
-                log.warning("retry of %s not acknowledged (%s); retrying", delivery.id, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        await retry_until_done(
+            partial(self._producer.send, topic, value, key=delivery.destination_id),
+            retry_on=BrokerError,
+            on_retry=lambda exc, _: log.warning(
+                "retry of %s not acknowledged (%s); retrying", delivery.id, exc
+            ),
+        )
         self._metrics.retries.labels(tier_label(tier), reason).inc()
         return tier

@@ -28,7 +28,7 @@ from signet.runner import request_restart
 from signet.settings import RouterSettings
 from signet.topics import consumer_client_config
 
-from .output import Backoff
+from .output import RETRY
 from .source import SourceRecord
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class BrokerReader:
 
     async def _retrying(self, what: str, call: Callable[..., T], *args: Any) -> T:
         """Until the broker answers: moving on without the answer could lose records."""
-        backoff = Backoff()
+        delays = RETRY.delays()
         while True:
             async with self._lock:
                 try:
@@ -98,7 +98,7 @@ class BrokerReader:
                         self._died(err)
                         raise BrokerError(f"reading {what}: {err.str()}") from exc
                     log.warning("reading %s from the broker failed (%s); retrying", what, exc)
-            await backoff.wait()
+            await asyncio.sleep(next(delays))
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():

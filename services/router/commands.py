@@ -20,7 +20,7 @@ from signet.records import WorkspaceCommand, WorkspaceConfig
 
 from .apply import apply_command
 from .metrics import RouterMetrics
-from .output import Backoff, OutputWriter
+from .output import RETRY, OutputWriter
 from .source import SourceRecord, check_keyed_by_workspace
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class CommandApplier:
 
     async def _await_written(self, written: dict[bytes, tuple[int, Awaitable[object]]]) -> None:
         """Wait for each workspace's newest snapshot; re-send the newest one on failure."""
-        backoff = Backoff()
+        delays = RETRY.delays()
         while written:
             keys = list(written)
             results = await asyncio.gather(*(written[k][1] for k in keys), return_exceptions=True)
@@ -108,7 +108,7 @@ class CommandApplier:
                 return
             self._metrics.produce_retries.inc(len(failed))
             log.warning("%d config snapshots not acknowledged; retrying", len(failed))
-            await backoff.wait()
+            await asyncio.sleep(next(delays))
             written = {}
             for key, partition in failed.items():
                 value = self._store.get(key)

@@ -12,7 +12,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
+from signet.backoff import Backoff, retry_until_done
 from signet.kafka import AsyncProducer, DeadLetterWriter
 
 from .metrics import RouterMetrics
@@ -20,8 +22,8 @@ from .source import SourceRecord
 
 log = logging.getLogger(__name__)
 
-FIRST_BACKOFF_SECONDS = 0.2
-MAX_BACKOFF_SECONDS = 5.0
+# Between tries of a write that must land (signet/backoff.py).
+RETRY = Backoff(initial_seconds=0.2, max_seconds=5.0)
 
 
 @dataclass(slots=True, frozen=True)
@@ -29,17 +31,6 @@ class OutRecord:
     topic: str
     value: bytes
     key: bytes | str
-
-
-class Backoff:
-    """Capped exponential waits between retries of one piece of work."""
-
-    def __init__(self) -> None:
-        self._delay = FIRST_BACKOFF_SECONDS
-
-    async def wait(self) -> None:
-        await asyncio.sleep(self._delay)
-        self._delay = min(self._delay * 2, MAX_BACKOFF_SECONDS)
 
 
 class OutputWriter:
@@ -60,7 +51,7 @@ class OutputWriter:
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         """Produce every record (pipelined) and wait until each one is acknowledged."""
         pending = list(records)
-        backoff = Backoff()
+        delays = RETRY.delays()
         while pending:
             futures = [self._producer.send_nowait(r.topic, r.value, r.key) for r in pending]
             results = await asyncio.gather(*futures, return_exceptions=True)
@@ -78,23 +69,24 @@ class OutputWriter:
                 len(pending),
                 failed[0][1],
             )
-            await backoff.wait()
+            await asyncio.sleep(next(delays))
             pending = [record for record, _ in failed]
 
     async def dead_letter(self, record: SourceRecord, error: BaseException, source: str) -> None:
-        backoff = Backoff()
-        while True:
-            try:
-                await self._dead_letters.write(record.as_message(), error)
-                break
-            except Exception as exc:  # noqa: BLE001 - logged, and the write is retried
-                self._metrics.produce_retries.inc()
-                log.warning(
-                    "dead letter for %s[%s]@%s not acknowledged (%s); retrying",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    exc,
-                )
-            await backoff.wait()
+        def retrying(exc: BaseException, _delay: float) -> None:
+            self._metrics.produce_retries.inc()
+            log.warning(
+                "dead letter for %s[%s]@%s not acknowledged (%s); retrying",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+
+        await retry_until_done(
+            partial(self._dead_letters.write, record.as_message(), error),
+            retry_on=Exception,  # logged, and the write is retried
+            on_retry=retrying,
+            backoff=RETRY,
+        )
         self._metrics.dead_letters.labels(source).inc()

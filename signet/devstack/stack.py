@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from types import TracebackType
 
+from signet.backoff import Backoff
 from signet.broker import EmbeddedBroker
 from signet.devstack.banner import walkthrough_script
 from signet.devstack.info import StackInfo
@@ -30,7 +31,7 @@ from signet.devstack.services import (
     url,
 )
 from signet.devstack.state import WALKTHROUGH_FILE, StateDir
-from signet.devstack.supervisor import Backoff, Supervisor, die_with_parent
+from signet.devstack.supervisor import RestartPolicy, Supervisor, die_with_parent
 from signet.errors import BrokerError, ConfigurationError, SignetError
 from signet.settings import DevStackSettings
 from signet.topics import EnsureReport, Topics, ensure_topics
@@ -91,9 +92,11 @@ class DevStack:
         self._supervisor = Supervisor(
             service_specs(stack_plan, self._base_env),
             self._console,
-            backoff=Backoff(
-                initial_seconds=settings.restart_initial_delay_seconds,
-                max_seconds=settings.restart_max_delay_seconds,
+            restarts=RestartPolicy(
+                backoff=Backoff(
+                    initial_seconds=settings.restart_initial_delay_seconds,
+                    max_seconds=settings.restart_max_delay_seconds,
+                ),
                 max_attempts=settings.restart_max_attempts,
                 stable_seconds=settings.restart_stable_seconds,
             ),

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from signet.backoff import Backoff
 from signet.devstack.errors import ServiceFailedError
 from signet.devstack.output import StackConsole
 
@@ -49,24 +50,18 @@ class ChildSpec:
     ready_url: str
 
 
-@dataclass(slots=True, frozen=True)
-class Backoff:
-    """Restart delays: ``initial``, doubling, capped at ``max``; a streak of crashes is
-    forgiven once a child stayed up ``stable_seconds``."""
+RESTART_BACKOFF = Backoff(initial_seconds=0.5, max_seconds=30.0)
 
-    initial_seconds: float = 0.5
-    max_seconds: float = 30.0
+
+@dataclass(slots=True, frozen=True)
+class RestartPolicy:
+    """Restart ``n`` of a crash streak waits ``backoff.delay(n)``; ``max_attempts`` crashes
+    in a row give up the stack; a streak is forgiven once a child stayed up
+    ``stable_seconds``."""
+
+    backoff: Backoff = RESTART_BACKOFF
     max_attempts: int = 8
     stable_seconds: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before restart ``attempt`` (1-based) of a crash streak."""
-        if attempt < 1:
-            raise ValueError("attempts count from 1")
-        return min(self.max_seconds, self.initial_seconds * 2.0 ** (attempt - 1))
-
-    def schedule(self) -> tuple[float, ...]:
-        return tuple(self.delay(n) for n in range(1, self.max_attempts + 1))
 
 
 def describe_exit(code: int | None) -> str:
@@ -182,7 +177,7 @@ class Supervisor:
         specs: Sequence[ChildSpec],
         console: StackConsole,
         *,
-        backoff: Backoff | None = None,
+        restarts: RestartPolicy | None = None,
         ready_timeout: float = 60.0,
         stop_timeout: float = 20.0,
         on_change: Callable[[], None] | None = None,
@@ -191,7 +186,7 @@ class Supervisor:
         if len(set(names)) != len(names):
             raise ValueError(f"child names must be unique: {names}")
         self._children = [_Child(spec, console) for spec in specs]
-        self._backoff = backoff or Backoff()
+        self._restarts = restarts or RestartPolicy()
         self._ready_timeout = ready_timeout
         self._stop_timeout = stop_timeout
         self._on_change = on_change or (lambda: None)
@@ -293,22 +288,22 @@ class Supervisor:
             self._on_change()
             child.signal_group(signal.SIGKILL)  # anything it left in its group
             await child.output_done()
-            if time.monotonic() - up_since >= self._backoff.stable_seconds:
+            if time.monotonic() - up_since >= self._restarts.stable_seconds:
                 crashes = 0
             crashes += 1
-            if crashes > self._backoff.max_attempts:
+            if crashes > self._restarts.max_attempts:
                 self._give_up(
                     child, f"crashed {crashes} times in a row (last: {describe_exit(code)})"
                 )
                 return
-            delay = self._backoff.delay(crashes)
+            delay = self._restarts.backoff.delay(crashes)
             log.warning(
                 "%s exited with %s; restarting in %.1fs (attempt %d of %d)",
                 child.name,
                 describe_exit(code),
                 delay,
                 crashes,
-                self._backoff.max_attempts,
+                self._restarts.max_attempts,
             )
             await asyncio.sleep(delay)
             child.restarts += 1

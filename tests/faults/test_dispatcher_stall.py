@@ -72,8 +72,6 @@ async def test_a_stall_mid_backlog_sends_little_twice(
         f"(bound {bound:.0f})"
     )
     assert len(seen) == BACKLOG
-    # The gate shuts after 2 s (and a check): what was sent meanwhile is all it sends.
-    assert sent_in_stall <= rate * 4 + CAP
     assert duplicates <= bound
     # The group lost its member in the stall; what came back was not sent again.
     skipped = await fault_stack.metric("dispatcher", "signet_kafka_records_not_redone_total")

@@ -37,6 +37,7 @@ from services.portal.log.errors import RecordRejected, StoreUnavailable
 from services.portal.log.metrics import LogMetrics
 from services.portal.log.store import ApplyResult, LogStore, ProjectionBatch
 from signet import codec
+from signet.backoff import Backoff, retry_until_done
 from signet.errors import SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
@@ -50,7 +51,6 @@ from signet.topics import BATCHING_FETCH, Topics, group_consumer_config
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 5.0
 STALL_CHECK_SECONDS = 0.2
 # Commit errors that mean "the broker did not answer" (retry the same offsets), as opposed
 # to "these partitions are not ours any more" (drop them: their new owner re-reads).
@@ -167,23 +167,23 @@ class LogProjection:
     # -- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = 0.1
+        delays = Backoff().delays()
         while not self._stopping.is_set():
             try:
                 await self._once()
-                backoff = 0.1
+                delays.reset()
             except _Stopping:
                 return
             except Exception as exc:  # the loop must outlive any one failure
+                delay = next(delays)
                 if isinstance(exc, KafkaException | SignetError):
-                    log.warning("log projection: %s; retrying in %.1fs", exc, backoff)
+                    log.warning("log projection: %s; retrying in %.1fs", exc, delay)
                 else:
-                    log.exception("log projection failed; retrying in %.1fs", backoff)
+                    log.exception("log projection failed; retrying in %.1fs", delay)
                 try:
-                    await self._pause(backoff)
+                    await self._pause(delay)
                 except _Stopping:
                     return
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _once(self) -> None:
         consumer = self._consumer
@@ -248,15 +248,18 @@ class LogProjection:
             deliveries=[r for r in records if isinstance(r, Delivery)],
             outcomes=[r for r in records if isinstance(r, Outcome)],
         )
-        backoff = 0.1
-        while True:
-            try:
-                return await self._store.apply(batch, now_ms=self._clock())
-            except StoreUnavailable as exc:
-                self._metrics.store_retries.inc()
-                log.warning("delivery log unavailable (%s); retrying in %.1fs", exc, backoff)
-                await self._pause(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+        def unavailable(exc: BaseException, delay: float) -> None:
+            self._metrics.store_retries.inc()
+            log.warning("delivery log unavailable (%s); retrying in %.1fs", exc, delay)
+
+        return await retry_until_done(
+            # A lambda, not a partial: each try reads the clock anew.
+            lambda: self._store.apply(batch, now_ms=self._clock()),
+            retry_on=StoreUnavailable,
+            on_retry=unavailable,
+            pause=self._pause,
+        )
 
     def _count(self, result: ApplyResult) -> None:
         records = self._metrics.records

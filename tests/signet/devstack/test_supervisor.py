@@ -17,13 +17,16 @@ import aiohttp
 import pytest
 from rich.console import Console
 
+from signet.backoff import Backoff
 from signet.broker import free_port
 from signet.devstack.errors import ServiceFailedError
 from signet.devstack.output import StackConsole
-from signet.devstack.supervisor import Backoff, ChildSpec, Supervisor, describe_exit
+from signet.devstack.supervisor import ChildSpec, RestartPolicy, Supervisor, describe_exit
 from tests.signet.devstack.waiting import alive, eventually
 
-FAST = Backoff(initial_seconds=0.05, max_seconds=0.2, max_attempts=3, stable_seconds=60)
+FAST = RestartPolicy(
+    Backoff(initial_seconds=0.05, max_seconds=0.2), max_attempts=3, stable_seconds=60
+)
 
 STUBBORN = """
 import http.server, signal, subprocess, sys
@@ -78,11 +81,10 @@ async def ready(url: str) -> bool:
         return False
 
 
-def test_backoff_doubles_from_initial_up_to_the_cap() -> None:
-    assert Backoff(0.5, 30.0, 8).schedule() == (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0)
-    assert Backoff(1.0, 5.0, 4).schedule() == (1.0, 2.0, 4.0, 5.0)
-    with pytest.raises(ValueError):
-        Backoff().delay(0)
+def test_restarts_wait_doubling_from_half_a_second_up_to_thirty() -> None:
+    backoff = RestartPolicy().backoff
+    delays = [backoff.delay(n) for n in range(1, 9)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
 
 
 def test_exit_descriptions() -> None:
@@ -96,7 +98,7 @@ async def test_children_start_ready_restart_after_a_crash_and_stop_clean(
 ) -> None:
     out_console, out = console()
     specs = [listener("alpha"), listener("beta")]
-    supervisor = Supervisor(specs, out_console, backoff=FAST, ready_timeout=30)
+    supervisor = Supervisor(specs, out_console, restarts=FAST, ready_timeout=30)
     try:
         await supervisor.start()
         first = supervisor.pids()
@@ -152,7 +154,7 @@ async def test_a_child_that_never_gets_ready_times_out() -> None:
 async def test_a_crash_loop_gives_up_after_max_attempts() -> None:
     out_console, _ = console()
     spec = listener("flaky")
-    supervisor = Supervisor([spec], out_console, backoff=FAST, ready_timeout=30)
+    supervisor = Supervisor([spec], out_console, restarts=FAST, ready_timeout=30)
     try:
         await supervisor.start()
         failed = asyncio.create_task(supervisor.failed())
