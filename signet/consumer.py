@@ -30,13 +30,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from signet.backoff import Backoff
 from signet.kafka import AsyncProducer
 from signet.kafka_health import ClientState
 from signet.kafka_metrics import ConsumerMeter, KafkaMetrics
@@ -94,6 +95,42 @@ class RecordingGate:
         the broker's acknowledgements, counted on librdkafka's thread."""
         while not self.open:  # noqa: ASYNC110
             await asyncio.sleep(STALL_CHECK_SECONDS)
+
+
+async def poll_until_stopped(
+    once: Callable[[], Awaitable[object]],
+    *,
+    stopping: asyncio.Event,
+    what: str,
+    logger: logging.Logger,
+    expected: tuple[type[BaseException], ...] = (KafkaException,),
+    stop_on: tuple[type[BaseException], ...] = (),
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """The poll loop of every confluent consumer of ours: ``once()`` until ``stopping``.
+
+    The loop outlives any failure: after one it logs (a warning for an ``expected`` kind,
+    the traceback for any other), pauses on a growing backoff and goes on; a success
+    resets the backoff. ``stop_on`` errors, from ``once`` or from ``pause`` (a pause that
+    ends early when the service stops), end the loop quietly.
+    """
+    delays = Backoff().delays()
+    while not stopping.is_set():
+        try:
+            await once()
+            delays.reset()
+        except stop_on:
+            return
+        except Exception as exc:  # the loop must outlive any one failure
+            delay = next(delays)
+            if isinstance(exc, expected):
+                logger.warning("%s: %s; retrying in %.1fs", what, exc, delay)
+            else:
+                logger.exception("%s failed; retrying in %.1fs", what, delay)
+            try:
+                await pause(delay)
+            except stop_on:
+                return
 
 
 class LowWaterConsumer:

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import Consumer, Message
 
-from signet.backoff import Backoff
-from signet.consumer import LowWaterConsumer, RecordingGate
+from signet.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
 from signet.kafka_health import ClientState
 from signet.kafka_metrics import KafkaMetrics
 from signet.offsets import Partition, Ticket
@@ -136,20 +135,14 @@ class OutcomeConsumer:
     # -- the poll loop -----------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        delays = Backoff().delays()
-        while not self._stopping.is_set():
-            if await self._offsets.wait_until_recordable(self._stopping):
-                continue
-            try:
-                await self._poll_once()
-                delays.reset()
-            except Exception as exc:  # the loop must outlive any one failure
-                delay = next(delays)
-                if isinstance(exc, KafkaException):
-                    log.warning("consume failed: %s; retrying in %.1fs", exc, delay)
-                else:
-                    log.exception("outcome poll loop failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
+        await poll_until_stopped(
+            self._take_more, stopping=self._stopping, what="outcome consumer", logger=log
+        )
+
+    async def _take_more(self) -> None:
+        """One turn of the poll loop: wait while nothing could be recorded, else poll."""
+        if not await self._offsets.wait_until_recordable(self._stopping):
+            await self._poll_once()
 
     async def _poll_once(self) -> None:
         consumer = self._offsets.consumer

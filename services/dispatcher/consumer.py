@@ -31,8 +31,7 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser, raise_error
-from signet.backoff import Backoff
-from signet.consumer import LowWaterConsumer, RecordingGate
+from signet.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
 from signet.errors import SignetError
 from signet.kafka import DeadLetterWriter
 from signet.kafka_health import ClientState
@@ -177,25 +176,21 @@ class DeliveryConsumer:
     # -- the poll loop -----------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        delays = Backoff().delays()
-        while not self._stopping.is_set():
-            if await self._offsets.wait_until_recordable(self._stopping):
-                continue
-            room = self._max_pending - len(self._tasks)
-            if room <= 0:
-                self._room.clear()
-                await self._room.wait()
-                continue
-            try:
-                await self._poll_once(room)
-                delays.reset()
-            except Exception as exc:  # the loop must outlive any one failure
-                delay = next(delays)
-                if isinstance(exc, KafkaException):
-                    log.warning("consume failed: %s; retrying in %.1fs", exc, delay)
-                else:
-                    log.exception("delivery poll loop failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
+        await poll_until_stopped(
+            self._take_more, stopping=self._stopping, what="delivery consumer", logger=log
+        )
+
+    async def _take_more(self) -> None:
+        """One turn of the poll loop: wait while nothing could be recorded or no room is
+        left, else take what there is room for."""
+        if await self._offsets.wait_until_recordable(self._stopping):
+            return
+        room = self._max_pending - len(self._tasks)
+        if room <= 0:
+            self._room.clear()
+            await self._room.wait()
+            return
+        await self._poll_once(room)
 
     async def _poll_once(self, room: int) -> None:
         consumer = self._offsets.consumer

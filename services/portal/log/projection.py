@@ -37,7 +37,8 @@ from services.portal.log.errors import RecordRejected, StoreUnavailable
 from services.portal.log.metrics import LogMetrics
 from services.portal.log.store import ApplyResult, LogStore, ProjectionBatch
 from signet import codec
-from signet.backoff import Backoff, retry_until_done
+from signet.backoff import retry_until_done
+from signet.consumer import poll_until_stopped
 from signet.errors import SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
@@ -167,23 +168,15 @@ class LogProjection:
     # -- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        delays = Backoff().delays()
-        while not self._stopping.is_set():
-            try:
-                await self._once()
-                delays.reset()
-            except _Stopping:
-                return
-            except Exception as exc:  # the loop must outlive any one failure
-                delay = next(delays)
-                if isinstance(exc, KafkaException | SignetError):
-                    log.warning("log projection: %s; retrying in %.1fs", exc, delay)
-                else:
-                    log.exception("log projection failed; retrying in %.1fs", delay)
-                try:
-                    await self._pause(delay)
-                except _Stopping:
-                    return
+        await poll_until_stopped(
+            self._once,
+            stopping=self._stopping,
+            what="log projection",
+            logger=log,
+            expected=(KafkaException, SignetError),
+            stop_on=(_Stopping,),
+            pause=self._pause,
+        )
 
     async def _once(self) -> None:
         consumer = self._consumer
