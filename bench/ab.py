@@ -4,7 +4,7 @@
     python -m bench.ab --base 22ce9ac --rounds 4
     python -m bench.ab --base HEAD --set SIGNET_MAX_PENDING=512   # a setting, same code
 
-One e2e run moves by 10 to 25 % from the next on this machine (docs/benchmarks.md): more than
+One e2e run moves by up to 25 % from the next on this machine (docs/benchmarks.md): more than
 most single changes. This runs only the peaks of path (b) with one destination and path
 (c), for the base (a git worktree of ``--base``) and this checkout in turn, on a fresh
 stack each time, the order swapped every round (base, head, head, base, …), and prints the
