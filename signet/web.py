@@ -166,3 +166,58 @@ def add_health_routes(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi_document)
+
+
+class HealthServer:
+    """A small HTTP server of ``/healthz``, ``/readyz``, ``/metrics`` and ``/openapi.json``
+    alone: what the services without an API of their own (router, dispatcher, alerter)
+    serve to their probes and Prometheus, on a port of their own."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        ready: Callable[[], bool],
+        openapi: Callable[[], dict[str, Any]],
+        registry: CollectorRegistry,
+        kafka: KafkaHealth | None = None,
+    ) -> None:
+        self._host, self._port = host, port
+        self._ready = ready
+        self._openapi = openapi
+        self._registry = registry
+        self._kafka = kafka
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            return
+        app = web.Application(middlewares=[problem_middleware])
+        add_health_routes(
+            app,
+            ready=self._ready,
+            openapi=self._openapi,
+            registry=self._registry,
+            kafka=self._kafka,
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> HealthServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

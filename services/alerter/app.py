@@ -14,8 +14,6 @@ import logging
 from contextlib import AsyncExitStack
 from typing import Any
 
-from aiohttp import web
-
 from services.alerter.alerts import AlertPipeline, Held
 from services.alerter.consumer import OutcomeConsumer
 from services.alerter.messages import EventLinks
@@ -31,7 +29,7 @@ from signet.secrets import MasterKeyRing
 from signet.settings import AlerterSettings
 from signet.ssrf import DestinationGuard, DestinationPolicy
 from signet.topics import Topics
-from signet.web import add_health_routes, problem_middleware
+from signet.web import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +132,17 @@ class Alerter:
         self._consumer = self._view = None
 
     async def _start_health_server(self, stack: AsyncExitStack) -> None:
-        app = web.Application(middlewares=[problem_middleware])
-        add_health_routes(
-            app,
-            ready=self.ready,
-            openapi=_openapi,
-            registry=self.metrics.registry,
-            kafka=self.kafka_health,
+        settings = self._settings
+        await stack.enter_async_context(
+            HealthServer(
+                settings.metrics_host,
+                settings.metrics_port,
+                ready=self.ready,
+                openapi=_openapi,
+                registry=self.metrics.registry,
+                kafka=self.kafka_health,
+            )
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self._settings.metrics_host, self._settings.metrics_port)
-        await site.start()
         log.info(
             "alerter health and metrics on http://%s:%d",
             self._settings.metrics_host,

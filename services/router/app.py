@@ -32,11 +32,12 @@ from signet.kafka_health import KafkaHealth
 from signet.kafka_metrics import ConsumerMeter, lag_by_topic
 from signet.settings import RouterSettings
 from signet.topics import Topics, kafka_client_config
+from signet.web import HealthServer
 
 from .backfill import BrokerReader
 from .commands import CommandApplier
 from .events import EventRouter
-from .health import HealthServer
+from .health import OPENAPI
 from .liveness import LivenessGuard, StallWatchdog
 from .metrics import RouterMetrics
 from .output import OutputWriter
@@ -95,6 +96,7 @@ class RouterService:
             settings.web_host,
             settings.web_port,
             ready=self.ready,
+            openapi=lambda: OPENAPI,
             registry=registry,
             kafka=self.kafka_health,
         )

@@ -1,19 +1,12 @@
-"""The router's small HTTP server: ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``.
+"""What the router's health server (``signet.web.HealthServer``) documents of itself.
 
-Faust's own web server stays off (it would expose the config table); this one serves
+Faust's own web server stays off (it would expose the config table); the router serves
 only what operators and ``signet up`` probe, on the worker's own ``web_port``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from aiohttp import web
-from prometheus_client import CollectorRegistry
-
-from signet.kafka_health import KafkaHealth
-from signet.web import add_health_routes, problem_middleware
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -32,41 +25,3 @@ OPENAPI: dict[str, Any] = {
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {}}}},
     },
 }
-
-
-class HealthServer:
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        ready: Callable[[], bool],
-        registry: CollectorRegistry,
-        kafka: KafkaHealth | None = None,
-    ) -> None:
-        self._host, self._port = host, port
-        self._ready = ready
-        self._kafka = kafka
-        self._registry = registry
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application(middlewares=[problem_middleware])
-        add_health_routes(
-            app,
-            ready=self._ready,
-            openapi=lambda: OPENAPI,
-            registry=self._registry,
-            kafka=self._kafka,
-        )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, self._host, self._port).start()
-        self._runner = runner
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
