@@ -3,7 +3,7 @@
 Start order: the health server (so ``/healthz`` answers while the group forms), the
 acknowledged producer and the direct broker reader, then the Faust app (which joins the
 group, recovers the config table and starts the agents). Both agents reach their handler
-through one :class:`Sequencer`, whose marks are what Faust commits (``streams.py``).
+through one :class:`Sequencer`, whose marks are what Faust commits (``transport.py``).
 Stop in reverse: Faust drains the in-flight batches and commits what they acknowledged
 (bounded by ``stop_timeout_seconds``; anything left uncommitted is processed again by
 the next owner), then the producer flushes.

@@ -1,7 +1,7 @@
 """Each partition's records reach the handlers once and in offset order, from the committed
 offset on; how far that got is what the router commits.
 
-Faust does not give this on its own (``streams.py`` says how it loses records), so the
+Faust does not give this on its own (``transport.py`` says how it loses records), so the
 router keeps, per source partition, the next offset to process: everything below it was
 handled and its output acknowledged by the broker. The :class:`Sequencer`
 
@@ -14,7 +14,7 @@ handled and its output acknowledged by the broker. The :class:`Sequencer`
 - moves the mark only once the handler returned, i.e. once the batch's deliveries,
   snapshots and dead letters are acknowledged.
 
-``streams.py`` commits these marks instead of Faust's own record of acked offsets, so an
+``transport.py`` commits these marks instead of Faust's own record of acked offsets, so an
 offset is committed only when everything below it is durable downstream
 (docs/architecture.md#offsets-and-at-least-once).
 """

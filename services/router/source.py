@@ -1,7 +1,8 @@
 """The records the router consumes, independent of the Kafka client that fetched them.
 
-Faust's message types stay in ``streams.py``; the command and event paths see only
-:class:`SourceRecord`, so they can be driven by unit tests and by any consumer.
+Faust's message types stay in ``streams.py`` and ``transport.py``; the command and event
+paths see only :class:`SourceRecord`, so they can be driven by unit tests and by any
+consumer.
 """
 
 from __future__ import annotations

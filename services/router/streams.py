@@ -1,4 +1,5 @@
-"""The Faust adapter: the config table, the two agents and the commits. Faust's types stay here.
+"""The Faust adapter: the config table and the two agents. Faust's types stay here and in
+``transport.py`` (the consumer that commits the sequencer's marks).
 
 - ``workspace-config`` is the changelog topic of a sharded ``Table`` keyed by workspace id
   with raw bytes on both sides: the value is ``codec.encode(WorkspaceConfig)``, exactly
@@ -13,41 +14,8 @@
   and its fixed default port stops a second worker on the machine. Health and metrics
   are served by ``health.py``.
 
-Why the router commits its own offsets
---------------------------------------
-Acking only finished work is not enough with faust-streaming 0.15.3: a worker that starts
-with a backlog loses records (the crash-safety test lost 1 to 34 events in about 1 run of
-8, 1 of 3 with the three kills close together; ``test_router_backlog.py`` reproduces it).
-
-1. Faust drops records it fetched. While a new worker recovers the table, Faust's flow is
-   on (it reads the changelog) and aiokafka prefetches every assigned partition. At the
-   end of recovery (``Recovery.on_recovery_completed``) Faust resumes the stream
-   partitions, awaits a seek to the committed offsets, then calls
-   ``flow_control.resume()``, which *clears every agent's channel queue*. Records of the
-   backlog delivered into those queues meanwhile are gone, never processed nor acked;
-   and its fetch loop has already moved its read offset past them, so when the seek
-   makes them come back, they are discarded as already read.
-2. Faust then commits past them. ``Consumer._new_offset`` commits the first run of
-   consecutive acked offsets. It refuses a run that starts more than one offset after
-   the committed one; but the committed offset is itself the next record to process, so
-   a hole of exactly that one record is committed over and lost for good (acked 190..231
-   with 189 committed: Faust commits 232), and before the first commit nothing is
-   checked at all. A longer hole stalls the worker's commits, while it goes on without
-   those records until the next restart.
-
-So the router does not use Faust's record of acked offsets: the :class:`Sequencer` hands
-each partition's records to the handlers in offset order from the committed offset, reads
-any range Faust skipped straight from the broker (``backfill.py``), and keeps the
-low-water mark of acknowledged work (:class:`~services.router.sequencer.ProcessedOffsets`).
-:class:`_RouterConsumer` makes Faust commit exactly those marks, on its usual schedule
-(every ``commit_interval_seconds``, on revocation, on stop). A gap shows only when a later
-record arrives, and the tail of a backlog has none: so after each recovery the consumer
-also seeks back to the committed offsets before its next fetch, and Faust delivers again
-what it cleared (the sequencer drops what was already handled).
-
-Faust also hard-codes ``fetch_max_wait_ms=1500`` for its consumer, and Tansu answers a
-fetch only when the wait runs out: :class:`_RouterConsumerThread` applies
-``RouterSettings.fetch_wait_max_ms`` instead.
+Why the router commits its own offsets: ``transport.py``, whose consumer commits the
+sequencer's marks instead of Faust's record of acked offsets.
 
 Dead clients and stalls
 -----------------------
@@ -63,13 +31,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import faust
 from faust.tables.manager import TableManager
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, AppT, EventT, StreamT, TableT
+from faust.types import TP, EventT, StreamT, TableT
 
 from signet.kafka_metrics import UNKNOWN, PartitionOffsets
 from signet.settings import RouterSettings
@@ -78,6 +45,7 @@ from signet.topics import Topics
 from .liveness import dead_client_reason, dead_task_reason
 from .sequencer import BatchHandler, ProcessedOffsets
 from .source import SourceRecord
+from .transport import DeadClientHandler, RouterConsumer, RouterTransport
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +56,6 @@ REBALANCE_TIMEOUT_SECONDS = 60.0
 # No sign of life this long with the broker reachable is a hang (``liveness.py``): a
 # whole rebalance plus table recovery fits well within it.
 QUIET_LIMIT_SECONDS = REBALANCE_TIMEOUT_SECONDS + 30.0
-
-DeadClientHandler = Callable[[str], None]
 
 
 class TableSnapshots:
@@ -122,124 +88,6 @@ class TableSnapshots:
 
     def __len__(self) -> int:
         return len(self._table.data)
-
-
-class _RouterConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        # Faust passes fetch_max_wait_ms=1500; aiokafka reads it when the consumer starts.
-        consumer._fetch_max_wait_ms = cast(_RouterTransport, transport).fetch_wait_max_ms
-        return consumer
-
-
-class _RouterConsumer(faust_aiokafka.Consumer):
-    """Faust's consumer, committing the sequencer's marks, fetching again what it cleared.
-
-    Faust's timer, its revocation handler and its shutdown still decide *when* to commit;
-    ``_filter_*`` decide *what*: the next offset to process of each partition. And after
-    each recovery, whose ``flow_control.resume()`` empties the agents' queues, the next
-    fetch starts again from the committed offsets, so what was cleared comes back even
-    when no later record would show the sequencer the gap (the tail of a backlog).
-    """
-
-    _refetch = False
-
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _RouterConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    @property
-    def _transport(self) -> _RouterTransport:
-        return cast(_RouterTransport, self.transport)
-
-    @property
-    def _offsets(self) -> ProcessedOffsets:
-        return self._transport.offsets
-
-    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[TP]:
-        for (topic, partition), _ in self._offsets:
-            tp = TP(topic, partition)
-            if topics is None or tp in topics or topic in topics:
-                yield tp
-
-    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
-        # Faust's own record of acked offsets is unused: drop it, or it grows forever.
-        self._acked.clear()
-        self._acked_index.clear()
-        committable = {}
-        for tp in tps:
-            mark = self._offsets.get((tp.topic, tp.partition))
-            committed = self._committed_offset[tp]
-            if mark is not None and (committed is None or mark > committed):
-                committable[tp] = mark
-        return committable
-
-    def resume_flow(self) -> None:
-        super().resume_flow()
-        # Faust calls this right after flow_control.resume(), which cleared the queues.
-        # (Not while it recovers the table: the seek waits for the end of recovery.)
-        if not self.app.in_recovery:
-            self._refetch = True
-
-    async def _wait_next_records(self, timeout: float) -> Any:
-        # Returns after each fetch wait, records or not, and while the broker is away;
-        # only a suspended flow (a rebalance) or a blocked pipeline holds it. A round
-        # counts if it could fetch: one whose partitions all stay paused (Faust pauses
-        # them for rebalances, recoveries and full buffers) spins here consuming nothing.
-        found = await super()._wait_next_records(timeout)
-        if self._get_active_partitions() or not self.assignment():
-            self._transport.alive()
-        return found
-
-    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
-        # Here, between two fetches, no record of an earlier fetch is still on its way
-        # to the queues: the seek is not undone by deliveries it did not see coming.
-        if self._refetch:
-            self._refetch = False
-            try:
-                await self._seek_to_unprocessed()
-            except Exception as exc:
-                reason = dead_client_reason(exc)
-                if reason is not None:
-                    # Faust crashes on what we raise; the report says why first.
-                    self._transport.on_dead_client(f"the Faust consumer is dead ({reason})")
-                    raise
-                log.warning("seeking back to the committed offsets failed; retrying", exc_info=True)
-                self._refetch = True
-        return await super()._getmany(active_partitions, timeout)
-
-    async def _seek_to_unprocessed(self) -> None:
-        if not self.assignment():
-            return
-        await self.perform_seek()  # to the committed offsets, read offsets reset to them
-        never_committed = {
-            tp
-            for tp in self.assignment()
-            if not self._is_changelog_tp(tp) and self._committed_offset[tp] is None
-        }
-        if never_committed:
-            for tp, offset in (await self.earliest_offsets(*never_committed)).items():
-                await self.seek(tp, offset)
-
-
-class _RouterTransport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport with the router's consumer, and what that consumer needs."""
-
-    Consumer = _RouterConsumer
-
-    def __init__(
-        self,
-        app: AppT,
-        *,
-        offsets: ProcessedOffsets,
-        fetch_wait_max_ms: int,
-        alive: Callable[[], None],
-        on_dead_client: DeadClientHandler,
-    ) -> None:
-        super().__init__(app.conf.broker_consumer, app)
-        self.offsets = offsets
-        self.fetch_wait_max_ms = fetch_wait_max_ms
-        self.alive = alive
-        self.on_dead_client = on_dead_client
 
 
 class RouterStreams:
@@ -283,7 +131,7 @@ class RouterStreams:
             web_enabled=False,
             autodiscover=False,
         )
-        self.app.transport = _RouterTransport(
+        self.app.transport = RouterTransport(
             self.app,
             offsets=offsets,
             fetch_wait_max_ms=settings.fetch_wait_max_ms,
@@ -361,7 +209,7 @@ class RouterStreams:
                 high = cast(int | None, consumer.highwater(tp))  # None before a fetch
                 position = self._offsets.get((tp.topic, tp.partition))
                 if position is None:
-                    position = cast(_RouterConsumer, consumer)._committed_offset.get(tp)
+                    position = cast(RouterConsumer, consumer)._committed_offset.get(tp)
                 found.append(
                     PartitionOffsets(
                         tp.topic,
