@@ -7,12 +7,10 @@ picks it up, and ``Workspaces.create`` waits until it has.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,6 +24,7 @@ from signet.kafka import AsyncProducer
 from signet.records import PublishableKey, WorkspaceConfig
 from signet.settings import CommonSettings, IngestSettings
 from signet.topics import Topics
+from tests.eventually import eventually
 
 SEED_PAYLOAD = {
     "order_id": "ord_lannister_77",
@@ -47,14 +46,6 @@ def seed_event(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 def new_key(environment: str = "production") -> str:
@@ -185,7 +176,7 @@ def ingest_settings(kafka_settings: CommonSettings) -> IngestSettings:
 @pytest.fixture(scope="module")
 async def ingest(ingest_settings: IngestSettings) -> AsyncIterator[IngestApp]:
     async with IngestApp(ingest_settings) as app:
-        await eventually(app.ready, 30)
+        await eventually(app.ready, "ingest ready", 30)
         yield app
 
 

@@ -15,7 +15,8 @@ from signet.config_view import ConfigView
 from signet.kafka import AsyncProducer
 from signet.settings import CommonSettings, IngestSettings
 from signet.topics import Topics
-from tests.services.ingest.conftest import Client, Workspaces, eventually, new_key, seed_event
+from tests.eventually import eventually
+from tests.services.ingest.conftest import Client, Workspaces, new_key, seed_event
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -118,7 +119,7 @@ async def unreachable_broker_app(
     settings = ingest_settings.model_copy(update={"produce_timeout_seconds": 2.0})
     producer = AsyncProducer(dead, **{"message.timeout.ms": 1500})
     async with IngestApp(settings, producer=producer, config_view=ConfigView(settings)) as app:
-        await eventually(app.ready, 30)
+        await eventually(app.ready, "ingest ready", 30)
         yield app
 
 

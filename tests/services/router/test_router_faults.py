@@ -6,9 +6,8 @@ in-process check that the probes still find aiokafka's tasks in the pinned versi
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,6 +33,7 @@ from signet.errors import BrokerError
 from signet.kafka_health import ClientState
 from signet.settings import CommonSettings, RouterSettings
 from signet.topics import ensure_topics
+from tests.eventually import eventually
 
 
 class FakeClock:
@@ -51,13 +51,6 @@ def restarts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(liveness, "request_restart", asked.append)
     monkeypatch.setattr(backfill, "request_restart", asked.append)
     return asked
-
-
-async def eventually(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"not {what} within {within}s"
-        await asyncio.sleep(0.05)
 
 
 def wrapped(cause: BaseException) -> ProducerSendError:
@@ -218,7 +211,7 @@ async def test_the_guard_checks_on_its_own_until_stopped(restarts: list[str]) ->
         interval=0.01,
     )
     await guard.start()
-    await eventually(lambda: len(checks) >= 3, 5, "checked three times")
+    await eventually(lambda: len(checks) >= 3, "checked three times", 5)
     await guard.stop()
     seen = len(checks)
     await asyncio.sleep(0.05)
@@ -308,7 +301,7 @@ async def router(
     service = RouterService(settings, CollectorRegistry())
     await service.start()
     try:
-        await eventually(service.ready, 60, "ready")
+        await eventually(service.ready, "ready", 60)
         yield service
     finally:
         await service.stop()
@@ -322,7 +315,7 @@ async def test_the_probe_finds_a_faust_client_that_died_in_the_background(
     # The aiokafka producer's sender task ends: nothing raises until the next send.
     producer: Any = streams.app.producer
     producer._producer._sender.sender_task.cancel()
-    await eventually(lambda: not router.kafka_health.ready, 10, "reported")
+    await eventually(lambda: not router.kafka_health.ready, "reported", 10)
     assert "kafka client faust dead (the Faust producer's sender ended)" in (
         router.kafka_health.why_not_ready()
     )
@@ -339,6 +332,6 @@ async def test_a_fetch_loop_left_with_only_paused_partitions_is_a_stall(
     assert restarts == []
     consumer = router._streams.app.consumer
     consumer.pause_partitions(consumer.assignment())
-    await eventually(lambda: bool(restarts), 10, "a stall reported")
+    await eventually(lambda: bool(restarts), "a stall reported", 10)
     assert "no progress for" in restarts[0]
     assert not router.kafka_health.ready

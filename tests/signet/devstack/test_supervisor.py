@@ -12,6 +12,7 @@ import io
 import os
 import signal
 import sys
+from functools import partial
 
 import aiohttp
 import pytest
@@ -22,7 +23,8 @@ from signet.broker import free_port
 from signet.devstack.errors import ServiceFailedError
 from signet.devstack.output import StackConsole
 from signet.devstack.supervisor import ChildSpec, RestartPolicy, Supervisor, describe_exit
-from tests.signet.devstack.waiting import alive, eventually
+from tests.eventually import eventually
+from tests.signet.devstack.waiting import alive
 
 FAST = RestartPolicy(
     Backoff(initial_seconds=0.05, max_seconds=0.2), max_attempts=3, stable_seconds=60
@@ -163,10 +165,7 @@ async def test_a_crash_loop_gives_up_after_max_attempts() -> None:
             os.kill(pid, signal.SIGKILL)
             if attempt < FAST.max_attempts:
                 await eventually(
-                    lambda n=attempt: (
-                        supervisor.restarts()["flaky"] == n + 1  # type: ignore[misc]
-                        and supervisor.ready()["flaky"]
-                    ),
+                    partial(restarted_and_ready, supervisor, "flaky", attempt + 1),
                     f"restart {attempt + 1} ready",
                 )
         failure = await asyncio.wait_for(failed, 10)
@@ -213,3 +212,7 @@ def test_names_must_be_unique() -> None:
     spec = listener("same")
     with pytest.raises(ValueError, match="unique"):
         Supervisor([spec, spec], out_console)
+
+
+def restarted_and_ready(supervisor: Supervisor, name: str, restarts: int) -> bool:
+    return supervisor.restarts()[name] == restarts and supervisor.ready()[name]

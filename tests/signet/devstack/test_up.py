@@ -20,8 +20,9 @@ import pytest
 
 from signet.devstack.info import SEED_PAYLOAD
 from signet.devstack.state import read_runtime
+from tests.eventually import eventually
 from tests.signet.devstack.up_process import READY_BANNER, UpProcess, ready, up_env
-from tests.signet.devstack.waiting import alive, eventually
+from tests.signet.devstack.waiting import alive
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from signet.devstack.up import EXIT_KILLED
+from tests.eventually import eventually
 from tests.signet.devstack.up_process import READY_BANNER, UpProcess, up_env
-from tests.signet.devstack.waiting import alive, eventually
+from tests.signet.devstack.waiting import alive
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -15,7 +15,7 @@ import aiohttp
 
 from signet.broker import free_port
 from signet.devstack.state import read_runtime
-from tests.signet.devstack.waiting import eventually
+from tests.eventually import eventually
 
 PORT_SETTINGS = (
     "broker",

@@ -1,11 +1,8 @@
-"""Helpers for the dev stack's tests: wait for a condition with a deadline, check a pid."""
+"""Helpers for the dev stack's tests: check a pid (waiting is ``tests.eventually``)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 
@@ -22,12 +19,3 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return fields[0] != "Z"
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
-        await asyncio.sleep(0.05)

@@ -4,11 +4,9 @@ dead letter and the ones after it still land, and a restart resumes where it com
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,24 +24,13 @@ from signet.kafka_metrics import KafkaMetrics
 from signet.records import DeadLetter, Delivery, Outcome, OutcomeStatus
 from signet.settings import CommonSettings, PortalSettings
 from signet.topics import Topics
+from tests.eventually import eventually
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.portal.log.conftest import BACKENDS, database_url, drop
 from tests.services.portal.log.records import delivery, outcome
 
 pytestmark = pytest.mark.timeout(120)
 T = TypeVar("T")
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 30) -> T:
-    """``check()``'s first truthy answer; fails the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = await check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def log_settings(kafka: CommonSettings, url: str) -> PortalSettings:
