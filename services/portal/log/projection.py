@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,7 @@ from services.portal.log.metrics import LogMetrics
 from services.portal.log.store import ApplyResult, LogStore, ProjectionBatch
 from signet import codec
 from signet.backoff import retry_until_done
-from signet.consumer import poll_until_stopped
+from signet.consumer import STALL_CHECK_SECONDS, RecordingGate, poll_until_stopped
 from signet.errors import SignetError
 from signet.ids import now_ms
 from signet.kafka import DeadLetterWriter
@@ -52,7 +51,6 @@ from signet.topics import BATCHING_FETCH, Topics, group_consumer_config
 
 log = logging.getLogger(__name__)
 
-STALL_CHECK_SECONDS = 0.2
 # Commit errors that mean "the broker did not answer" (retry the same offsets), as opposed
 # to "these partitions are not ours any more" (drop them: their new owner re-reads).
 UNREACHABLE = frozenset(
@@ -112,9 +110,10 @@ class LogProjection:
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._stall_bound = settings.recording_stall_seconds
+        # Shut while commits fail past the bound (no producer to watch: the log's writes
+        # go to the database, which the batch waits for itself).
+        self._gate = RecordingGate(None, settings.recording_stall_seconds)
         self._unrecorded: list[TopicPartition] = []  # offsets whose commit failed
-        self._commit_failing_since: float | None = None
         self.state = ClientState("log-consumer", kafka_metrics)
         self.batches = 0
         self.dead_lettered = 0
@@ -182,8 +181,7 @@ class LogProjection:
         consumer = self._consumer
         if consumer is None:
             raise _Stopping
-        failing = self._commit_failing_since
-        if failing is not None and time.monotonic() - failing > self._stall_bound:
+        if not self._gate.open:
             await self._pause(STALL_CHECK_SECONDS)
             await self._commit_offsets(consumer, self._unrecorded)
             return
@@ -283,11 +281,10 @@ class LogProjection:
             if err is not None and err.code() in UNREACHABLE:
                 # The broker is away: keep the offsets and, past the bound, read no more.
                 self._unrecorded = offsets
-                if self._commit_failing_since is None:
-                    self._commit_failing_since = time.monotonic()
+                self._gate.commits_failed()
                 log.warning("log offsets not committed (%s); will retry", exc)
                 return
             # Lost the partitions meanwhile: their new owner re-reads; the store dedupes.
             log.warning("log offsets not committed (%s); they will be re-read", exc)
         self._unrecorded = []
-        self._commit_failing_since = None
+        self._gate.commits_recorded()
