@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from signet.broker import EmbeddedBroker
 from signet.settings import CommonSettings
-from signet.topics import Topics, ensure_topics
+from signet.topics import Topics
+from tests.topics import fresh_topics
 
 pytest_plugins = ["tests.receiver"]
 
@@ -25,14 +25,7 @@ def broker() -> Iterator[EmbeddedBroker]:
 @pytest.fixture(scope="module")
 def kafka_settings(broker: EmbeddedBroker) -> CommonSettings:
     """Settings pointing at the session broker, with topics under a unique prefix."""
-    settings = CommonSettings(
-        kafka_bootstrap=broker.bootstrap,
-        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        partitions=3,
-        deliveries_partitions=3,
-    )
-    ensure_topics(settings)
-    return settings
+    return fresh_topics(broker.bootstrap)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import contextlib
 import os
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +27,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from signet.broker import EmbeddedBroker, free_port
 from signet.secrets import generate_master_key
 from signet.settings import CommonSettings
-from signet.topics import ensure_topics
 from tests.processes import ServiceProcess, service_env
+from tests.topics import fresh_topics
 
 SERVICES = ("router", "dispatcher", "alerter", "portal", "ingest")
 
@@ -72,14 +71,7 @@ def fault_broker() -> Iterator[FreezableBroker]:
 
 @pytest.fixture
 def fault_settings(fault_broker: FreezableBroker) -> CommonSettings:
-    settings = CommonSettings(
-        kafka_bootstrap=fault_broker.bootstrap,
-        topic_prefix=f"f{uuid.uuid4().hex[:8]}.",
-        partitions=3,
-        deliveries_partitions=3,
-    )
-    ensure_topics(settings)
-    return settings
+    return fresh_topics(fault_broker.bootstrap)
 
 
 @dataclass(slots=True)

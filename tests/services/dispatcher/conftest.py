@@ -13,9 +13,10 @@ from signet.kafka import AsyncProducer
 from signet.records import DeadLetter, Outcome
 from signet.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
-from signet.topics import Topics, ensure_topics
+from signet.topics import Topics
 from tests.processes import ServiceProcess, service_env
 from tests.services.dispatcher.topic_tail import TopicTail
+from tests.topics import fresh_topics
 
 Setting = str | int | float | bool
 
@@ -110,11 +111,4 @@ async def dead_letters(
 
 def single_partition_settings(broker: EmbeddedBroker) -> CommonSettings:
     """Topics of one partition each: every destination shares the one partition."""
-    settings = CommonSettings(
-        kafka_bootstrap=broker.bootstrap,
-        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
-        partitions=1,
-        deliveries_partitions=1,
-    )
-    ensure_topics(settings)
-    return settings
+    return fresh_topics(broker.bootstrap, partitions=1)
