@@ -34,15 +34,15 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from signet import codec
-from signet.broker import EmbeddedBroker, free_port
+from signet.dev.broker import EmbeddedBroker, free_port
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.records import Delivery, Destination, SigningSecret, WorkspaceConfig
-from signet.secrets import MasterKeyRing, generate_master_key, hint, secret_aad
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics, ensure_topics
+from signet.records import codec
+from signet.records.model import Delivery, Destination, SigningSecret, WorkspaceConfig
+from signet.sdk.signing import generate_secret
+from signet.security.secrets import MasterKeyRing, generate_master_key, hint, secret_aad
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import Topics, ensure_topics
 
 HEALTHY = 9
 WORKSPACE = "ws_bench_isolation"

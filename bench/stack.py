@@ -1,7 +1,7 @@
 """What every benchmark stands on: the dev stack, the benchmark receiver, workspaces, and
 the resident memory and CPU time of each process.
 
-The stack is :class:`signet.devstack.DevStack` (the broker and every service as child
+The stack is :class:`signet.dev.devstack.DevStack` (the broker and every service as child
 processes, as ``signet up`` runs them) on free loopback ports, from a throw-away state
 directory, with the services' output in ``services.log`` there. The receiver is its own
 process (``bench/receiver.py``) so it does not share an event loop with the load.
@@ -26,9 +26,9 @@ import aiohttp
 import orjson
 from rich.console import Console
 
-from signet.devstack import DevStack, StackInfo
-from signet.devstack.output import StackConsole
-from signet.devstack.state import read_runtime
+from signet.dev.devstack import DevStack, StackInfo
+from signet.dev.devstack.output import StackConsole
+from signet.dev.devstack.state import read_runtime
 from signet.settings import DevStackSettings
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from signet.errors import SignetError
+from signet.kafka.topics import EnsureReport, Topics, ensure_topics, topic_specs
 from signet.settings import CommonSettings, DevStackSettings
-from signet.topics import EnsureReport, Topics, ensure_topics, topic_specs
 
 EXIT_USAGE = 2
 # `signet listen`'s secret by environment: a command line is visible to anyone in `ps`.
@@ -113,27 +113,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # ``verify-log`` and ``keys rotate`` parse their own arguments (and answer --help).
     if argv[:1] == ["verify-log"]:
-        from signet import logchain
+        from signet.security import hash_chain
 
-        return logchain.main(argv[1:])
+        return hash_chain.main(argv[1:])
     if argv[:2] == ["keys", "rotate"]:
-        from signet import key_rotation
+        from signet.security import key_rotation
 
         return key_rotation.main(argv[2:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            from signet.devstack.up import run_up  # the stack's imports only when needed
+            from signet.dev.devstack.up import run_up  # the stack's imports only when needed
 
             return run_up(DevStackSettings())
         if args.command == "demo":
-            from signet.demo import run_demo
+            from signet.dev.demo import run_demo
 
             return run_demo(record=args.record)
         if args.command == "topics":
             return _topics_ensure(args.bootstrap)
 
-        from signet.devstack.listener import run_listener
+        from signet.dev.devstack.listener import run_listener
 
         return run_listener(args.host, args.port, args.secret)
     except ValidationError as exc:

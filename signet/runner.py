@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 import uvloop
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class Service(Protocol):
@@ -47,7 +47,7 @@ _restart: Callable[[str], None] | None = None
 def request_restart(reason: str) -> None:
     """Stop this service and exit non-zero (any thread). Outside ``run_service`` (a
     service embedded in a test), only logged: whoever runs it decides."""
-    log.critical("restart requested: %s", reason)
+    logger.critical("restart requested: %s", reason)
     if _restart is not None:
         _restart(reason)
 
@@ -84,9 +84,9 @@ def run_service(
             nonlocal signals
             signals += 1
             if signals > 1:
-                log.warning("%s: second signal, exiting now", name)
+                logger.warning("%s: second signal, exiting now", name)
                 os._exit(1)
-            log.info("%s: stopping (draining in-flight work)", name)
+            logger.info("%s: stopping (draining in-flight work)", name)
             stop.set()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,13 +98,13 @@ def run_service(
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        log.info("%s: started", name)
+        logger.info("%s: started", name)
         try:
             await stop.wait()
         finally:
             _restart = None
             await service.stop()
-            log.info("%s: stopped", name)
+            logger.info("%s: stopped", name)
 
     if event_loop == "uvloop":
         # As the policy: the service's loop and those libraries make for their own
@@ -112,5 +112,5 @@ def run_service(
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(main())
     if exit_code:
-        log.warning("%s: exiting with %d to be restarted", name, exit_code)
+        logger.warning("%s: exiting with %d to be restarted", name, exit_code)
         raise SystemExit(exit_code)

@@ -49,11 +49,11 @@ class CommonSettings(BaseSettings):
     log_json: bool = False
     # uvloop: libuv's loop, markedly less CPU per request and record; asyncio: the stdlib's.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
-    # How often a consumer's lag is measured (librdkafka statistics; signet/kafka_metrics.py).
+    # How often a consumer's lag is measured (librdkafka statistics; signet/kafka/metrics.py).
     consumer_lag_interval_seconds: float = Field(default=5.0, gt=0)
-    # What each librdkafka consumer may fetch ahead of its service (signet/topics.py).
+    # What each librdkafka consumer may fetch ahead of its service (signet/kafka/topics.py).
     consumer_prefetch_kbytes: int = Field(default=4096, ge=64)
-    # The broker probe behind /readyz (signet/kafka_health.py): a metadata request this
+    # The broker probe behind /readyz (signet/kafka/health.py): a metadata request this
     # often, failing after this long; /healthz fails once a dead client stays unreplaced
     # for the grace.
     kafka_probe_interval_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -106,7 +106,7 @@ class PortalSettings(CommonSettings):
     max_destinations_per_workspace: int = Field(default=100, ge=1)
     max_active_publishable_keys: int = Field(default=20, ge=1)
     database_url: str = "sqlite:///.signet/signet.db"
-    # The delivery log (services/portal/log): its projection, retention and export key.
+    # The delivery log (services/portal/delivery_log): its projection, retention and export key.
     database_pool_size: int = Field(default=10, ge=1)  # PostgreSQL connections per replica
     log_projection_enabled: bool = True  # False: this replica serves the log, never writes it
     log_consumer_group: str = ""  # empty: "<topic prefix>-portal-log" (signet-portal-log)

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from signet.broker import EmbeddedBroker
+from signet.dev.broker import EmbeddedBroker
+from signet.kafka.topics import Topics
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.topics import fresh_topics
 
 pytest_plugins = ["tests.receiver"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from signet.kafka.topics import ensure_topics
 from signet.settings import CommonSettings
-from signet.topics import ensure_topics
 
 
 def fresh_topics(bootstrap: str, *, partitions: int = 3) -> CommonSettings:

@@ -40,7 +40,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-log = logging.getLogger("embed-host")
+logger = logging.getLogger("embed-host")
 
 STATIC = Path(__file__).with_name("static")
 SESSION_TTL_SECONDS = 15 * 60
@@ -169,10 +169,10 @@ class HostApp:
         while self.workspace is None:
             try:
                 self.workspace = await self.signet.create_workspace("Casterly (example host)")
-                log.info("demo workspace %s created", self.workspace.id)
+                logger.info("demo workspace %s created", self.workspace.id)
             except (aiohttp.ClientError, web.HTTPException) as exc:
                 if time.monotonic() > deadline:
-                    log.error("could not create the demo workspace: %s", exc)
+                    logger.error("could not create the demo workspace: %s", exc)
                     return
                 await asyncio.sleep(1.0)
 
@@ -251,7 +251,7 @@ def parse_config(argv: Sequence[str], env: dict[str, str]) -> HostConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = parse_config(sys.argv[1:] if argv is None else argv, dict(os.environ))
-    log.info("example host page on %s (embedding %s/embed)", config.origin, config.portal_url)
+    logger.info("example host page on %s (embedding %s/embed)", config.origin, config.portal_url)
     web.run_app(
         HostApp(config).build(), host=config.bind, port=config.port, print=None, access_log=None
     )

@@ -31,10 +31,11 @@ from services.alerter.messages import AlertScene, EventLinks, Message, alert_mes
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import SlackChannel
 from services.alerter.storm import Admission, Digest, StormControl, StormKey
-from signet import codec
 from signet.errors import InvalidRecordError, SecretError, SignetError
-from signet.offsets import Partition
-from signet.records import (
+from signet.kafka.offsets import Partition
+from signet.kafka.topics import OUTCOME_STATUS_HEADER
+from signet.records import codec
+from signet.records.model import (
     Destination,
     DestinationType,
     Outcome,
@@ -42,10 +43,9 @@ from signet.records import (
     SealedSecret,
     WorkspaceConfig,
 )
-from signet.secrets import MasterKeyRing, slack_url_aad
-from signet.topics import OUTCOME_STATUS_HEADER
+from signet.security.secrets import MasterKeyRing, slack_url_aad
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ALERT_STATUSES = frozenset(
     {OutcomeStatus.EXHAUSTED.value, OutcomeStatus.DESTINATION_DISABLED.value}
@@ -60,7 +60,7 @@ DEAD_LETTER_BATCH = 100
 
 
 class WorkspaceDirectory(Protocol):
-    """What the pipeline reads of the configuration (``signet.config_view.ConfigView``)."""
+    """What the pipeline reads of the configuration (``signet.kafka.config_view.ConfigView``)."""
 
     def workspace(self, workspace_id: str) -> WorkspaceConfig | None: ...
 
@@ -132,12 +132,12 @@ class AlertPipeline:
         self._send_digests(self._storm.flush())
         if not self._tasks:
             return
-        log.info(
+        logger.info(
             "draining %d alerts and digests (up to %gs)", len(self._tasks), self._drain_timeout
         )
         _, pending = await asyncio.wait(set(self._tasks), timeout=self._drain_timeout)
         if pending:
-            log.warning("abandoning %d alerts still being sent at the deadline", len(pending))
+            logger.warning("abandoning %d alerts still being sent at the deadline", len(pending))
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -171,12 +171,12 @@ class AlertPipeline:
     def forget(self, partitions: frozenset[Partition]) -> None:
         dropped = self._storm.forget(lambda held: held.record.partition in partitions)
         if dropped:
-            log.info("dropped %d folded alerts of revoked partitions", dropped)
+            logger.info("dropped %d folded alerts of revoked partitions", dropped)
 
     def relieve(self) -> None:
         digests = self._storm.flush()
         if digests:
-            log.info("too many offsets held back: sending %d digests early", len(digests))
+            logger.info("too many offsets held back: sending %d digests early", len(digests))
             self._send_digests(digests)
 
     # -- deciding ------------------------------------------------------------------------
@@ -187,7 +187,9 @@ class AlertPipeline:
             await directory.wait_for(lambda: directory.workspace(ws) is not None, self._config_wait)
         config = directory.workspace(ws)
         if config is None:
-            log.info("outcome %s names unknown workspace %s: no channel to alert", outcome.id, ws)
+            logger.info(
+                "outcome %s names unknown workspace %s: no channel to alert", outcome.id, ws
+            )
             self._metrics.outcomes.labels("no_channel").inc()
             record.complete()
             return
@@ -254,11 +256,11 @@ class AlertPipeline:
         try:
             failures = await self._deliver(kind, key, build)
         except Exception as exc:  # a bug: dead-letter rather than lose or wedge the partition
-            log.exception("%s for %s failed unexpectedly", kind, key.destination_id)
+            logger.exception("%s for %s failed unexpectedly", kind, key.destination_id)
             failures = [exc]
         for error in failures:
             self._metrics.alerts_failed.labels(kind).inc()
-            log.warning("%s for %s dead-lettered: %s", kind, key.destination_id, error)
+            logger.warning("%s for %s dead-lettered: %s", kind, key.destination_id, error)
             for start in range(0, len(records), DEAD_LETTER_BATCH):
                 batch = records[start : start + DEAD_LETTER_BATCH]
                 await asyncio.gather(*(self._dead_letter(r, error) for r in batch))
@@ -285,7 +287,7 @@ class AlertPipeline:
         except AlerterError as exc:
             return exc
         self._metrics.alerts_sent.labels(kind).inc()
-        log.info("%s sent to %s (attempt %d)", kind, channel.label, attempts)
+        logger.info("%s sent to %s (attempt %d)", kind, channel.label, attempts)
         return None
 
     def _open_channels(
@@ -323,7 +325,7 @@ class AlertPipeline:
         if not task.cancelled() and (exc := task.exception()) is not None:
             # A bug outside the guarded send: the record stays incomplete (redone after a
             # restart, never lost) and the log says so.
-            log.error("alert task failed", exc_info=exc)
+            logger.error("alert task failed", exc_info=exc)
 
 
 def calls_for_alert(headers: RecordHeaders) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
-from typing import Any
 
 from services.alerter.alerts import AlertPipeline, Held
 from services.alerter.consumer import OutcomeConsumer
@@ -20,18 +19,17 @@ from services.alerter.messages import EventLinks
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import RetryBudget, SlackSender
 from services.alerter.storm import StormControl
-from signet import __version__
-from signet.config_view import ConfigView
-from signet.consumer import RecordingGate
-from signet.kafka import AsyncProducer, DeadLetterWriter
-from signet.kafka_health import KafkaHealth
-from signet.secrets import MasterKeyRing
+from signet.kafka.clients import AsyncProducer, DeadLetterWriter
+from signet.kafka.config_view import ConfigView
+from signet.kafka.consumer import RecordingGate
+from signet.kafka.health import KafkaHealth
+from signet.kafka.topics import Topics
+from signet.security.secrets import MasterKeyRing
+from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from signet.settings import AlerterSettings
-from signet.ssrf import DestinationGuard, DestinationPolicy
-from signet.topics import Topics
 from signet.web import HealthServer
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SERVICE = "alerter"
 
@@ -118,7 +116,7 @@ class Alerter:
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             self._stack = stack.pop_all()
-        log.info(
+        logger.info(
             "alerter: storm window %gs, Slack retry budget %d attempts, links to %s/embed",
             settings.storm_window_seconds,
             settings.slack_max_attempts,
@@ -137,29 +135,15 @@ class Alerter:
             HealthServer(
                 settings.metrics_host,
                 settings.metrics_port,
+                title="Signet alerter",
                 ready=self.ready,
-                openapi=_openapi,
+                ready_means="Config caught up and consuming outcomes (503 until then)",
                 registry=self.metrics.registry,
                 kafka=self.kafka_health,
             )
         )
-        log.info(
+        logger.info(
             "alerter health and metrics on http://%s:%d",
             self._settings.metrics_host,
             self._settings.metrics_port,
         )
-
-
-def _openapi() -> dict[str, Any]:
-    def probe(summary: str) -> dict[str, Any]:
-        return {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
-
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Signet alerter", "version": __version__},
-        "paths": {
-            "/healthz": probe("The process answers"),
-            "/readyz": probe("Config caught up and consuming outcomes (503 until then)"),
-            "/metrics": probe("Prometheus metrics"),
-        },
-    }

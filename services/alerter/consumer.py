@@ -1,7 +1,7 @@
 """Reads ``signet.outcomes`` in the ``signet-alerter`` group; commits at the low-water mark.
 
 confluent-kafka's consumer runs on one dedicated thread, and every record is tracked and
-committed at the low-water mark (``signet.consumer.LowWaterConsumer``, shared with the
+committed at the low-water mark (``signet.kafka.consumer.LowWaterConsumer``, shared with the
 dispatcher). Each record is handed to the sink with a completion handle; the sink
 completes it when the record's work is durable: at once for an outcome that is not an
 alert, after Slack took the alert (or it was dead-lettered) otherwise, and for a folded
@@ -25,14 +25,14 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, Message
 
-from signet.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
-from signet.kafka_health import ClientState
-from signet.kafka_metrics import KafkaMetrics
-from signet.offsets import Partition, Ticket
+from signet.kafka.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
+from signet.kafka.health import ClientState
+from signet.kafka.metrics import KafkaMetrics
+from signet.kafka.offsets import Partition, Ticket
+from signet.kafka.topics import BATCHING_FETCH, Topics
 from signet.settings import AlerterSettings
-from signet.topics import BATCHING_FETCH, Topics
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,14 +75,14 @@ class OutcomeConsumer:
         gate: RecordingGate | None = None,
     ) -> None:
         """``gate``: shut while dead letters or commits cannot be recorded; no new
-        outcomes are taken meanwhile (``signet.consumer.RecordingGate``)."""
+        outcomes are taken meanwhile (``signet.kafka.consumer.RecordingGate``)."""
         self._topic = Topics.from_settings(settings).outcomes
         self._offsets = LowWaterConsumer(
             settings,
             kafka_metrics,
             name="outcome consumer",
             thread_name="alerter-consumer",
-            logger=log,
+            logger=logger,
             on_assigned=self._assigned,
             on_released=self._drop,
             gate=gate,
@@ -125,7 +125,7 @@ class OutcomeConsumer:
         await self._offsets.commit()
         await self._offsets.close()
         self.subscribed = False
-        log.info("outcome consumer stopped after %d records", self.consumed)
+        logger.info("outcome consumer stopped after %d records", self.consumed)
 
     @property
     def client_state(self) -> ClientState:
@@ -136,7 +136,7 @@ class OutcomeConsumer:
 
     async def _poll_loop(self) -> None:
         await poll_until_stopped(
-            self._take_more, stopping=self._stopping, what="outcome consumer", logger=log
+            self._take_more, stopping=self._stopping, what="outcome consumer", logger=logger
         )
 
     async def _take_more(self) -> None:
@@ -171,10 +171,10 @@ class OutcomeConsumer:
             # Every time while paused: a rebalance may have assigned fresh partitions.
             await in_thread(lambda: consumer.pause(consumer.assignment()))
             if not self._paused:
-                log.debug("paused (alerts in flight at the limit, %d offsets held)", self.held)
+                logger.debug("paused (alerts in flight at the limit, %d offsets held)", self.held)
         elif self._paused:
             await in_thread(lambda: consumer.resume(consumer.assignment()))
-            log.debug("resumed")
+            logger.debug("resumed")
         self._paused = pause
 
     def _take(self, msg: Message) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from services.alerter.storm import Digest
-from signet.records import Destination, Outcome, OutcomeStatus, WorkspaceConfig
+from signet.records.model import Destination, Outcome, OutcomeStatus, WorkspaceConfig
 
 # Block Kit limits (api.slack.com/reference/block-kit/blocks), with room to spare.
 HEADER_MAX = 150

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from signet.kafka_metrics import KafkaMetrics
+from signet.kafka.metrics import KafkaMetrics
 
 
 class AlerterMetrics:

@@ -40,10 +40,10 @@ from services.alerter.metrics import AlerterMetrics
 from signet import __version__
 from signet.backoff import Backoff
 from signet.errors import DestinationRefused
-from signet.retry_after import parse_retry_after
-from signet.ssrf import DestinationGuard
+from signet.sdk.retry_after import parse_retry_after
+from signet.security.ssrf import DestinationGuard
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 USER_AGENT = f"Signet-Alerter/{__version__}"
 EXCERPT_BYTES = 200
@@ -155,7 +155,7 @@ class SlackSender:
                 if attempt >= self._budget.max_attempts:
                     raise SlackGaveUp(channel=channel.label, attempts=attempt, last=exc) from exc
                 wait = self._wait_after(exc, attempt)
-                log.warning("%s; retry %d in %.1fs", exc, attempt, wait)
+                logger.warning("%s; retry %d in %.1fs", exc, attempt, wait)
                 await self._sleep(wait)
 
     def _wait_after(self, exc: AlerterError, attempt: int) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
-from typing import Any
 
 from services.dispatcher.breaker import CircuitBreakers
 from services.dispatcher.consumer import DeliveryConsumer
@@ -27,18 +26,17 @@ from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import RetrySchedule
 from services.dispatcher.sender import Sender
 from services.dispatcher.signing_keys import SigningKeys
-from signet import __version__
-from signet.config_view import ConfigView
-from signet.consumer import RecordingGate
-from signet.kafka import AsyncProducer, DeadLetterWriter
-from signet.kafka_health import KafkaHealth
-from signet.secrets import MasterKeyRing
+from signet.kafka.clients import AsyncProducer, DeadLetterWriter
+from signet.kafka.config_view import ConfigView
+from signet.kafka.consumer import RecordingGate
+from signet.kafka.health import KafkaHealth
+from signet.kafka.topics import Topics
+from signet.security.secrets import MasterKeyRing
+from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from signet.settings import DispatcherSettings
-from signet.ssrf import DestinationGuard, DestinationPolicy
-from signet.topics import Topics
 from signet.web import HealthServer
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # A delivery waits in memory for its rate-limit slot up to this; longer, on a retry tier.
 # Short: each one waiting holds a place of max_pending.
@@ -157,31 +155,16 @@ class Dispatcher:
             HealthServer(
                 settings.metrics_host,
                 settings.metrics_port,
+                title="Signet dispatcher",
                 ready=self.ready,
-                openapi=_openapi,
+                ready_means="Config caught up and consuming deliveries and retries "
+                "(503 until then)",
                 registry=self.metrics.registry,
                 kafka=self.kafka_health,
             )
         )
-        log.info(
+        logger.info(
             "dispatcher health and metrics on http://%s:%d",
             self._settings.metrics_host,
             self._settings.metrics_port,
         )
-
-
-def _openapi() -> dict[str, Any]:
-    def probe(summary: str) -> dict[str, Any]:
-        return {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
-
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Signet dispatcher", "version": __version__},
-        "paths": {
-            "/healthz": probe("The process answers"),
-            "/readyz": probe(
-                "Config caught up and consuming deliveries and retries (503 until then)"
-            ),
-            "/metrics": probe("Prometheus metrics"),
-        },
-    }

@@ -14,7 +14,7 @@ crash or SIGTERM leaves them uncommitted, and the next owner reads them again.
 
 confluent-kafka's consumer is driven from one dedicated thread, so the event loop never
 blocks on it; the thread, the offset tracking, the commits and the rebalance callbacks
-are ``signet.consumer.LowWaterConsumer``, shared with the alerter. On revoke, what is done
+are ``signet.kafka.consumer.LowWaterConsumer``, shared with the alerter. On revoke, what is done
 is committed and the rest forgotten: the new owner redoes it (at-least-once, same
 ``webhook-id``).
 """
@@ -31,16 +31,16 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser, raise_error
-from signet.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
 from signet.errors import SignetError
-from signet.kafka import DeadLetterWriter
-from signet.kafka_health import ClientState
-from signet.offsets import Partition, Ticket
-from signet.records import Delivery
+from signet.kafka.clients import DeadLetterWriter
+from signet.kafka.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
+from signet.kafka.health import ClientState
+from signet.kafka.offsets import Partition, Ticket
+from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics
+from signet.records.model import Delivery
 from signet.settings import DispatcherSettings
-from signet.topics import RETRY_TIERS_SECONDS, Topics
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class RecordProcessor(Protocol):
@@ -64,7 +64,7 @@ class DeliveryConsumer:
         gate: RecordingGate | None = None,
     ) -> None:
         """``gate``: shut while outcomes and retries cannot be recorded; no new
-        deliveries are taken meanwhile (``signet.consumer.RecordingGate``)."""
+        deliveries are taken meanwhile (``signet.kafka.consumer.RecordingGate``)."""
         topics = Topics.from_settings(settings)
         self._topic = topics.deliveries
         tiers = {topics.retry(seconds): seconds for seconds in RETRY_TIERS_SECONDS}
@@ -73,7 +73,7 @@ class DeliveryConsumer:
             metrics.kafka,
             name="delivery consumer",
             thread_name="dispatcher-consumer",
-            logger=log,
+            logger=logger,
             # A fresh assignment starts unpaused with nothing held.
             on_assigned=self._forget_held,
             on_released=self._forget_held,
@@ -153,7 +153,7 @@ class DeliveryConsumer:
         held = self._releaser.held  # closing revokes, and the hold is dropped then
         await self._offsets.close()
         self.subscribed = False
-        log.info(
+        logger.info(
             "delivery consumer stopped: %d processed, %d dead-lettered, %d retries left held "
             "(uncommitted, for the next owner)",
             self.processed,
@@ -164,11 +164,11 @@ class DeliveryConsumer:
     async def _drain(self) -> None:
         if not self._tasks:
             return
-        log.info("draining %d deliveries (up to %gs)", self.in_flight, self._drain_timeout)
+        logger.info("draining %d deliveries (up to %gs)", self.in_flight, self._drain_timeout)
         _, pending = await asyncio.wait(set(self._tasks), timeout=self._drain_timeout)
         if pending:
             # Their offsets stay uncommitted: the deliveries are redone after the restart.
-            log.warning("abandoning %d deliveries still running at the deadline", len(pending))
+            logger.warning("abandoning %d deliveries still running at the deadline", len(pending))
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -177,7 +177,7 @@ class DeliveryConsumer:
 
     async def _poll_loop(self) -> None:
         await poll_until_stopped(
-            self._take_more, stopping=self._stopping, what="delivery consumer", logger=log
+            self._take_more, stopping=self._stopping, what="delivery consumer", logger=logger
         )
 
     async def _take_more(self) -> None:
@@ -256,7 +256,7 @@ class DeliveryConsumer:
         except Exception as exc:
             if not isinstance(exc, SignetError):
                 where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
-                log.exception("unexpected error on %s; dead-lettering it", where)
+                logger.exception("unexpected error on %s; dead-lettering it", where)
             await self._dead_letter(msg, exc)
         self._offsets.complete(ticket)
 

@@ -18,12 +18,13 @@ from functools import partial
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter
-from signet import codec
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.ids import derived_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.records import (
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import (
     CommandKind,
     Delivery,
     Destination,
@@ -31,9 +32,8 @@ from signet.records import (
     OutcomeStatus,
     WorkspaceCommand,
 )
-from signet.topics import Topics
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 REMEMBERED = 10_000
 
@@ -100,7 +100,7 @@ class DestinationDisabler:
             self._decided.pop(key, None)  # not done: the next failure decides again
             raise
         self._metrics.disabled.labels(cause).inc()
-        log.warning("disabled destination %s: %s", destination.id, reason)
+        logger.warning("disabled destination %s: %s", destination.id, reason)
         return True
 
     async def _send(self, command: WorkspaceCommand) -> None:
@@ -108,7 +108,7 @@ class DestinationDisabler:
         await retry_until_done(
             partial(self._producer.send, self._topic, value, key=command.workspace_id),
             retry_on=BrokerError,
-            on_retry=lambda exc, _: log.warning(
+            on_retry=lambda exc, _: logger.warning(
                 "disable command %s not acknowledged (%s); retrying", command.id, exc
             ),
         )

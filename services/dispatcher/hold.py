@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from signet.offsets import Partition
+from signet.kafka.offsets import Partition
 
 T = TypeVar("T")
 

@@ -15,11 +15,11 @@ from typing import Protocol
 
 from services.dispatcher.errors import DestinationUnavailable
 from signet.errors import InvalidRecordError
-from signet.records import Delivery, Destination, DestinationType, WorkspaceConfig
+from signet.records.model import Delivery, Destination, DestinationType, WorkspaceConfig
 
 
 class DestinationDirectory(Protocol):
-    """What the dispatcher reads of the configuration (``signet.config_view.ConfigView``)."""
+    """What the dispatcher reads of the configuration (``signet.kafka.config_view.ConfigView``)."""
 
     def destination(self, destination_id: str) -> tuple[WorkspaceConfig, Destination] | None: ...
 

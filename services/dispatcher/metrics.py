@@ -13,8 +13,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.dispatcher.results import AttemptResult
-from signet.kafka_metrics import KafkaMetrics
-from signet.records import Outcome, OutcomeStatus
+from signet.kafka.metrics import KafkaMetrics
+from signet.records.model import Outcome, OutcomeStatus
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60)
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)

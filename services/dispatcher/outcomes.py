@@ -14,15 +14,15 @@ from functools import partial
 
 from services.dispatcher.policy import Verdict
 from services.dispatcher.results import AttemptResult
-from signet import codec
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.records import Delivery, Outcome, OutcomeStatus
-from signet.topics import Topics, outcome_headers
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics, outcome_headers
+from signet.records import codec
+from signet.records.model import Delivery, Outcome, OutcomeStatus
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def build_outcome(
@@ -78,7 +78,7 @@ class OutcomeWriter:
     async def write(self, outcome: Outcome) -> None:
         def refused(exc: BaseException, _: float) -> None:
             self.retries += 1
-            log.warning("outcome %s not acknowledged (%s); retrying", outcome.id, exc)
+            logger.warning("outcome %s not acknowledged (%s); retrying", outcome.id, exc)
 
         send = partial(
             self._producer.send,

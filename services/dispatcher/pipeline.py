@@ -45,19 +45,19 @@ from services.dispatcher.results import (
 from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
-from signet import codec
-from signet.consumer import RecordingGate
 from signet.errors import InvalidRecordError, SecretError
 from signet.ids import now_ms
-from signet.payload import iso_utc_ms
-from signet.records import (
+from signet.kafka.consumer import RecordingGate
+from signet.records import codec
+from signet.records.model import (
     Delivery,
     Destination,
     Outcome,
     OutcomeStatus,
     WorkspaceConfig,
 )
-from signet.signing import SigningError, sign_delivery
+from signet.records.payload import iso_utc_ms
+from signet.sdk.signing import SigningError, sign_delivery
 
 
 class AttemptSender(Protocol):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from services.dispatcher.results import AttemptResult, ErrorKind
-from signet.retry_after import parse_retry_after
+from signet.sdk.retry_after import parse_retry_after
 
 HONOURS_RETRY_AFTER = frozenset({429, 503})
 

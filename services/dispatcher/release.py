@@ -33,10 +33,10 @@ from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.pipeline import decode_delivery
 from services.dispatcher.schedule import Step, release_at, step_at_release
 from signet.ids import now_ms
-from signet.offsets import Partition, Ticket
-from signet.records import Delivery
+from signet.kafka.offsets import Partition, Ticket
+from signet.records.model import Delivery
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class RetryProcessor(Protocol):
@@ -160,7 +160,7 @@ class RetryReleaser:
                 try:
                     self._release(partition, held, now)
                 except Exception as exc:  # one bad record must not stop every release
-                    log.exception("releasing %s failed; dead-lettering it", held.delivery.id)
+                    logger.exception("releasing %s failed; dead-lettering it", held.delivery.id)
                     # Its offset must not stay open (the partition's commits would stall
                     # behind it): the consumer dead-letters it with the reason and
                     # completes its ticket.

@@ -15,15 +15,15 @@ from functools import partial
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.schedule import tier_for
-from signet import codec
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.ids import now_ms
-from signet.kafka import AsyncProducer
-from signet.records import Delivery
-from signet.topics import RETRY_TIERS_SECONDS, Topics, tier_label
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics, tier_label
+from signet.records import codec
+from signet.records.model import Delivery
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class RetryScheduler:
@@ -47,7 +47,7 @@ class RetryScheduler:
         await retry_until_done(
             partial(self._producer.send, topic, value, key=delivery.destination_id),
             retry_on=BrokerError,
-            on_retry=lambda exc, _: log.warning(
+            on_retry=lambda exc, _: logger.warning(
                 "retry of %s not acknowledged (%s); retrying", delivery.id, exc
             ),
         )

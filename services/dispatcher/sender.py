@@ -18,7 +18,7 @@ import aiohttp
 from services.dispatcher.results import AttemptResult, ErrorKind
 from signet import __version__
 from signet.errors import DestinationRefused
-from signet.ssrf import DestinationGuard
+from signet.security.ssrf import DestinationGuard
 
 USER_AGENT = f"Signet/{__version__}"
 MAX_TIMEOUTS = 256  # distinct ClientTimeout objects kept for reuse

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from signet.records import Destination, SealedSecret, SigningSecret
-from signet.secrets import MasterKeyRing, secret_aad
+from signet.records.model import Destination, SealedSecret, SigningSecret
+from signet.security.secrets import MasterKeyRing, secret_aad
 
 
 def active_secrets(secrets: Sequence[SigningSecret], now_ms: int) -> list[SigningSecret]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.ingest.app import IngestApp
-from signet.logging import configure_logging
+from signet.process_logs import configure_logging
 from signet.runner import run_service
 from signet.settings import IngestSettings
 

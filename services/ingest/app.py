@@ -2,8 +2,8 @@
 
 ``IngestApp.start`` follows ``workspace-config`` (publishable keys), starts the
 acknowledged producer and listens; ``/readyz`` turns green once the config view caught up,
-and is 503 while the broker does not answer its probe (``signet/kafka_health.py``). A
-producer the broker fenced after a stall is replaced at once (``signet/kafka.py``).
+and is 503 while the broker does not answer its probe (``signet/kafka/health.py``). A
+producer the broker fenced after a stall is replaced at once (``signet/kafka/clients.py``).
 ``stop`` closes the listener, lets in-flight requests finish (``shutdown_timeout_seconds``),
 flushes the producer, then stops the config view. Both are idempotent.
 """
@@ -21,14 +21,15 @@ from services.ingest.idempotency import IdempotencyCache
 from services.ingest.intake import EventIntake
 from services.ingest.metrics import IngestMetrics
 from services.ingest.openapi import openapi_document
-from signet.config_view import ConfigView
-from signet.kafka import AsyncProducer
-from signet.kafka_health import KafkaHealth
+from signet.api.operations import HandWrittenApi
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.health import KafkaHealth
+from signet.kafka.topics import Topics
 from signet.settings import IngestSettings
-from signet.topics import Topics
 from signet.web import add_health_routes, problem_middleware
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 EVENTS_ROUTE = "/v1/events"
 BULK_ROUTE = "/v1/events/bulk"
@@ -92,8 +93,8 @@ class IngestApp:
         app.router.add_post(BULK_ROUTE, self._handlers.post_bulk)
         add_health_routes(
             app,
+            api=HandWrittenApi(self._document),
             ready=self.ready,
-            openapi=lambda: self._document,
             registry=self.metrics.registry,
             kafka=self.kafka_health,
         )
@@ -131,7 +132,7 @@ class IngestApp:
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
         await site.start()
         self._runner = runner
-        log.info("ingest listening on %s:%d", self.settings.host, self.port)
+        logger.info("ingest listening on %s:%d", self.settings.host, self.port)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
@@ -144,7 +145,7 @@ class IngestApp:
             self._producer_started = False
         await self.config_view.stop()
         await self.kafka_health.stop()
-        log.info("ingest stopped; idempotency keys remembered: %d", len(self.idempotency))
+        logger.info("ingest stopped; idempotency keys remembered: %d", len(self.idempotency))
 
     async def __aenter__(self) -> IngestApp:
         await self.start()

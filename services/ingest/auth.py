@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from signet.config_view import KeyMatch
 from signet.ids import now_ms
+from signet.kafka.config_view import KeyMatch
 from signet.web import Problem
 
 # pk_test_ (development, staging) or pk_live_ (production), then an opaque token.
@@ -31,7 +31,7 @@ AUTHORIZATION = "Authorization"
 
 
 class KeyDirectory(Protocol):
-    """The part of :class:`signet.config_view.ConfigView` authentication needs."""
+    """The part of :class:`signet.kafka.config_view.ConfigView` authentication needs."""
 
     @property
     def ready(self) -> bool: ...

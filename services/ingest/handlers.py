@@ -21,7 +21,7 @@ from services.ingest.errors import IdempotencyConflictError
 from services.ingest.intake import Accepted, EventIntake
 from services.ingest.metrics import IngestMetrics
 from signet.errors import BrokerError
-from signet.event_input import (
+from signet.records.event_input import (
     EventInput,
     EventInputError,
     FieldError,

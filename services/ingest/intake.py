@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.metrics import IngestMetrics
-from signet import codec
 from signet.errors import BrokerError
-from signet.event_input import EventInput, EventSource
-from signet.kafka import AsyncProducer
-from signet.records import Event
+from signet.kafka.clients import AsyncProducer
+from signet.records import codec
+from signet.records.event_input import EventInput, EventSource
+from signet.records.model import Event
 
 
 @dataclass(slots=True, frozen=True)

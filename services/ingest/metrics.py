@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from signet.kafka_metrics import KafkaMetrics
+from signet.kafka.metrics import KafkaMetrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signet.event_input import (
+from signet.records.event_input import (
     EVENT_TYPE_MAX_CHARS,
     IDEMPOTENCY_KEY_MAX_CHARS,
     RESOURCE_ID_MAX_CHARS,

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from services.ingest.errors import IdempotencyConflictError
 from signet.errors import BrokerError
-from signet.event_input import FieldError, FieldErrorCode, check_idempotency_key
+from signet.records.event_input import FieldError, FieldErrorCode, check_idempotency_key
 from signet.web import PROBLEM_TYPE_BASE, Problem, read_json
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"

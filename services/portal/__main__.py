@@ -6,7 +6,7 @@ import sys
 
 from services.portal.app import PortalService
 from signet.errors import ConfigurationError
-from signet.logging import configure_logging
+from signet.process_logs import configure_logging
 from signet.runner import run_service
 from signet.settings import PortalSettings
 

@@ -15,8 +15,8 @@ from aiohttp import web
 from services.portal import commands
 from services.portal.auth import SessionGuard, SessionHandler
 from services.portal.commands import CommandBus, ConfigReader
-from services.portal.log.errors import StoreUnavailable
-from services.portal.log.store import LogStore
+from services.portal.delivery_log.errors import StoreUnavailable
+from services.portal.delivery_log.store import LogStore
 from services.portal.ping import ping_delivery, ping_event, ping_result_view
 from services.portal.problems import conflict
 from services.portal.replay import (
@@ -30,12 +30,12 @@ from services.portal.sessions import SessionClaims
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.views import destination_view, primary_secret
 from signet.ids import now_ms
-from signet.kafka import AsyncProducer
-from signet.payload import iso_utc_ms
-from signet.records import Destination, DestinationType, WorkspaceConfig
-from signet.secrets import MasterKeyRing
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import Destination, DestinationType, WorkspaceConfig
+from signet.records.payload import iso_utc_ms
+from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.topics import Topics
 from signet.web import Problem, json_response, not_found, read_json
 
 MAX_BODY_BYTES = 16 * 1024

@@ -16,13 +16,13 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 import signet
-from services.portal import log_api
+from services.portal import delivery_log_api
 from services.portal.actions_api import ActionsApi
 from services.portal.auth import OperatorGuard, SessionGuard
 from services.portal.commands import CommandBus
+from services.portal.delivery_log.service import DeliveryLog
 from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.embed import routes as embed_routes
-from services.portal.log.service import DeliveryLog
 from services.portal.metrics import PortalMetrics
 from services.portal.openapi import openapi_document
 from services.portal.operator_api import OperatorApi
@@ -30,16 +30,17 @@ from services.portal.problems import require_caught_up, translate_errors
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.workspace_api import WorkspaceApi
-from signet.config_view import ConfigView
+from signet.api.operations import HandWrittenApi
 from signet.errors import ConfigurationError
-from signet.kafka import AsyncProducer
-from signet.kafka_health import KafkaHealth
-from signet.secrets import MasterKeyRing
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.health import KafkaHealth
+from signet.kafka.topics import Topics
+from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.topics import Topics
 from signet.web import Handler, add_health_routes, problem_middleware
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
 SHUTDOWN_SECONDS = 10.0
@@ -138,8 +139,8 @@ class PortalService:
         document = openapi_document(settings.public_url, signet.__version__)
         add_health_routes(
             app,
+            api=HandWrittenApi(document),
             ready=self.ready,
-            openapi=lambda: document,
             registry=self.metrics.registry,
             kafka=self.kafka_health,
         )
@@ -169,7 +170,9 @@ class PortalService:
             store=self.delivery_log.store,
         ).register(app)
         embed_routes.register(app, settings)
-        log_api.register(app, self.delivery_log, SessionGuard(self._signer, self._own_origin))
+        delivery_log_api.register(
+            app, self.delivery_log, SessionGuard(self._signer, self._own_origin)
+        )
         return app
 
     async def start(self) -> None:
@@ -193,7 +196,7 @@ class PortalService:
             raise
         self._stack = stack
         self.port = self._bound_port(runner) or self.settings.port
-        log.info(
+        logger.info(
             "portal listening on %s:%s (public URL %s) in %.2fs; following %s",
             self.settings.host,
             self.port,
@@ -217,7 +220,7 @@ class PortalService:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
-            log.info(
+            logger.info(
                 "portal stopped; commands: %s",
                 {
                     "/".join(s.labels.values()): int(s.value)

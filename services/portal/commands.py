@@ -13,10 +13,10 @@ import time
 from typing import Protocol
 
 from services.portal.metrics import PortalMetrics
-from signet import codec
 from signet.errors import BrokerError, CommandTimeoutError
 from signet.ids import new_id, now_ms
-from signet.records import (
+from signet.records import codec
+from signet.records.model import (
     CommandKind,
     Destination,
     Environment,
@@ -25,11 +25,11 @@ from signet.records import (
     WorkspaceConfig,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class CommandProducer(Protocol):
-    """What the bus needs of a producer (``signet.kafka.AsyncProducer``)."""
+    """What the bus needs of a producer (``signet.kafka.clients.AsyncProducer``)."""
 
     async def send(
         self, topic: str, value: bytes | None, key: bytes | str | None = None, *, timeout: float
@@ -37,7 +37,7 @@ class CommandProducer(Protocol):
 
 
 class ConfigReader(Protocol):
-    """What the portal reads from the config view (``signet.config_view.ConfigView``)."""
+    """What the portal reads from the config view (``signet.kafka.config_view.ConfigView``)."""
 
     @property
     def ready(self) -> bool: ...
@@ -92,7 +92,7 @@ class CommandBus:
         config = self._view.workspace(command.workspace_id)
         if not applied or config is None:
             self._metrics.commands.labels(command.kind, "timeout").inc()
-            log.warning(
+            logger.warning(
                 "command %s (%s) on %s not applied within %.1fs",
                 command.id,
                 command.kind,

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.validation import BodyReader
 from signet.ids import new_id
-from signet.records import (
+from signet.records.model import (
     Destination,
     DestinationType,
     RetryPolicy,
@@ -27,8 +27,8 @@ from signet.records import (
     SignatureScheme,
     SigningSecret,
 )
-from signet.secrets import MasterKeyRing, hint, secret_aad, slack_url_aad
-from signet.signing import InvalidSecretError, SecretMaterial
+from signet.sdk.signing import InvalidSecretError, SecretMaterial
+from signet.security.secrets import MasterKeyRing, hint, secret_aad, slack_url_aad
 
 NAME_MAX = 100
 URL_MAX = 2048

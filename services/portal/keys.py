@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass
 
 from signet.ids import new_id
-from signet.records import Environment, PublishableKey
+from signet.records.model import Environment, PublishableKey
 
 _ALPHABET = string.ascii_letters + string.digits
 _RANDOM_CHARS = 32

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from signet.kafka_metrics import KafkaMetrics
+from signet.kafka.metrics import KafkaMetrics
 
 
 @dataclass(slots=True, frozen=True)

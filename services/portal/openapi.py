@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.portal.actions_openapi import actions_paths
+from services.portal.delivery_log_openapi import log_paths
 from services.portal.embed.openapi import embed_paths
-from services.portal.log_openapi import log_paths
 from services.portal.openapi_schemas import (
     NAME,
     SCHEMAS,
@@ -16,7 +16,7 @@ from services.portal.openapi_schemas import (
     problem,
     ref,
 )
-from signet.records import Environment
+from signet.records.model import Environment
 
 _WRITE_ERRORS = {
     "400": problem("invalid body; `errors` names each field"),

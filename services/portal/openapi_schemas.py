@@ -19,7 +19,7 @@ from services.portal.destinations import (
     TIMEOUT_RANGE,
     URL_MAX,
 )
-from signet.records import Environment, SignatureScheme
+from signet.records.model import Environment, SignatureScheme
 
 Schema = dict[str, Any]
 

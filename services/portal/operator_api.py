@@ -18,7 +18,7 @@ from services.portal.sessions import Role, SessionSigner, normalize_origin
 from services.portal.validation import BodyReader
 from services.portal.views import iso, key_view, workspace_view
 from signet.ids import new_id, now_ms
-from signet.records import Environment, WorkspaceConfig
+from signet.records.model import Environment, WorkspaceConfig
 from signet.web import Problem, json_response, not_found, read_json
 
 MAX_BODY_BYTES = 64 * 1024

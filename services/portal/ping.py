@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from services.portal.log.store import AttemptRecord
+from services.portal.delivery_log.store import AttemptRecord
 from services.portal.views import iso
 from signet.ids import new_id
-from signet.payload import delivery_id, render_body
-from signet.records import Delivery, Destination, Event
+from signet.records.model import Delivery, Destination, Event
+from signet.records.payload import delivery_id, render_body
 
 TEST_EVENT_TYPE = "signet.test"
 TEST_RESOURCE = "destination"

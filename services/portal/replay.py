@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.portal.delivery_log.store import DeliveryRecord
 from services.portal.errors import FieldError, InvalidInput
-from services.portal.log.store import DeliveryRecord
 from services.portal.validation import BodyReader
-from signet import codec
 from signet.errors import BrokerError
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import Delivery
+from signet.kafka.clients import AsyncProducer
+from signet.records import codec
+from signet.records.model import Delivery
 
 TIME_MAX_LEN = 40
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

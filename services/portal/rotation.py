@@ -18,9 +18,9 @@ from services.portal.errors import FieldError, InvalidInput
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.validation import BodyReader
 from signet.ids import new_id
-from signet.records import Destination, SignatureScheme, SigningSecret
-from signet.secrets import MasterKeyRing, hint, secret_aad
-from signet.signing import InvalidSecretError, SecretMaterial
+from signet.records.model import Destination, SignatureScheme, SigningSecret
+from signet.sdk.signing import InvalidSecretError, SecretMaterial
+from signet.security.secrets import MasterKeyRing, hint, secret_aad
 
 DEFAULT_OVERLAP_SECONDS = 24 * 3600
 # Past the longest a retry can wait (7 days) an older secret signs nothing it has to.

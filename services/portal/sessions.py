@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from services.portal.errors import SessionError
 from signet.errors import ConfigurationError
 from signet.ids import new_id
-from signet.secrets import MasterKeyRing
+from signet.security.secrets import MasterKeyRing
 
 TOKEN_PREFIX = "sess_"  # noqa: S105 - a label, not a secret
 _VERSION = 1

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.portal.sessions import SessionClaims
-from signet.records import (
+from signet.records.model import (
     Destination,
     DestinationType,
     PublishableKey,

@@ -19,7 +19,7 @@ from services.portal.problems import conflict
 from services.portal.sessions import SessionClaims
 from services.portal.views import destination_view, session_workspace_view
 from signet.ids import now_ms
-from signet.records import Destination, WorkspaceConfig
+from signet.records.model import Destination, WorkspaceConfig
 from signet.web import json_response, not_found, read_json
 
 MAX_BODY_BYTES = 64 * 1024

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signet.logging import configure_logging
+from signet.process_logs import configure_logging
 from signet.runner import Service, run_service
 from signet.settings import RouterSettings
 

@@ -26,18 +26,18 @@ from collections.abc import Sequence
 from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from services.router.health import READY_MEANS
 from signet.errors import ConfigurationError
-from signet.kafka import AsyncProducer, DeadLetterWriter
-from signet.kafka_health import KafkaHealth
-from signet.kafka_metrics import ConsumerMeter, lag_by_topic
+from signet.kafka.clients import AsyncProducer, DeadLetterWriter
+from signet.kafka.health import KafkaHealth
+from signet.kafka.metrics import ConsumerMeter, lag_by_topic
+from signet.kafka.topics import Topics, kafka_client_config
 from signet.settings import RouterSettings
-from signet.topics import Topics, kafka_client_config
 from signet.web import HealthServer
 
 from .backfill import BrokerReader
 from .commands import CommandApplier
 from .events import EventRouter
-from .health import OPENAPI
 from .liveness import LivenessGuard, StallWatchdog
 from .metrics import RouterMetrics
 from .output import OutputWriter
@@ -45,7 +45,7 @@ from .sequencer import BatchHandler, ProcessedOffsets, Sequencer
 from .source import SourceRecord
 from .streams import QUIET_LIMIT_SECONDS, RouterStreams, consumer_group
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SERVICE = "router"
 
@@ -95,8 +95,9 @@ class RouterService:
         self._health = HealthServer(
             settings.web_host,
             settings.web_port,
+            title="Signet router",
             ready=self.ready,
-            openapi=lambda: OPENAPI,
+            ready_means=READY_MEANS,
             registry=registry,
             kafka=self.kafka_health,
         )
@@ -143,7 +144,7 @@ class RouterService:
             await self._streams.start()
             await app.wait_until_stopped()
         except Exception:
-            log.exception("the Faust app failed")
+            logger.exception("the Faust app failed")
         if not self._stopping:
             # Faust gave up (it crashed, or never started): a worker that consumes nothing
             # must not look alive. Stop and exit non-zero so the supervisor restarts us.
@@ -163,7 +164,7 @@ class RouterService:
         try:
             await asyncio.wait_for(self._streams.stop(), self._settings.stop_timeout_seconds)
         except TimeoutError:
-            log.warning(
+            logger.warning(
                 "Faust did not stop within %.0fs; uncommitted records will be processed again",
                 self._settings.stop_timeout_seconds,
             )
@@ -174,7 +175,7 @@ class RouterService:
         await self._producer.stop()
         await self.kafka_health.stop()
         await self._health.stop()
-        log.info("router stopped: %s", self.metrics.summary())
+        logger.info("router stopped: %s", self.metrics.summary())
 
 
 def check_copartitioned(settings: RouterSettings) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from signet.errors import InvalidRecordError
-from signet.records import (
+from signet.records.model import (
     CommandKind,
     Destination,
     DestinationType,

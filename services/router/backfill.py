@@ -22,16 +22,16 @@ from typing import Any, TypeVar, cast
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from signet.errors import BrokerError
-from signet.kafka_errors import kafka_error_of
-from signet.kafka_health import ClientState
+from signet.kafka.errors import kafka_error_of
+from signet.kafka.health import ClientState
+from signet.kafka.topics import consumer_client_config
 from signet.runner import request_restart
 from signet.settings import RouterSettings
-from signet.topics import consumer_client_config
 
 from .output import RETRY
 from .source import SourceRecord
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -97,17 +97,17 @@ class BrokerReader:
                     if err is not None and err.fatal():
                         self._died(err)
                         raise BrokerError(f"reading {what}: {err.str()}") from exc
-                    log.warning("reading %s from the broker failed (%s); retrying", what, exc)
+                    logger.warning("reading %s from the broker failed (%s); retrying", what, exc)
             await asyncio.sleep(next(delays))
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self._died(err)
         else:  # connection trouble: librdkafka reconnects, and the calls are retried
-            log.debug("broker reader: %s", err.str())
+            logger.debug("broker reader: %s", err.str())
 
     def _died(self, err: KafkaError) -> None:
-        """Any thread. As the services' group consumers do (``signet/consumer.py``): a
+        """Any thread. As the services' group consumers do (``signet/kafka/consumer.py``): a
         fresh worker loses nothing (the batch waiting on this reader never completes),
         and a fatal error is too rare to be worth swapping clients under a read."""
         if self.state.failed(err.str()):

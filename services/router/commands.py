@@ -14,16 +14,16 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
-from signet import codec
 from signet.errors import CodecError, SignetError
-from signet.records import WorkspaceCommand, WorkspaceConfig
+from signet.records import codec
+from signet.records.model import WorkspaceCommand, WorkspaceConfig
 
 from .apply import apply_command
 from .metrics import RouterMetrics
 from .output import RETRY, OutputWriter
 from .source import SourceRecord, check_keyed_by_workspace
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SOURCE = "commands"
 
@@ -61,7 +61,7 @@ class CommandApplier:
                 write = self._apply(record)
             except Exception as exc:  # no command may stop the agent
                 if not isinstance(exc, SignetError):
-                    log.exception("unexpected error applying %s", _where(record))
+                    logger.exception("unexpected error applying %s", _where(record))
                 await self._output.dead_letter(record, exc, SOURCE)
                 continue
             if write is not None:
@@ -89,7 +89,7 @@ class CommandApplier:
         config = apply_command(current, cmd)
         if config is current:
             self._metrics.commands_duplicate.inc()
-            log.info("command %s already applied to %s; skipped", cmd.id, cmd.workspace_id)
+            logger.info("command %s already applied to %s; skipped", cmd.id, cmd.workspace_id)
             return None
         return key, codec.encode(config), cmd.kind
 
@@ -107,7 +107,7 @@ class CommandApplier:
             if not failed:
                 return
             self._metrics.produce_retries.inc(len(failed))
-            log.warning("%d config snapshots not acknowledged; retrying", len(failed))
+            logger.warning("%d config snapshots not acknowledged; retrying", len(failed))
             await asyncio.sleep(next(delays))
             written = {}
             for key, partition in failed.items():

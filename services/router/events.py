@@ -12,19 +12,19 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from signet import codec
 from signet.errors import CodecError, SignetError
 from signet.ids import now_ms
-from signet.payload import check_payload, render_body
-from signet.records import Event, WorkspaceConfig
-from signet.topics import Topics
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import Event, WorkspaceConfig
+from signet.records.payload import check_payload, render_body
 
 from .metrics import RouterMetrics
 from .output import OutputWriter, OutRecord
 from .routing import WorkspaceRoutes, build_deliveries
 from .source import SourceRecord, check_keyed_by_workspace
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SOURCE = "events"
 
@@ -64,7 +64,7 @@ class EventRouter:
                 deliveries = self._route(record, now)
             except Exception as exc:  # no event may stop the agent
                 if not isinstance(exc, SignetError):
-                    log.exception("unexpected error routing %s", _where(record))
+                    logger.exception("unexpected error routing %s", _where(record))
                 rejected.append((record, exc))
                 continue
             if deliveries:

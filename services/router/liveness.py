@@ -35,11 +35,11 @@ from typing import Any
 from aiokafka import errors as aiokafka_errors
 from confluent_kafka import KafkaException
 
-from signet.kafka_errors import kafka_error_of
-from signet.kafka_health import ClientState
+from signet.kafka.errors import kafka_error_of
+from signet.kafka.health import ClientState
 from signet.runner import request_restart
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL_SECONDS = 1.0
 
@@ -186,4 +186,4 @@ class LivenessGuard:
             try:
                 self.check()
             except Exception:  # the guard must outlive a check that broke
-                log.exception("router liveness check failed")
+                logger.exception("router liveness check failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from signet.kafka_metrics import KafkaMetrics
+from signet.kafka.metrics import KafkaMetrics
 
 
 class RouterMetrics:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from signet.backoff import Backoff, retry_until_done
-from signet.kafka import AsyncProducer, DeadLetterWriter
+from signet.kafka.clients import AsyncProducer, DeadLetterWriter
 
 from .metrics import RouterMetrics
 from .source import SourceRecord
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # Between tries of a write that must land (signet/backoff.py).
 RETRY = Backoff(initial_seconds=0.2, max_seconds=5.0)
@@ -63,7 +63,7 @@ class OutputWriter:
             if not failed:
                 return
             self._metrics.produce_retries.inc(len(failed))
-            log.warning(
+            logger.warning(
                 "%d of %d records not acknowledged (%s); retrying",
                 len(failed),
                 len(pending),
@@ -75,7 +75,7 @@ class OutputWriter:
     async def dead_letter(self, record: SourceRecord, error: BaseException, source: str) -> None:
         def retrying(exc: BaseException, _delay: float) -> None:
             self._metrics.produce_retries.inc()
-            log.warning(
+            logger.warning(
                 "dead letter for %s[%s]@%s not acknowledged (%s); retrying",
                 record.topic,
                 record.partition,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from signet.payload import delivery_id
-from signet.records import Delivery, Destination, DestinationType, Event, WorkspaceConfig
+from signet.records.model import Delivery, Destination, DestinationType, Event, WorkspaceConfig
+from signet.records.payload import delivery_id
 
 WILDCARD = "*"
 PREFIX_WILDCARD = ".*"

@@ -28,7 +28,7 @@ from typing import Protocol
 from .metrics import RouterMetrics
 from .source import SourceRecord
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[SourceRecord]], Awaitable[None]]
 Partition = tuple[str, int]  # (topic, partition)
@@ -117,7 +117,7 @@ class Sequencer:
             # Offsets without a record (transaction markers) are gaps too; only real
             # records that Faust did not deliver are worth a warning.
             self._metrics.records_backfilled.inc(len(records))
-            log.warning(
+            logger.warning(
                 "%s[%d]: offsets %d..%d were not delivered by Faust; read %d records directly",
                 topic,
                 number,

@@ -25,7 +25,7 @@ class SourceRecord:
     value: bytes | None
 
     def as_message(self) -> Message:
-        """The shape :class:`signet.kafka.DeadLetterWriter` keeps."""
+        """The shape :class:`signet.kafka.clients.DeadLetterWriter` keeps."""
         return Message(
             topic=self.topic,
             partition=self.partition,

@@ -38,16 +38,16 @@ import faust
 from faust.tables.manager import TableManager
 from faust.types import TP, EventT, StreamT, TableT
 
-from signet.kafka_metrics import UNKNOWN, PartitionOffsets
+from signet.kafka.metrics import UNKNOWN, PartitionOffsets
+from signet.kafka.topics import Topics
 from signet.settings import RouterSettings
-from signet.topics import Topics
 
 from .liveness import dead_client_reason, dead_task_reason
 from .sequencer import BatchHandler, ProcessedOffsets
 from .source import SourceRecord
 from .transport import DeadClientHandler, RouterConsumer, RouterTransport
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 RAW = "raw"
 # Faust's default, set here because the stall bound below depends on it: the longest a
@@ -218,7 +218,7 @@ class RouterStreams:
                     )
                 )
         except Exception:  # the consumer is being replaced (rebalance, stop): no figure now
-            log.debug("router lag not measured", exc_info=True)
+            logger.debug("router lag not measured", exc_info=True)
             return []
         return found
 
@@ -266,7 +266,7 @@ class RouterStreams:
                     "the Faust consumer's fetcher", getattr(fetcher, "_fetch_task", None)
                 )
         except Exception:  # a probe, never a cause of failure
-            log.debug("could not inspect Faust's clients", exc_info=True)
+            logger.debug("could not inspect Faust's clients", exc_info=True)
         return None
 
     async def start(self) -> None:

@@ -49,7 +49,7 @@ from faust.types import TP, AppT
 from .liveness import dead_client_reason
 from .sequencer import ProcessedOffsets
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DeadClientHandler = Callable[[str], None]
 
@@ -133,7 +133,9 @@ class RouterConsumer(faust_aiokafka.Consumer):
                     # Faust crashes on what we raise; the report says why first.
                     self._transport.on_dead_client(f"the Faust consumer is dead ({reason})")
                     raise
-                log.warning("seeking back to the committed offsets failed; retrying", exc_info=True)
+                logger.warning(
+                    "seeking back to the committed offsets failed; retrying", exc_info=True
+                )
                 self._refetch = True
         return await super()._getmany(active_partitions, timeout)
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from signet.broker import free_port
+from signet.dev.broker import free_port
 
 INSTALL_HINT = (
     "install Debian's prometheus package (apt-get install -y prometheus), "

@@ -16,7 +16,7 @@ from deploy.grafana import build
 from services.alerter.metrics import AlerterMetrics
 from services.dispatcher.metrics import DispatcherMetrics
 from services.ingest.metrics import IngestMetrics
-from services.portal.log.metrics import LogMetrics
+from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.metrics import PortalMetrics
 from services.router.metrics import RouterMetrics
 from tests.deploy.chart import RULES_FILE

@@ -50,6 +50,6 @@ def test_the_wheel_carries_every_data_file(tmp_path: Path) -> None:
         packed = set(archive.namelist())
     expected = _package_files()
     assert "services/portal/embed/static/index.html" in expected
-    assert "signet/schemas/signet.Event.avsc" in expected
+    assert "signet/records/schemas/signet.Event.avsc" in expected
     missing = sorted(expected - packed)
     assert not missing, f"the image would lack {missing}: add them to package-data"

@@ -16,7 +16,7 @@ from services.portal.destinations import (
     TIMEOUT_RANGE,
     slack_url_error,
 )
-from signet.logchain import main as verify_log
+from signet.security.hash_chain import main as verify_log
 
 DOCS = Path(__file__).parents[2] / "docs"
 

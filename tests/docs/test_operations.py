@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from signet.kafka_metrics import KafkaMetrics
+from signet.kafka.metrics import KafkaMetrics
 from signet.runner import RESTART_EXIT_CODE
 from signet.settings import (
     AlerterSettings,

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from signet.broker import free_port
-from signet.secrets import generate_master_key
+from signet.dev.broker import free_port
+from signet.security.secrets import generate_master_key
 from signet.settings import CommonSettings
 from tests.processes import ServiceProcess, service_env
 

@@ -17,11 +17,11 @@ import pytest
 import standardwebhooks
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from signet import codec
 from signet.errors import CodecError
-from signet.records import DeadLetter, Delivery, Event, Outcome
+from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics, kafka_client_config
+from signet.records import codec
+from signet.records.model import DeadLetter, Delivery, Event, Outcome
 from signet.settings import CommonSettings
-from signet.topics import RETRY_TIERS_SECONDS, Topics, kafka_client_config
 from tests.e2e.conftest import ServiceSettings, Stack
 from tests.receiver import Receiver, Reply
 

@@ -321,7 +321,7 @@ async def test_the_signed_log_exports_and_verifies(
     verify = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "signet.logchain",
+        "signet.security.hash_chain",
         str(saved),
         "--portal-url",
         embed_stack.portal_url,

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, expect
 
-from signet.broker import free_port
+from signet.dev.broker import free_port
 from tests.e2e.conftest import Stack
 from tests.services.portal.embed.harness import (
     VIEWPORT,

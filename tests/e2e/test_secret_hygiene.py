@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from signet.kafka.topics import kafka_client_config
 from signet.settings import CommonSettings
-from signet.topics import kafka_client_config
 from tests.e2e.conftest import Stack
 from tests.receiver import Receiver
 

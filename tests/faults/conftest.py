@@ -24,8 +24,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from signet.broker import EmbeddedBroker, free_port
-from signet.secrets import generate_master_key
+from signet.dev.broker import EmbeddedBroker, free_port
+from signet.security.secrets import generate_master_key
 from signet.settings import CommonSettings
 from tests.processes import ServiceProcess, service_env
 from tests.topics import fresh_topics

@@ -13,11 +13,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from signet.errors import BrokerError
-from signet.kafka import AsyncProducer
-from signet.kafka_metrics import KafkaMetrics
-from signet.producer import EventProducer
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.metrics import KafkaMetrics
+from signet.kafka.topics import Topics
+from signet.sdk.producer import EventProducer
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.faults.conftest import FreezableBroker
 
 pytestmark = pytest.mark.timeout(120)

@@ -22,14 +22,14 @@ import aiohttp
 import pytest
 from confluent_kafka import Message
 
-from signet import codec
-from signet.config_view import ConfigView
 from signet.errors import BrokerError
-from signet.kafka import AsyncProducer
-from signet.records import Delivery, Event, WorkspaceCommand
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import Delivery, Event, WorkspaceCommand
 from signet.runner import RESTART_EXIT_CODE
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.faults.conftest import FreezableBroker
 from tests.services.router.conftest import RouterProcess, TopicReader, workspace_on
 from tests.services.router.records import create_workspace, event, put_destination, webhook

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from signet.producer import EventProducer
+from signet.sdk.producer import EventProducer
 from tests.faults.conftest import FaultStack, ServiceSettings
 from tests.faults.workspace import (
     Workspace,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from signet.broker import EmbeddedBroker
 from signet.cli import format_ensure_report, main
+from signet.dev.broker import EmbeddedBroker
+from signet.kafka.topics import EnsureReport, topic_specs
 from signet.settings import CommonSettings
-from signet.topics import EnsureReport, topic_specs
 
 
 def signet(

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler
 
 from bench.loads import IngestLoad
 from bench.stack import BenchStack
-from signet.devstack.state import read_runtime
+from signet.dev.devstack.state import read_runtime
 
 # Services that serve /metrics beside /readyz; the stack's other children (the walk-through
 # receiver, the embed's host page) are not Signet services.

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from services.portal.errors import PortalError
 from services.portal.sessions import SessionClaims, normalize_origin
 from signet.errors import ConfigurationError
-from signet.secrets import MasterKeyRing
+from signet.security.secrets import MasterKeyRing
 
 TICKET_PREFIX = "fr1."
 _HKDF_INFO = b"signet/embed-frame-tickets/v1"

@@ -28,7 +28,7 @@ from services.portal.embed.frames import (
 from services.portal.sessions import SessionClaims, SessionSigner, normalize_origin
 from services.portal.views import iso
 from signet.ids import now_ms
-from signet.secrets import MasterKeyRing
+from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
 from signet.web import json_response
 

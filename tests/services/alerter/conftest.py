@@ -17,12 +17,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.models.blocks import Block
 
-from signet.broker import free_port
-from signet.kafka import AsyncProducer
-from signet.records import DeadLetter
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.dev.broker import free_port
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import DeadLetter
+from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.processes import ServiceProcess, service_env
 from tests.receiver import Received
 from tests.services.dispatcher.topic_tail import TopicTail

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from confluent_kafka import Message
 
-from signet import codec
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.records import Destination, DestinationType, Outcome, OutcomeStatus, WorkspaceConfig
-from signet.secrets import MasterKeyRing, slack_url_aad
-from signet.topics import Topics, outcome_headers
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics, outcome_headers
+from signet.records import codec
+from signet.records.model import (
+    Destination,
+    DestinationType,
+    Outcome,
+    OutcomeStatus,
+    WorkspaceConfig,
+)
+from signet.security.secrets import MasterKeyRing, slack_url_aad
 
 
 def webhook_destination(

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.receiver import Receiver, Reply
 from tests.services.alerter.conftest import (
     RunningAlerter,

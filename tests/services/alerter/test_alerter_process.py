@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 
-from signet import codec
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import DeadLetter, Outcome, OutcomeStatus
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics, outcome_headers
+from signet.records import codec
+from signet.records.model import DeadLetter, Outcome, OutcomeStatus
 from signet.settings import CommonSettings
-from signet.topics import Topics, outcome_headers
 from tests.receiver import Receiver, Reply
 from tests.services.alerter.conftest import (
     PUBLIC_URL,

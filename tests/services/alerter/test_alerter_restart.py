@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.receiver import Receiver
 from tests.services.alerter.conftest import (
     alerter_process,

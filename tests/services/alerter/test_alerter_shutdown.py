@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from confluent_kafka import Consumer, TopicPartition
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics, kafka_client_config
 from signet.settings import CommonSettings
-from signet.topics import Topics, kafka_client_config
 from tests.receiver import Receiver
 from tests.services.alerter.conftest import (
     alerter_process,

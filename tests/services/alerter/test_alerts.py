@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.alerter.alerts import RecordHeaders, calls_for_alert
-from signet.records import OutcomeStatus
-from signet.topics import OUTCOME_STATUS_HEADER, outcome_headers
+from signet.kafka.topics import OUTCOME_STATUS_HEADER, outcome_headers
+from signet.records.model import OutcomeStatus
 
 
 @pytest.mark.parametrize(

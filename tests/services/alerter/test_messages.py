@@ -24,7 +24,7 @@ from services.alerter.messages import (
 )
 from services.alerter.storm import Digest, Folded, StormKey
 from signet.ids import new_id
-from signet.records import OutcomeStatus
+from signet.records.model import OutcomeStatus
 from tests.services.alerter.records import outcome, webhook_destination, workspace
 
 LINKS = EventLinks("https://signet.acme.test/")

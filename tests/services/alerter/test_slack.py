@@ -15,8 +15,8 @@ import pytest
 from services.alerter.errors import ChannelUnusable, SlackGaveUp, SlackRejected
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import RetryBudget, SlackChannel, SlackSender
-from signet.broker import free_port
-from signet.ssrf import DestinationGuard, DestinationPolicy
+from signet.dev.broker import free_port
+from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from tests.receiver import Receiver, Reply
 
 MakeReceiver = Callable[[], Awaitable[Receiver]]

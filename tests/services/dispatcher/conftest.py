@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from signet.broker import EmbeddedBroker, free_port
-from signet.kafka import AsyncProducer
-from signet.records import DeadLetter, Outcome
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.dev.broker import EmbeddedBroker, free_port
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import DeadLetter, Outcome
+from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.processes import ServiceProcess, service_env
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.topics import fresh_topics

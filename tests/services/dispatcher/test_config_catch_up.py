@@ -13,10 +13,10 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import Topics
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
 from tests.services.dispatcher.workspace import (

@@ -11,11 +11,11 @@ import pytest
 
 from services.dispatcher.disabling import disable_command, disabled_outcome
 from services.router.apply import DISABLED_BY_SIGNET, apply_command
-from signet import codec
-from signet.codec import DEFAULT_SCHEMA_DIR
 from signet.errors import InvalidRecordError
 from signet.ids import new_id
-from signet.records import (
+from signet.records import codec
+from signet.records.codec import DEFAULT_SCHEMA_DIR
+from signet.records.model import (
     CommandKind,
     Delivery,
     Destination,

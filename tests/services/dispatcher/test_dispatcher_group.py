@@ -11,11 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import Outcome
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics
+from signet.records.model import Outcome
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import RETRY_TIERS_SECONDS, Topics
 from tests.processes import ServiceProcess
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process

@@ -11,11 +11,11 @@ from confluent_kafka import Consumer, TopicPartition
 from standardwebhooks import Webhook
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import Outcome, OutcomeStatus
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics, kafka_client_config
+from signet.records.model import Outcome, OutcomeStatus
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import Topics, kafka_client_config
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process
 from tests.services.dispatcher.scrape import sample, scrape

@@ -10,11 +10,11 @@ from datetime import datetime
 import pytest
 
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.records import Outcome, OutcomeStatus, WorkspaceCommand
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import Outcome, OutcomeStatus, WorkspaceCommand
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import Topics
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import Setting, dispatcher_process
 from tests.services.dispatcher.topic_tail import TopicTail

@@ -11,8 +11,8 @@ import pytest
 
 from services.dispatcher.hold import RetryHold
 from services.dispatcher.schedule import Step, release_at, step_at_release, tier_for
-from signet.offsets import Partition
-from signet.topics import RETRY_TIERS_SECONDS
+from signet.kafka.offsets import Partition
+from signet.kafka.topics import RETRY_TIERS_SECONDS
 
 P0 = Partition("retry.5s", 0)
 P1 = Partition("retry.5s", 1)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from signet.broker import EmbeddedBroker
+from signet.dev.broker import EmbeddedBroker
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import Delivery, Outcome, OutcomeStatus
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import Delivery, Outcome, OutcomeStatus
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import Topics
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import (
     RunningDispatcher,

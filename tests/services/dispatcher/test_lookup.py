@@ -12,7 +12,7 @@ import pytest
 from services.dispatcher.errors import DestinationUnavailable
 from services.dispatcher.lookup import DestinationLookup
 from signet.errors import InvalidRecordError
-from signet.records import Delivery, Destination, WorkspaceConfig
+from signet.records.model import Delivery, Destination, WorkspaceConfig
 from tests.changes import Changes
 
 NOW = 1_800_000_000_000

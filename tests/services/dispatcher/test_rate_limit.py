@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import Outcome
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import Outcome
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import Topics
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
 from tests.services.dispatcher.scrape import sample, scrape

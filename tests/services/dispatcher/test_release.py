@@ -11,10 +11,10 @@ import pytest
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser
-from signet import codec
 from signet.ids import new_id, now_ms
-from signet.offsets import OffsetTracker, Partition, Ticket
-from signet.records import Delivery
+from signet.kafka.offsets import OffsetTracker, Partition, Ticket
+from signet.records import codec
+from signet.records.model import Delivery
 
 TIER = "t.retry.5s"
 

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from standardwebhooks import Webhook
 
-from signet import codec
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import (
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import OUTCOME_STATUS_HEADER, Topics
+from signet.records import codec
+from signet.records.model import (
     DeadLetter,
     Delivery,
     Outcome,
@@ -26,9 +27,8 @@ from signet.records import (
     RetryPolicy,
     WorkspaceCommand,
 )
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
-from signet.signing import generate_secret
-from signet.topics import OUTCOME_STATUS_HEADER, Topics
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
 from tests.services.dispatcher.topic_tail import TopicTail

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from services.dispatcher.schedule import tier_for
-from signet import codec
-from signet.broker import EmbeddedBroker
+from signet.dev.broker import EmbeddedBroker
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings, DispatcherSettings
-from signet.signing import generate_secret
-from signet.topics import Topics
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import (
     RunningDispatcher,

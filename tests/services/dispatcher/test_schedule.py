@@ -18,10 +18,10 @@ from services.dispatcher.schedule import (
     step_at_release,
     tier_for,
 )
-from signet.records import RetryPolicy
-from signet.retry_after import MAX_RETRY_AFTER_SECONDS
+from signet.kafka.topics import RETRY_TIERS_SECONDS
+from signet.records.model import RetryPolicy
+from signet.sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet.settings import DispatcherSettings
-from signet.topics import RETRY_TIERS_SECONDS
 
 NOW = 1_700_000_000_000
 DEFAULT = RetrySchedule.from_settings(DispatcherSettings())

@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from services.dispatcher.results import ErrorKind
 from services.dispatcher.sender import USER_AGENT, Sender
-from signet.broker import free_port
-from signet.ssrf import DestinationGuard, DestinationPolicy
+from signet.dev.broker import free_port
+from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.dns import ScriptedResolver
 

@@ -9,8 +9,8 @@ import pytest
 
 from services.dispatcher.signing_keys import SigningKeys
 from signet.errors import SecretError
-from signet.records import Destination, SigningSecret
-from signet.secrets import MasterKeyRing, generate_master_key, secret_aad
+from signet.records.model import Destination, SigningSecret
+from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad
 
 NOW = 1_800_000_000_000
 WS = "ws_keys"

@@ -12,11 +12,11 @@ from typing import Generic, TypeVar
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from signet import codec
 from signet.errors import CodecError
-from signet.records import Record
+from signet.kafka.topics import kafka_client_config
+from signet.records import codec
+from signet.records.model import Record
 from signet.settings import CommonSettings
-from signet.topics import kafka_client_config
 
 R = TypeVar("R", bound=Record)
 

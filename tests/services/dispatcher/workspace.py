@@ -6,10 +6,11 @@ from __future__ import annotations
 import orjson
 from confluent_kafka import Message
 
-from signet import codec
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.records import (
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import (
     Delivery,
     Destination,
     DestinationType,
@@ -18,8 +19,7 @@ from signet.records import (
     SigningSecret,
     WorkspaceConfig,
 )
-from signet.secrets import MasterKeyRing, hint, secret_aad
-from signet.topics import Topics
+from signet.security.secrets import MasterKeyRing, hint, secret_aad
 from tests.services.dispatcher.topic_tail import TopicTail
 
 HOUR_MS = 3600 * 1000

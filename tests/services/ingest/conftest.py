@@ -19,11 +19,11 @@ import orjson
 import pytest
 
 from services.ingest.app import IngestApp
-from signet import codec
-from signet.kafka import AsyncProducer
-from signet.records import PublishableKey, WorkspaceConfig
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import PublishableKey, WorkspaceConfig
 from signet.settings import CommonSettings, IngestSettings
-from signet.topics import Topics
 from tests.eventually import eventually
 
 SEED_PAYLOAD = {

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from signet.kafka.topics import Topics
 from signet.settings import IngestSettings
-from signet.topics import Topics
 from tests.services.ingest.conftest import Client, Workspaces, new_key, seed_event
 from tests.services.ingest.topic_reader import contains_ids, read_events
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from services.ingest.auth import PublishableKeyAuth
-from signet.config_view import KeyMatch
-from signet.records import PublishableKey
+from signet.kafka.config_view import KeyMatch
+from signet.records.model import PublishableKey
 from signet.web import Problem
 from tests.changes import Changes
 

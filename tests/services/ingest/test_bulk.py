@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
+from signet.kafka.topics import Topics
 from signet.settings import IngestSettings
-from signet.topics import Topics
 from tests.services.ingest.conftest import Client, Workspaces, seed_event
 from tests.services.ingest.topic_reader import EventRecord, contains_ids, read_events
 

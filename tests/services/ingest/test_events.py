@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+from signet.kafka.topics import Topics
 from signet.settings import IngestSettings
-from signet.topics import Topics
 from tests.services.ingest.conftest import (
     SEED_PAYLOAD,
     Client,

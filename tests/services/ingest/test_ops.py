@@ -10,11 +10,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.app import IngestApp
-from signet.broker import free_port
-from signet.config_view import ConfigView
-from signet.kafka import AsyncProducer
+from signet.dev.broker import free_port
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics
 from signet.settings import CommonSettings, IngestSettings
-from signet.topics import Topics
 from tests.eventually import eventually
 from tests.services.ingest.conftest import Client, Workspaces, new_key, seed_event
 

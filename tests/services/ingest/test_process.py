@@ -18,12 +18,12 @@ import uuid
 
 import aiohttp
 
-from signet import codec
-from signet.broker import EmbeddedBroker, free_port
-from signet.kafka import AsyncProducer
-from signet.records import PublishableKey, WorkspaceConfig
+from signet.dev.broker import EmbeddedBroker, free_port
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import PublishableKey, WorkspaceConfig
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.processes import ServiceProcess, service_env
 from tests.services.ingest.conftest import seed_event
 from tests.services.ingest.topic_reader import contains_ids, read_events

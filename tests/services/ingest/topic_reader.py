@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from signet import codec
-from signet.records import Event
+from signet.kafka.topics import kafka_client_config
+from signet.records import codec
+from signet.records.model import Event
 from signet.settings import CommonSettings
-from signet.topics import kafka_client_config
 
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF

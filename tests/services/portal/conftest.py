@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from services.portal.app import PortalService
-from signet.broker import free_port
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.dev.broker import free_port
+from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings, PortalSettings
 from tests.processes import ServiceProcess, service_env
 

@@ -16,8 +16,8 @@ from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.errors import InvalidInput
 from services.portal.signing_secrets import SchemeCatalog
 from signet.errors import SecretError
-from signet.records import Destination, RetryPolicy, SignatureScheme
-from signet.secrets import MasterKeyRing, generate_master_key, secret_aad, slack_url_aad
+from signet.records.model import Destination, RetryPolicy, SignatureScheme
+from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad, slack_url_aad
 
 NOW = 1_800_000_000_000
 WS = "ws_unit"

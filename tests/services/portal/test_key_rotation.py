@@ -16,16 +16,16 @@ import standardwebhooks
 
 from services.dispatcher.signing_keys import SigningKeys
 from services.portal.app import PortalService
-from signet import codec
-from signet.broker import free_port
+from signet.dev.broker import free_port
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.key_rotation import reseal_destination
-from signet.payload import render_body
-from signet.records import Delivery, Destination, Event, SealedSecret, WorkspaceConfig
-from signet.secrets import MasterKeyRing, generate_master_key, secret_aad, slack_url_aad
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import Delivery, Destination, Event, SealedSecret, WorkspaceConfig
+from signet.records.payload import render_body
+from signet.security.key_rotation import reseal_destination
+from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad, slack_url_aad
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.processes import ServiceProcess, service_env
 from tests.receiver import Receiver
 from tests.services.portal.conftest import PortalClient, RunningPortal, portal_settings
@@ -91,7 +91,7 @@ async def rotate_keys(settings: CommonSettings, ring: str, *args: str) -> RunRes
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "signet.key_rotation",
+        "signet.security.key_rotation",
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,

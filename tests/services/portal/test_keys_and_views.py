@@ -11,8 +11,8 @@ from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.keys import key_sha256, mint_key
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.views import destination_view, iso
-from signet.records import Environment
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.records.model import Environment
+from signet.security.secrets import MasterKeyRing, generate_master_key
 
 NOW = 1_776_450_120_123
 

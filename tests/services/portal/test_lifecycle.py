@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from services.portal.app import PortalService
-from signet.broker import free_port
+from signet.dev.broker import free_port
 from signet.errors import ConfigurationError
-from signet.secrets import generate_master_key
+from signet.security.secrets import generate_master_key
 from signet.settings import CommonSettings
 from tests.processes import ServiceProcess, service_env
 from tests.services.portal.conftest import PortalClient, portal_settings

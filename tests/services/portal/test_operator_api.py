@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from services.portal.sessions import Role, SessionSigner
-from signet import codec
 from signet.ids import now_ms
+from signet.records import codec
 from tests.services.portal.conftest import Answer, RunningPortal
 
 pytestmark = pytest.mark.timeout(180)

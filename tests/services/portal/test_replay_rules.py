@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
+from services.portal.delivery_log.store import DeliveryRecord, DeliveryStatus
 from services.portal.errors import InvalidInput
-from services.portal.log.store import DeliveryRecord, DeliveryStatus
 from services.portal.ping import TEST_EVENT_TYPE, ping_delivery, ping_event
 from services.portal.replay import plan_recovery, read_recover, replay_delivery
-from signet.records import Destination
+from signet.records.model import Destination
 
 NOW = 1_800_000_000_000
 

@@ -25,9 +25,9 @@ from services.portal.rotation import (
     rotated_secrets,
 )
 from services.portal.signing_secrets import SchemeCatalog
-from signet.records import Destination, SealedSecret, SigningSecret
-from signet.secrets import MasterKeyRing, generate_master_key, secret_aad
-from signet.signing import sign_delivery, verify_delivery
+from signet.records.model import Destination, SealedSecret, SigningSecret
+from signet.sdk.signing import sign_delivery, verify_delivery
+from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad
 from tests.services.portal.conftest import PortalClient, RunningPortal
 
 NOW = 1_800_000_000_000

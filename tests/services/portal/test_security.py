@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 
 from services.portal.sessions import Role, SessionSigner
-from signet import codec
 from signet.ids import new_id, now_ms
-from signet.kafka import AsyncProducer
-from signet.payload import render_body
-from signet.records import Delivery, Event
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import Delivery, Event
+from signet.records.payload import render_body
+from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
-from signet.topics import Topics
 from tests.services.portal.conftest import PortalClient, RunningPortal
 
 pytestmark = pytest.mark.timeout(300)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from services.portal.errors import SessionError
 from services.portal.sessions import Role, SessionSigner, normalize_origin
 from signet.errors import ConfigurationError
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.security.secrets import MasterKeyRing, generate_master_key
 
 NOW = 1_800_000_000_000
 RING = MasterKeyRing.parse(generate_master_key())

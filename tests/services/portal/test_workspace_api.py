@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from signet import codec
-from signet.secrets import secret_aad
+from signet.records import codec
+from signet.security.secrets import secret_aad
 from tests.services.portal.conftest import Answer, PortalClient, RunningPortal
 
 pytestmark = pytest.mark.timeout(180)

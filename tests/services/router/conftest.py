@@ -14,14 +14,14 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from services.router.source import expected_partition
-from signet import codec
-from signet.broker import free_port
-from signet.config_view import ConfigView
+from signet.dev.broker import free_port
 from signet.ids import new_id
-from signet.kafka import AsyncProducer
-from signet.records import Event, Record, WorkspaceCommand
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics, kafka_client_config
+from signet.records import codec
+from signet.records.model import Event, Record, WorkspaceCommand
 from signet.settings import CommonSettings
-from signet.topics import Topics, kafka_client_config
 from tests.processes import ServiceProcess, service_env
 
 R = TypeVar("R", bound=Record)

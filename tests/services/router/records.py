@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from signet.ids import new_id, now_ms
-from signet.records import (
+from signet.records.model import (
     CommandKind,
     Destination,
     Event,

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from services.router.apply import APPLIED_COMMANDS_KEPT, already_applied, apply_command
-from signet import codec
 from signet.errors import InvalidRecordError
-from signet.records import CommandKind, WorkspaceConfig
+from signet.records import codec
+from signet.records.model import CommandKind, WorkspaceConfig
 
 from .records import command, create_workspace, publishable_key, put_destination, slack, webhook
 

@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 import pytest
 
-from signet import codec
-from signet.broker import EmbeddedBroker
-from signet.config_view import ConfigView
-from signet.kafka import AsyncProducer
-from signet.records import Delivery, WorkspaceCommand
+from signet.dev.broker import EmbeddedBroker
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics, ensure_topics
+from signet.records import codec
+from signet.records.model import Delivery, WorkspaceCommand
 from signet.settings import CommonSettings
-from signet.topics import Topics, ensure_topics
 
 from .conftest import RouterProcess, TopicReader, send_command, workspace_on
 from .records import create_workspace, event, put_destination, webhook

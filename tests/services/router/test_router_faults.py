@@ -28,11 +28,11 @@ from services.router.liveness import (
     dead_task_reason,
 )
 from services.router.streams import TableSnapshots
-from signet.broker import free_port
+from signet.dev.broker import free_port
 from signet.errors import BrokerError
-from signet.kafka_health import ClientState
+from signet.kafka.health import ClientState
+from signet.kafka.topics import ensure_topics
 from signet.settings import CommonSettings, RouterSettings
-from signet.topics import ensure_topics
 from tests.eventually import eventually
 
 

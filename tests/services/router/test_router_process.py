@@ -12,12 +12,12 @@ import orjson
 import pytest
 
 from services.router.source import expected_partition
-from signet import codec
-from signet.config_view import ConfigView
 from signet.ids import now_ms
-from signet.kafka import AsyncProducer
-from signet.payload import delivery_id
-from signet.records import (
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import (
     CommandKind,
     DeadLetter,
     Delivery,
@@ -25,8 +25,8 @@ from signet.records import (
     WorkspaceCommand,
     WorkspaceConfig,
 )
+from signet.records.payload import delivery_id
 from signet.settings import CommonSettings
-from signet.topics import Topics
 
 from .conftest import RouterProcess, TopicReader, send_command, send_event, workspace_on
 from .records import (

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from signet import codec
-from signet.config_view import ConfigView
-from signet.kafka import AsyncProducer
-from signet.records import Delivery, WorkspaceCommand, WorkspaceConfig
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import Delivery, WorkspaceCommand, WorkspaceConfig
 from signet.settings import CommonSettings
-from signet.topics import Topics
 
 from .conftest import RouterProcess, TopicReader, send_command, send_event, workspace_on
 from .records import create_workspace, event, put_destination, webhook

@@ -16,8 +16,8 @@ from services.router.routing import (
 )
 from services.router.source import SourceRecord, check_keyed_by_workspace, expected_partition
 from signet.errors import InvalidRecordError
-from signet.payload import check_payload, delivery_id, iso_utc_ms, render_body
-from signet.records import WorkspaceConfig
+from signet.records.model import WorkspaceConfig
+from signet.records.payload import check_payload, delivery_id, iso_utc_ms, render_body
 
 from .records import SEED_PAYLOAD, event, slack, webhook
 

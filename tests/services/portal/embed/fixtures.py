@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
-from signet.broker import free_port
+from signet.dev.broker import free_port
 from tests.e2e.conftest import Stack
 from tests.processes import ServiceProcess
 from tests.services.portal.embed.harness import (

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from playwright.async_api import Browser, FrameLocator, Page, expect
 
-from signet.broker import free_port
+from signet.dev.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 HOST_SERVER = ROOT / "examples" / "embed-host" / "server.py"

@@ -16,7 +16,7 @@ from services.portal.embed.frames import (
     frame_ancestors,
 )
 from services.portal.sessions import Role, SessionClaims
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.security.secrets import MasterKeyRing, generate_master_key
 
 NOW = 1_800_000_000_000
 

@@ -19,7 +19,7 @@ from services.portal.embed.routes import EmbedRoutes
 from services.portal.openapi_schemas import SCHEMAS
 from services.portal.sessions import Role, SessionSigner
 from signet.ids import now_ms
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.web import json_response, problem_middleware
 
 

@@ -15,7 +15,7 @@ from services.portal.embed.frames import FrameTickets
 from services.portal.embed.routes import STATIC_DIR, EmbedRoutes, asset_files
 from services.portal.sessions import Role, SessionSigner
 from signet.ids import now_ms
-from signet.secrets import MasterKeyRing, generate_master_key
+from signet.security.secrets import MasterKeyRing, generate_master_key
 
 PUBLIC_URL = "https://portal.example.com"
 HOST = "https://app.example.com"

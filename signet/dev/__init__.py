@@ -1,0 +1,1 @@
+"""Dev tooling: the embedded broker, `signet up` and `signet demo`."""

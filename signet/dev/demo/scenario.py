@@ -1,0 +1,336 @@
+"""The seed scenario, step by step, on a running stack (``run.py`` starts it).
+
+First half: workspace, embed session, two webhooks and a Slack channel, one
+``order.completed`` verified at both receivers. Second half: the audit log answers 503,
+Signet retries it on the destination's short schedule while the order webhook goes on,
+the delivery is exhausted, and the Slack channel gets the alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from signet.dev.demo.api import DemoFailed, PortalCalls
+from signet.dev.demo.narration import FAIL, OK, Narrator, hint
+from signet.dev.demo.receivers import Arrival, VerifyingReceiver
+from signet.dev.demo.slack import SlackStandIn, render
+from signet.dev.devstack.info import SEED_EVENT, SEED_PAYLOAD, SEED_RESOURCE, SEED_RESOURCE_ID
+from signet.sdk.client import AsyncEventsClient
+from signet.sdk.verify import InMemoryReplayCache, WebhookVerifier
+
+# Short so the demo takes seconds: 4 attempts, 1 s, 2 s and 3 s apart (±20 % jitter).
+AUDIT_MAX_ATTEMPTS = 4
+AUDIT_RETRY_POLICY = {"max_attempts": AUDIT_MAX_ATTEMPTS, "delays_seconds": [1, 2, 3]}
+DELIVERY_TIMEOUT_SECONDS = 30.0
+EXHAUSTED_TIMEOUT_SECONDS = 45.0
+ALERT_TIMEOUT_SECONDS = 30.0
+SECOND_ORDER = "ord_lannister_78"
+
+
+@dataclass(slots=True)
+class Customer:
+    """Casterly's side: its workspace, its endpoints and what it registered."""
+
+    primary: VerifyingReceiver
+    audit: VerifyingReceiver
+    slack: SlackStandIn
+    workspace_id: str = ""
+    publishable_key: str = ""
+    primary_id: str = ""
+    audit_id: str = ""
+
+
+class SeedScenario:
+    def __init__(
+        self, narrator: Narrator, calls: PortalCalls, ingest_url: str, customer: Customer
+    ) -> None:
+        self._say = narrator
+        self._calls = calls
+        self._ingest_url = ingest_url
+        self._customer = customer
+
+    async def play(self) -> None:
+        await self.create_workspace()
+        await self.register_destinations()
+        first = await self.emit(SEED_RESOURCE_ID)
+        await self.show_both_delivered(first)
+        second = await self.break_audit_log_and_emit()
+        await self.show_retry_trail(second)
+        await self.show_exhausted(second)
+        await self.show_slack_alert()
+
+    # -- first half ---------------------------------------------------------------------
+
+    async def create_workspace(self) -> None:
+        say, customer = self._say, self._customer
+        say.step("Your backend creates the workspace of your customer Casterly")
+        workspace = await self._calls.operator(
+            "POST", "/v1/workspaces", {"name": "Casterly", "environment": "production"}
+        )
+        customer.workspace_id = workspace["id"]
+        customer.publishable_key = workspace["publishable_key"]
+        say.say(
+            f"workspace [bold]{workspace['id']}[/] (production), publishable key "
+            f"[bold]{hint(customer.publishable_key)}[/] — safe to ship in your app's config"
+        )
+        say.step("Your app opens the embedded workspace for Casterly's admin")
+        session = await self._calls.operator(
+            "POST",
+            "/v1/sessions",
+            {
+                "workspace_id": customer.workspace_id,
+                "role": "admin",
+                "ttl_seconds": 900,
+                "allowed_origins": ["https://app.example.com"],
+            },
+        )
+        self._calls.session_token = session["token"]
+        say.say(
+            "a 15-minute session token scoped to Casterly; the embed lives at "
+            f"{session['embed_url']}"
+        )
+        say.say(
+            "[dim]Everything below is what Casterly's admin does in the embed: "
+            "your backend never sees a secret.[/]"
+        )
+
+    async def register_destinations(self) -> None:
+        say, customer = self._say, self._customer
+        say.step("Casterly registers its order webhook, signed with an HMAC secret it chose")
+        own_secret = f"casterly-orders-{secrets.token_urlsafe(18)}"
+        primary = await self._calls.workspace(
+            "POST",
+            "/v1/workspace/destinations",
+            {
+                "type": "webhook",
+                "name": "Order service",
+                "url": customer.primary.url,
+                "event_types": ["order.*"],
+                "signature_scheme": "hmac-sha256",
+                "secret": own_secret,
+            },
+            note="scheme hmac-sha256",
+        )
+        customer.primary_id = primary["id"]
+        customer.primary.verifier = WebhookVerifier(
+            own_secret, scheme="hmac-sha256", replay_cache=InMemoryReplayCache()
+        )
+        say.say(
+            f"{primary['id']}: Signet keeps the secret sealed and shows only "
+            f"[bold]{primary['secret_hint']}[/]"
+        )
+
+        say.step("…and an audit-log webhook with its own secret, generated by Signet")
+        audit = await self._calls.workspace(
+            "POST",
+            "/v1/workspace/destinations",
+            {
+                "type": "webhook",
+                "name": "Audit log",
+                "url": customer.audit.url,
+                "event_types": ["*"],
+                "signature_scheme": "standard-webhooks",
+                "retry_policy": AUDIT_RETRY_POLICY,
+            },
+            note="scheme standard-webhooks, retry_policy 4 attempts 1 s/2 s/3 s",
+        )
+        customer.audit_id = audit["id"]
+        customer.audit.verifier = WebhookVerifier(
+            audit["secret"], replay_cache=InMemoryReplayCache()
+        )
+        say.say(
+            f"{audit['id']}: secret [bold]{hint(audit['secret'])}[/] shown once, "
+            "copied into the receiver"
+        )
+
+        say.step("…and a Slack channel for delivery alerts")
+        slack = await self._calls.workspace(
+            "POST",
+            "/v1/workspace/destinations",
+            {"type": "slack", "name": "#casterly-ops", "webhook_url": customer.slack.url},
+        )
+        say.say(f"{slack['id']}: the incoming-webhook URL is sealed too (a URL is a credential)")
+        say.table(
+            None,
+            ("destination", "kind", "signature", "receiver verifies with"),
+            [
+                ("Order service", "webhook order.*", "hmac-sha256", "its own HMAC secret"),
+                ("Audit log", "webhook *", "standard-webhooks", "the generated whsec_ secret"),
+                ("#casterly-ops", "Slack alerts", "—", "—"),
+            ],
+        )
+
+    async def emit(self, resource_id: str) -> tuple[str, float]:
+        say, customer = self._say, self._customer
+        say.step(f"Your product emits {SEED_EVENT} for {resource_id}, once")
+        payload: dict[str, Any] = {**SEED_PAYLOAD, "order_id": resource_id}
+        started = time.time()
+        async with AsyncEventsClient(customer.publishable_key, base_url=self._ingest_url) as client:
+            event_id = await client.emit(
+                event=SEED_EVENT, resource=SEED_RESOURCE, resource_id=resource_id, payload=payload
+            )
+        say.call("EventsClient.emit", "→ POST /v1/events", 202, f"id {event_id}")
+        return event_id, started
+
+    async def show_both_delivered(self, emitted: tuple[str, float]) -> None:
+        event_id, started = emitted
+        say, customer = self._say, self._customer
+        say.step("Both receivers get it, each signed with its own secret and verified")
+        with say.waiting("waiting for the two deliveries…"):
+            for receiver in (customer.primary, customer.audit):
+                await self._arrived(receiver, event_id, 1)
+        rows = []
+        for receiver, scheme in (
+            (customer.primary, "hmac-sha256"),
+            (customer.audit, "standard-webhooks"),
+        ):
+            arrival = receiver.of(event_id)[0]
+            rows.append(self._row(receiver, scheme, arrival, started))
+        say.table(None, ("receiver", "scheme", "verified", "answered", "emit → receive"), rows)
+        say.say(f"both carry webhook-id [bold]{event_id}[/]: the id to deduplicate on")
+        await self._show_log(event_id)
+
+    # -- second half --------------------------------------------------------------------
+
+    async def break_audit_log_and_emit(self) -> tuple[str, float]:
+        say = self._say
+        say.step("The audit log goes down: its receiver now answers 503")
+        self._customer.audit.failing = True
+        say.say(
+            "[dim]It still verifies each request first, then releases the webhook-id "
+            "so the retry is not taken for a replay.[/]"
+        )
+        return await self.emit(SECOND_ORDER)
+
+    async def show_retry_trail(self, emitted: tuple[str, float]) -> None:
+        event_id, started = emitted
+        say, customer = self._say, self._customer
+        say.step("Signet retries the audit log on its schedule; the order webhook is not held up")
+        attempts = AUDIT_MAX_ATTEMPTS
+        await self._arrived(customer.primary, event_id, 1)
+        primary = customer.primary.of(event_id)[0]
+        say.say(
+            "Order service: delivered and verified "
+            f"{(primary.at - started) * 1000:.0f} ms after the emit {OK}"
+        )
+        with say.progress("attempts at the audit log", attempts) as done:
+            seen = 0
+            while seen < attempts:
+                before = seen
+
+                def more(before: int = before) -> bool:
+                    return len(customer.audit.of(event_id)) > before
+
+                if not await customer.audit.wait_for(more, DELIVERY_TIMEOUT_SECONDS):
+                    raise DemoFailed(
+                        f"the audit log got {seen} of {attempts} attempts: are retries "
+                        "(the dispatcher's delay tiers) running?"
+                    )
+                seen = len(customer.audit.of(event_id))
+                done(min(seen, attempts))
+        trail = [
+            (a.attempt, f"+{a.at - started:5.1f} s", OK if a.verified else FAIL, a.answered)
+            for a in customer.audit.of(event_id)
+        ]
+        say.table(
+            "the audit log's receiver saw", ("attempt", "after emit", "verified", "answered"), trail
+        )
+
+    async def show_exhausted(self, emitted: tuple[str, float]) -> None:
+        event_id, _ = emitted
+        say = self._say
+        say.step("Retries exhausted: the delivery log says so")
+        deadline = time.monotonic() + EXHAUSTED_TIMEOUT_SECONDS
+        with say.waiting("waiting for the exhausted outcome in the delivery log…"):
+            while True:
+                event = await self._calls.workspace(
+                    "GET", f"/v1/workspace/events/{event_id}", poll=True
+                )
+                audit = self._delivery(event or {}, self._customer.audit_id)
+                if audit is not None and audit["status"] == "exhausted":
+                    break
+                if time.monotonic() > deadline:
+                    shown = audit["status"] if audit else "no delivery"
+                    raise DemoFailed(f"the audit delivery is still {shown!r}, not exhausted")
+                await asyncio.sleep(0.5)
+        say.call("GET", f"/v1/workspace/events/{event_id}", 200)
+        rows = [
+            (
+                a["attempt"],
+                a["status"],
+                a["http_status"] or "—",
+                a["error"] or "",
+                a["next_attempt_at"] or "—",
+            )
+            for a in audit["attempts"]
+        ]
+        say.table(
+            "Audit log delivery", ("attempt", "outcome", "HTTP", "error", "next attempt"), rows
+        )
+
+    async def show_slack_alert(self) -> None:
+        say, slack = self._say, self._customer.slack
+        say.step("Casterly's ops channel hears about it in Slack")
+        with say.waiting("waiting for the alerter…"):
+            if not await slack.wait_for(1, ALERT_TIMEOUT_SECONDS):
+                raise DemoFailed("no Slack alert within 30 s: is the alerter running?")
+        say.say("what Slack shows in #casterly-ops:")
+        say.show(render(slack.messages[0]))
+
+    # -- pieces -------------------------------------------------------------------------
+
+    async def _arrived(self, receiver: VerifyingReceiver, event_id: str, count: int) -> None:
+        if not await receiver.wait_for(
+            lambda: len(receiver.of(event_id)) >= count, DELIVERY_TIMEOUT_SECONDS
+        ):
+            raise DemoFailed(f"{receiver.name} got nothing for {event_id} within 30 s")
+
+    def _row(
+        self, receiver: VerifyingReceiver, scheme: str, arrival: Arrival, started: float
+    ) -> tuple[str, ...]:
+        verified = OK if arrival.verified else f"{FAIL} {arrival.error}"
+        return (
+            receiver.name,
+            scheme,
+            verified,
+            str(arrival.answered),
+            f"{(arrival.at - started) * 1000:.0f} ms",
+        )
+
+    async def _show_log(self, event_id: str) -> None:
+        """The event in the delivery log (it is projected from outcomes: may lag a moment)."""
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
+        while True:
+            event = await self._calls.workspace(
+                "GET", f"/v1/workspace/events/{event_id}", poll=True
+            )
+            deliveries = (event or {}).get("deliveries", [])
+            if sum(d["status"] == "delivered" for d in deliveries) >= 2:
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"the delivery log does not show {event_id} delivered twice")
+            await asyncio.sleep(0.3)
+        self._say.call("GET", f"/v1/workspace/events/{event_id}", 200, "the delivery log")
+        names = {self._customer.primary_id: "Order service", self._customer.audit_id: "Audit log"}
+        rows = [
+            (
+                names.get(d["destination_id"], d["destination_id"]),
+                d["status"],
+                len(d["attempts"]),  # the event view lists them
+                d["last_http_status"],
+            )
+            for d in deliveries
+        ]
+        self._say.table(None, ("destination", "status", "attempts", "HTTP"), rows)
+
+    @staticmethod
+    def _delivery(event: Any, destination_id: str) -> dict[str, Any] | None:
+        for delivery in event.get("deliveries") or []:
+            if delivery["destination_id"] == destination_id:
+                found: dict[str, Any] = delivery
+                return found
+        return None

@@ -1,0 +1,1 @@
+"""Service plumbing on Kafka: clients, consumers and their offsets, topics, health, metrics."""

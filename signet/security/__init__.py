@@ -1,0 +1,1 @@
+"""Sealed secrets, key rotation, the SSRF guard and the delivery log's hash chain."""

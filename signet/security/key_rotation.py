@@ -1,0 +1,235 @@
+"""``signet keys rotate``: re-encrypt every stored customer secret under the new master key.
+
+Run it with ``SIGNET_MASTER_KEYS`` listing the NEW key first and the old one(s) after,
+once every service that opens or seals secrets (dispatcher, portal, alerter) already has
+that same ring, so each of them opens secrets under either key while this runs and no
+delivery is interrupted. It reads every workspace from the config topic and, for each
+destination whose signing secrets or sealed Slack URL name another key than the primary,
+produces a ``put_destination`` command with them re-sealed (same AAD, same plaintext) and
+waits until the router applied it. A second run finds nothing left and changes nothing;
+after it, the old key can leave the ring.
+
+The whole destination record is upserted, so a change a customer makes to the same
+destination in the instant between our read and the router applying our command would be
+lost; the window is one command round trip, and re-reading right before each command keeps
+it that short. Run it in a quiet moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from signet.errors import SignetError
+from signet.ids import new_id, now_ms
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.config_view import ConfigView
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import CommandKind, Destination, WorkspaceCommand
+from signet.security.secrets import MasterKeyRing, secret_aad, slack_url_aad
+from signet.settings import KeyRotationSettings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+Print = Callable[[str], None]
+
+
+@dataclass(slots=True, frozen=True)
+class Resealed:
+    """A destination with every sealed value under the primary key, and what changed."""
+
+    destination: Destination
+    secrets: int
+    slack_url: bool
+    old_key_ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class RotationReport:
+    primary_key_id: str
+    resealed: list[str] = field(default_factory=list)  # "ws_…/dst_…"
+    current: int = 0  # destinations already entirely under the primary key
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def reseal_destination(
+    workspace_id: str, destination: Destination, ring: MasterKeyRing
+) -> Resealed | None:
+    """``destination`` re-sealed under the ring's primary key; None if it already is (pure).
+
+    Raises :class:`SecretError` when a value names a key the ring does not hold.
+    """
+    primary = ring.primary_id
+    stale_secrets = [s for s in destination.secrets if s.sealed.key_id != primary]
+    stale_url = destination.sealed_url is not None and destination.sealed_url.key_id != primary
+    if not stale_secrets and not stale_url:
+        return None
+    aad = secret_aad(workspace_id, destination.id)
+    secrets = [
+        dataclasses.replace(s, sealed=ring.reseal(s.sealed, aad)) for s in destination.secrets
+    ]
+    sealed_url = destination.sealed_url
+    if sealed_url is not None:
+        sealed_url = ring.reseal(sealed_url, slack_url_aad(workspace_id, destination.id))
+    old = {s.sealed.key_id for s in stale_secrets}
+    if stale_url and destination.sealed_url is not None:
+        old.add(destination.sealed_url.key_id)
+    return Resealed(
+        dataclasses.replace(destination, secrets=secrets, sealed_url=sealed_url),
+        secrets=len(stale_secrets),
+        slack_url=stale_url,
+        old_key_ids=tuple(sorted(old)),
+    )
+
+
+class KeyRotation:
+    """Re-encrypts through the command topic, one destination at a time, read-your-writes."""
+
+    def __init__(
+        self,
+        settings: KeyRotationSettings,
+        ring: MasterKeyRing,
+        *,
+        out: Print = print,
+        dry_run: bool = False,
+    ) -> None:
+        self._settings = settings
+        self._ring = ring
+        self._out = out
+        self._dry_run = dry_run
+        self._topic = Topics.from_settings(settings).workspace_commands
+
+    async def run(self) -> RotationReport:
+        settings = self._settings
+        report = RotationReport(self._ring.primary_id)
+        async with ConfigView(settings) as view, AsyncProducer(settings) as producer:
+            await view.wait_ready(settings.config_ready_timeout_seconds)
+            targets = [
+                (config.workspace_id, d.id)
+                for config in sorted(view.workspaces(), key=lambda c: c.workspace_id)
+                for d in config.destinations
+            ]
+            for workspace_id, destination_id in targets:
+                await self._rotate_one(view, producer, workspace_id, destination_id, report)
+        verb = "would re-encrypt" if self._dry_run else "re-encrypted"
+        self._out(
+            f"{verb} {len(report.resealed)} destination(s) under master key "
+            f"{report.primary_key_id}; {report.current} already under it; "
+            f"{len(report.failed)} failed"
+        )
+        return report
+
+    async def _rotate_one(
+        self,
+        view: ConfigView,
+        producer: AsyncProducer,
+        workspace_id: str,
+        destination_id: str,
+        report: RotationReport,
+    ) -> None:
+        name = f"{workspace_id}/{destination_id}"
+        # Re-read right before the command: the record we upsert is the newest we know.
+        config = view.workspace(workspace_id)
+        destination = config.destination(destination_id) if config else None
+        if destination is None:
+            return  # deleted since the listing: nothing left to protect
+        try:
+            resealed = reseal_destination(workspace_id, destination, self._ring)
+        except SignetError as exc:
+            report.failed.append(name)
+            self._out(f"FAILED   {name}: {exc}")
+            return
+        if resealed is None:
+            report.current += 1
+            return
+        what = ", ".join(
+            part
+            for part in (
+                f"{resealed.secrets} signing secret(s)" if resealed.secrets else "",
+                "slack URL" if resealed.slack_url else "",
+            )
+            if part
+        )
+        moved = f"{'+'.join(resealed.old_key_ids)} -> {self._ring.primary_id}"
+        if self._dry_run:
+            report.resealed.append(name)
+            self._out(f"would    {name} ({destination.name}): {what}, {moved}")
+            return
+        command = WorkspaceCommand(
+            id=new_id("cmd"),
+            workspace_id=workspace_id,
+            kind=CommandKind.PUT_DESTINATION.value,
+            issued_at=now_ms(),
+            destination=resealed.destination,
+        )
+        timeout = self._settings.command_timeout_seconds
+        try:
+            await producer.send(
+                self._topic, codec.encode(command), key=workspace_id, timeout=timeout
+            )
+            applied = await view.wait_for_command(workspace_id, command.id, timeout)
+        except SignetError as exc:
+            report.failed.append(name)
+            self._out(f"FAILED   {name}: {exc}")
+            return
+        if not applied:
+            report.failed.append(name)
+            self._out(f"FAILED   {name}: not applied within {timeout:g}s; run again")
+            return
+        report.resealed.append(name)
+        self._out(f"resealed {name} ({destination.name}): {what}, {moved}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signet keys rotate",
+        description="Re-encrypt every stored secret under the first key of SIGNET_MASTER_KEYS "
+        "(list the new key first, the old one(s) after). Idempotent.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list, change nothing")
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: from settings)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``signet keys rotate``; ``argv`` are the arguments after it."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = KeyRotationSettings()
+        if args.bootstrap:
+            settings = settings.model_copy(update={"kafka_bootstrap": args.bootstrap})
+        ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
+    except ValidationError as exc:
+        print(f"signet keys rotate: invalid SIGNET_* setting:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SignetError as exc:
+        print(f"signet keys rotate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if len(ring.keys) < 2:
+        print(
+            "signet keys rotate: note: the ring holds one key; values under any other key "
+            "cannot be opened (list the new key first, then the old ones)",
+            file=sys.stderr,
+        )
+    try:
+        report = asyncio.run(KeyRotation(settings, ring, dry_run=args.dry_run).run())
+    except SignetError as exc:
+        print(f"signet keys rotate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0 if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
