@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from signet.sdk.producer import DeliveryFailedError, EventProducer
+from signet.producer import DeliveryFailedError, EventProducer
 from signet.settings import CommonSettings
 
 

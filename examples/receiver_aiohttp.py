@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from signet.sdk.verify import InMemoryReplayCache, ReplayError, SignatureError, WebhookVerifier
+from signet.verify import InMemoryReplayCache, ReplayError, SignatureError, WebhookVerifier
 
 VERIFIER: web.AppKey[WebhookVerifier] = web.AppKey("verifier", WebhookVerifier)
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from services.ingest.app import IngestApp
 from signet.dev.broker import free_port
 from signet.sdk.signing import generate_secret, sign_delivery
-from signet.sdk.verify import InMemoryReplayCache, WebhookVerifier
+from signet.verify import InMemoryReplayCache, WebhookVerifier
 from tests.services.ingest.conftest import (  # noqa: F401 - fixtures
     Workspaces,
     ingest,
