@@ -16,10 +16,18 @@ from aiohttp import web
 from services.portal.errors import SessionError
 from services.portal.problems import forbidden
 from services.portal.sessions import SessionClaims, SessionSigner, normalize_origin
+from signet.api.operations import SecurityScheme
 from signet.ids import now_ms
 from signet.web import Handler, unauthorized
 
 SessionHandler = Callable[[web.Request, SessionClaims], Awaitable[web.StreamResponse]]
+
+# What an operation guarded by SessionGuard declares (``security=[SESSION_TOKEN]``).
+SESSION_TOKEN = SecurityScheme(
+    "sessionToken",
+    "a workspace session token (`POST /v1/sessions`), for one workspace",
+    bearer_format="sess_…",
+)
 
 
 def bearer_token(request: web.Request) -> str:
