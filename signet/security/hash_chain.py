@@ -24,18 +24,19 @@ canonical form: any changed byte is caught, not only a changed value. The verifi
 the signed head first (the trust anchor), then names the first line that does not match.
 The portal signs with ``signet/security/chain_key.py``.
 
-``main`` is ``signet verify-log FILE [--public-key B64 | --portal-url URL]``.
+``signet verify-log FILE [--public-key B64 | --portal-url URL]`` (``signet/cli.py``) reads
+an export, takes the key given or fetches the portal's (``fetch_public_key``, ``head_key_id``)
+and reports what ``verify_export`` found.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hashlib
 import sys
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,8 +49,6 @@ GENESIS_LABEL = b"signet/log/v1/genesis/"
 LINK_FIELDS = ("prev_hash", "hash")
 HEAD_FIELDS = ("workspace_id", "seq", "hash", "first_seq", "anchor", "exported_at", "key_id")
 SIGNING_KEY_PATH = "/v1/log-signing-key"
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant RFC 3339 spells
 
 
@@ -344,34 +343,7 @@ def head_key_id(data: bytes) -> str | None:
     return key_id if isinstance(key_id, str) else None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="signet verify-log",
-        description="Verify a delivery-log export (GET /v1/workspace/log/export): every "
-        "hash link and the signed head. Exits 0 when it verifies, 1 when it does not.",
-    )
-    parser.add_argument("file", help="the export (JSON Lines); - reads standard input")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--public-key", help="the log key, base64 (from /v1/log-signing-key)")
-    source.add_argument("--portal-url", help="fetch the log key from this portal")
-    args = parser.parse_args(argv)
-    try:
-        if args.file == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-        if args.public_key:
-            key = load_public_key(args.public_key)
-        else:
-            key = load_public_key(fetch_public_key(args.portal_url, head_key_id(data)))
-    except (OSError, ValueError) as exc:
-        print(f"signet verify-log: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    result = verify_export(data, key)
-    print(result.describe())
-    return 0 if result.ok else EXIT_FAILED
+if __name__ == "__main__":  # ``python -m signet.security.hash_chain`` is ``signet verify-log``
+    from signet.cli import main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["verify-log", *sys.argv[1:]]))

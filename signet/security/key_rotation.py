@@ -17,14 +17,10 @@ it that short. Run it in a quiet moment.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from pydantic import ValidationError
 
 from signet.errors import SignetError
 from signet.ids import new_id, now_ms
@@ -35,9 +31,6 @@ from signet.records import codec
 from signet.records.model import CommandKind, Destination, WorkspaceCommand
 from signet.security.secrets import MasterKeyRing, secret_aad, slack_url_aad
 from signet.settings import KeyRotationSettings
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 Print = Callable[[str], None]
 
@@ -192,44 +185,7 @@ class KeyRotation:
         self._out(f"resealed {name} ({destination.name}): {what}, {moved}")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="signet keys rotate",
-        description="Re-encrypt every stored secret under the first key of SIGNET_MASTER_KEYS "
-        "(list the new key first, the old one(s) after). Idempotent.",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="list, change nothing")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: from settings)")
-    return parser
+if __name__ == "__main__":  # ``python -m signet.security.key_rotation`` is ``signet keys rotate``
+    from signet.cli import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``signet keys rotate``; ``argv`` are the arguments after it."""
-    args = _parser().parse_args(argv)
-    try:
-        settings = KeyRotationSettings()
-        if args.bootstrap:
-            settings = settings.model_copy(update={"kafka_bootstrap": args.bootstrap})
-        ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
-    except ValidationError as exc:
-        print(f"signet keys rotate: invalid SIGNET_* setting:\n{exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SignetError as exc:
-        print(f"signet keys rotate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if len(ring.keys) < 2:
-        print(
-            "signet keys rotate: note: the ring holds one key; values under any other key "
-            "cannot be opened (list the new key first, then the old ones)",
-            file=sys.stderr,
-        )
-    try:
-        report = asyncio.run(KeyRotation(settings, ring, dry_run=args.dry_run).run())
-    except SignetError as exc:
-        print(f"signet keys rotate: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return 0 if report.ok else EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(["keys", "rotate", *sys.argv[1:]]))

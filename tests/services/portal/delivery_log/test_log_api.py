@@ -16,11 +16,12 @@ import orjson
 import pytest
 
 from services.portal.app import PortalService
+from signet.cli import main as signet
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec
 from signet.records.model import Delivery, Outcome, OutcomeStatus
-from signet.security.hash_chain import load_public_key, main, rfc3339, verify_export
+from signet.security.hash_chain import load_public_key, rfc3339, verify_export
 from signet.settings import CommonSettings
 from tests.processes import ServiceProcess
 from tests.services.portal.conftest import Answer, PortalClient, portal_settings
@@ -291,7 +292,10 @@ async def test_export_verifies_and_a_tampered_one_names_its_entry(
     good.write_text(export.text)
     # The command is synchronous and this portal serves from this loop: run it in a thread.
     assert (
-        await asyncio.to_thread(main, [str(good), "--portal-url", log_portal.client.base_url]) == 0
+        await asyncio.to_thread(
+            signet, ["verify-log", str(good), "--portal-url", log_portal.client.base_url]
+        )
+        == 0
     )
     assert "OK: 4 entries" in capsys.readouterr().out
 
@@ -301,7 +305,7 @@ async def test_export_verifies_and_a_tampered_one_names_its_entry(
     bad.write_text("".join(lines))
     tampered = verify_export(bad.read_bytes(), public_key)
     assert not tampered.ok and tampered.line == failed + 1 and tampered.seq == failed + 1
-    assert main([str(bad), "--public-key", key.json["public_key"]]) == 1
+    assert signet(["verify-log", str(bad), "--public-key", key.json["public_key"]]) == 1
     assert f"line {failed + 1} (seq {failed + 1}" in capsys.readouterr().out
 
 
