@@ -3,9 +3,11 @@ the signed export, and the public log key.
 
 Session-scoped like every workspace route: each query names the token's workspace, so
 another workspace's delivery or event id is simply not found (404), and no answer can
-carry another workspace's body. Admins and viewers may read all of it.
+carry another workspace's body. Admins and viewers may read all of it. Each route declares
+its operation here, next to its handler; the answers are the models of
+``delivery_log_models.py``, so the document says exactly what is sent.
 
-    register(app, delivery_log, session_guard)   # routes + start/stop with the app
+    register(app, api, delivery_log, session_guard)   # routes + start/stop with the app
 """
 
 from __future__ import annotations
@@ -15,21 +17,28 @@ from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
-import orjson
 from aiohttp import web
 
-from services.portal.auth import SessionGuard
+from services.portal.auth import SESSION_TOKEN, SessionGuard
 from services.portal.delivery_log.chain import is_name
 from services.portal.delivery_log.errors import InvalidCursor, RecordRejected, StoreUnavailable
 from services.portal.delivery_log.export import export_lines
-from services.portal.delivery_log.query import read_delivery_query
+from services.portal.delivery_log.query import DeliveryQuery, read_delivery_query
 from services.portal.delivery_log.service import DeliveryLog
-from services.portal.delivery_log.store import AttemptRecord, DeliverySummary, EventRecord
-from services.portal.errors import FieldError, InvalidInput
+from services.portal.delivery_log.signing import LogKeys
+from services.portal.delivery_log.store import LogStore
+from services.portal.delivery_log_models import (
+    DeliveryPage,
+    DeliveryWithAttempts,
+    LoggedDelivery,
+    LoggedEvent,
+    LogSigningKeys,
+)
 from services.portal.sessions import SessionClaims
-from services.portal.views import iso
+from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
+from signet.api.operations import Api, Reply, operation, problem
 from signet.ids import now_ms
-from signet.security.hash_chain import SIGNING_KEY_PATH
+from signet.security.hash_chain import HEAD_FIELDS, SIGNING_KEY_PATH
 from signet.web import Problem, json_response, not_found
 
 logger = logging.getLogger(__name__)
@@ -38,68 +47,21 @@ DELIVERIES = "/v1/workspace/deliveries"
 DELIVERY = DELIVERIES + "/{delivery_id}"
 EVENT = "/v1/workspace/events/{event_id}"
 EXPORT = "/v1/workspace/log/export"
+EXPORT_MEDIA_TYPE = "application/x-ndjson"
 EXPORT_CHUNK_BYTES = 64 * 1024
+TAG = "delivery log"
 SessionHandler = Callable[[web.Request, SessionClaims], Awaitable[web.StreamResponse]]
 
-
-def attempt_view(attempt: AttemptRecord) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "attempt": attempt.attempt,
-        "status": attempt.status,
-        "attempted_at": iso(attempt.attempted_at),
-        "http_status": attempt.http_status,
-        "latency_ms": attempt.latency_ms,
-        "error": attempt.error,
-        "response_excerpt": attempt.response_excerpt,
-        "url": attempt.url,
-        "request_headers": dict(attempt.request_headers),
-        "next_attempt_at": iso(attempt.next_attempt_at),
-        "replay_of": attempt.replay_of,
-        "seq": attempt.seq,
-        "hash": attempt.hash,
-    }
-
-
-def delivery_view(delivery: DeliverySummary) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "destination_id": delivery.destination_id,
-        "status": delivery.status.value,
-        "attempts": delivery.attempts,
-        "last_attempt_id": delivery.last_attempt_id,
-        "last_attempt_at": iso(delivery.last_attempt_at),
-        "last_http_status": delivery.last_http_status,
-        "next_attempt_at": iso(delivery.next_attempt_at),
-        "replay_of": delivery.replay_of,
-        "event_created_at": iso(delivery.event_created_at),
-        "created_at": iso(delivery.first_seen_at),
-        "updated_at": iso(delivery.updated_at),
-    }
-
-
-def event_view(event: EventRecord) -> dict[str, Any]:
-    sent: Any = None
-    if event.body is not None:
-        try:
-            sent = orjson.loads(event.body)
-        except orjson.JSONDecodeError:
-            sent = None  # not ours to fail on: the bytes were sent as they are
-    sent = sent if isinstance(sent, dict) else {}
-    return {
-        "id": event.event_id,
-        "type": event.event_type,
-        "created_at": iso(event.created_at),
-        "resource": sent.get("resource"),
-        "resource_id": sent.get("resource_id"),
-        "data": sent.get("data"),
-        "deliveries": [
-            {**delivery_view(h.delivery), "attempts": [attempt_view(a) for a in h.attempts]}
-            for h in event.deliveries
-        ],
-    }
+_READ_ERRORS = {
+    401: problem("missing, forged or expired session token"),
+    403: problem("an origin the session does not allow"),
+    503: problem("the delivery log database is unavailable", **{"Retry-After": "seconds"}),
+}
+_EXPORT_DESCRIPTION = (
+    "JSON Lines: one line per attempt (its fields, seq, prev_hash, hash), then "
+    '{"head": {' + ", ".join(HEAD_FIELDS) + '}, "signature": base64 Ed25519}. '
+    "Verify with `signet verify-log FILE --public-key …`."
+)
 
 
 def _store_errors(handler: SessionHandler) -> SessionHandler:
@@ -109,7 +71,7 @@ def _store_errors(handler: SessionHandler) -> SessionHandler:
         try:
             return await handler(request, claims)
         except InvalidCursor as exc:
-            raise InvalidInput([FieldError("cursor", str(exc))]) from exc
+            raise FieldErrors([FieldError("cursor", FieldErrorCode.FORMAT, str(exc))]) from exc
         except RecordRejected as exc:  # a value no record can hold: nothing matches it
             raise not_found("nothing in the delivery log matches") from exc
         except StoreUnavailable as exc:
@@ -126,34 +88,58 @@ def _store_errors(handler: SessionHandler) -> SessionHandler:
 
 
 class LogApi:
-    def __init__(self, delivery_log: DeliveryLog, guard: SessionGuard) -> None:
-        self._log = delivery_log
-        self._store = delivery_log.store
+    def __init__(self, store: LogStore, keys: LogKeys, guard: SessionGuard) -> None:
+        self._store = store
+        self._keys = keys
         self._guard = guard
 
-    def register(self, app: web.Application) -> None:
+    def register(self, app: web.Application, api: Api) -> None:
         def read(handler: SessionHandler) -> Callable[[web.Request], Awaitable[Any]]:
             return self._guard.protect(_store_errors(handler), write=False)
 
-        app.router.add_get(DELIVERIES, read(self.list_deliveries))
-        app.router.add_get(DELIVERY, read(self.get_delivery))
-        app.router.add_get(EVENT, read(self.get_event))
-        app.router.add_get(EXPORT, read(self.export))
-        app.router.add_get(SIGNING_KEY_PATH, self.signing_key)
+        for handler in (self.list_deliveries, self.get_delivery, self.get_event, self.export):
+            api.route(app, handler, serve=read(handler))
+        api.route(app, self.signing_key)
 
+    @operation(
+        "GET",
+        DELIVERIES,
+        summary="The workspace's deliveries, newest first (cursor pagination)",
+        tags=[TAG],
+        security=[SESSION_TOKEN],
+        query=DeliveryQuery,
+        responses={
+            200: Reply("a page", DeliveryPage),
+            400: problem("a bad query parameter; `errors` names it"),
+            **_READ_ERRORS,
+        },
+        operation_id="list_deliveries",
+    )
     async def list_deliveries(self, request: web.Request, claims: SessionClaims) -> web.Response:
         query = read_delivery_query(request.query)
         page = await self._store.list_deliveries(
             claims.workspace_id, query.filters, query.cursor, query.limit
         )
-        return json_response(
-            {
-                "data": [delivery_view(d) for d in page.items],
-                "next_cursor": page.next_cursor,
-                "has_more": page.next_cursor is not None,
-            }
+        answer = DeliveryPage(
+            data=[LoggedDelivery.of(d) for d in page.items],
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
         )
+        return json_response(answer.model_dump(mode="json"))
 
+    @operation(
+        "GET",
+        DELIVERY,
+        summary="One delivery with every attempt",
+        tags=[TAG],
+        security=[SESSION_TOKEN],
+        responses={
+            200: Reply("it", DeliveryWithAttempts),
+            404: problem("no such delivery in this workspace"),
+            **_READ_ERRORS,
+        },
+        operation_id="get_delivery",
+    )
     async def get_delivery(self, request: web.Request, claims: SessionClaims) -> web.Response:
         delivery_id = request.match_info["delivery_id"]
         found = (
@@ -164,10 +150,21 @@ class LogApi:
         if found is None:
             raise not_found(f"no delivery {delivery_id}")
         attempts = await self._store.attempts(claims.workspace_id, delivery_id)
-        return json_response(
-            {**delivery_view(found), "attempts": [attempt_view(a) for a in attempts]}
-        )
+        return json_response(DeliveryWithAttempts.of(found, attempts).model_dump(mode="json"))
 
+    @operation(
+        "GET",
+        EVENT,
+        summary="An event and every attempt to every destination",
+        tags=[TAG],
+        security=[SESSION_TOKEN],
+        responses={
+            200: Reply("it", LoggedEvent),
+            404: problem("no such event in this workspace's log"),
+            **_READ_ERRORS,
+        },
+        operation_id="get_event",
+    )
     async def get_event(self, request: web.Request, claims: SessionClaims) -> web.Response:
         event_id = request.match_info["event_id"]
         found = (
@@ -177,20 +174,38 @@ class LogApi:
         )
         if found is None:
             raise not_found(f"no event {event_id} in the delivery log")
-        return json_response(event_view(found))
+        return json_response(LoggedEvent.of(found).model_dump(mode="json"))
 
+    @operation(
+        "GET",
+        EXPORT,
+        summary="The workspace's hash-chained delivery log with a signed head",
+        description=_EXPORT_DESCRIPTION,
+        tags=[TAG],
+        security=[SESSION_TOKEN],
+        responses={
+            200: Reply(
+                "the export",
+                media_type=EXPORT_MEDIA_TYPE,
+                headers={
+                    "Content-Disposition": 'attachment; filename="signet-log-<ms>.jsonl"',
+                    "Cache-Control": "no-store",
+                },
+            ),
+            **_READ_ERRORS,
+        },
+        operation_id="export_delivery_log",
+    )
     async def export(self, request: web.Request, claims: SessionClaims) -> web.StreamResponse:
         workspace_id = claims.workspace_id
         exported_at = now_ms()
-        lines = export_lines(
-            self._store, workspace_id, self._log.keys.signer, exported_at=exported_at
-        )
+        lines = export_lines(self._store, workspace_id, self._keys.signer, exported_at=exported_at)
         async with aclosing(lines):
             # The first line before the headers: an unavailable log is still a clean 503.
             first = await anext(lines)
             response = web.StreamResponse(
                 headers={
-                    "Content-Type": "application/x-ndjson",
+                    "Content-Type": EXPORT_MEDIA_TYPE,
                     "Content-Disposition": f'attachment; filename="signet-log-{exported_at}.jsonl"',
                     "Cache-Control": "no-store",
                 }
@@ -206,13 +221,31 @@ class LogApi:
             await response.write_eof()
         return response
 
+    @operation(
+        "GET",
+        SIGNING_KEY_PATH,
+        summary="The platform's Ed25519 public key that signs log exports",
+        tags=[TAG],
+        responses={
+            200: Reply(
+                "the signing key, and every key still published",
+                LogSigningKeys,
+                headers={"Cache-Control": "public, max-age=300"},
+            ),
+        },
+        operation_id="log_signing_key",
+    )
     async def signing_key(self, request: web.Request) -> web.Response:
+        answer = LogSigningKeys.model_validate(self._keys.document())
         return json_response(
-            self._log.keys.document(), headers={"Cache-Control": "public, max-age=300"}
+            answer.model_dump(mode="json"), headers={"Cache-Control": "public, max-age=300"}
         )
 
 
-def register(app: web.Application, delivery_log: DeliveryLog, guard: SessionGuard) -> None:
-    """Add the log's routes to ``app`` and run the log (store, projection) with it."""
-    LogApi(delivery_log, guard).register(app)
+def register(
+    app: web.Application, api: Api, delivery_log: DeliveryLog, guard: SessionGuard
+) -> None:
+    """Add the log's routes to ``app`` (declared in ``api``) and run the log (store,
+    projection) with it."""
+    LogApi(delivery_log.store, delivery_log.keys, guard).register(app, api)
     app.cleanup_ctx.append(delivery_log.running)

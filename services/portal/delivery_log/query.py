@@ -1,37 +1,34 @@
-"""Reading the delivery list's query string, naming every bad parameter in one answer.
+"""The delivery list's query string as a model: its filters, limit and cursor, checked once.
 
 ``GET /v1/workspace/deliveries?destination_id&status&event_type&since&until&cursor&limit``:
 times are RFC 3339 with an offset (``2026-04-17T18:22:00Z``); ``limit`` is 1..100
 (default 50); ``event_type`` is exact or a ``prefix.*`` pattern; each may appear once.
+Parameters it does not know are ignored (:class:`QueryModel`). :class:`DeliveryQuery` is
+both the validation and the operation's documented parameters: a range exists once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated, Any
 
 from multidict import MultiMapping
+from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
 
 from services.portal.delivery_log.store import DeliveryFilter, DeliveryStatus
-from services.portal.errors import FieldError, InvalidInput
+from services.portal.queries import QueryModel, read_query
+from signet.api.fields import FieldErrorCode, RuleError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 MAX_TEXT = 255
 MAX_CURSOR = 600
-KNOWN = frozenset(("destination_id", "status", "event_type", "since", "until", "cursor", "limit"))
-
-
-@dataclass(slots=True, frozen=True)
-class DeliveryQuery:
-    filters: DeliveryFilter
-    cursor: str | None
-    limit: int
+MAX_TIME_CHARS = 64
 
 
 def parse_time(text: str) -> int:
     """RFC 3339 with a zone → epoch ms; ``ValueError`` otherwise."""
-    if len(text) > 64 or "T" not in text.upper():
+    if len(text) > MAX_TIME_CHARS or "T" not in text.upper():
         raise ValueError("not an RFC 3339 date-time")
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -42,71 +39,79 @@ def parse_time(text: str) -> int:
     return ms
 
 
-class _Reader:
-    def __init__(self, query: MultiMapping[str]) -> None:
-        self.errors: list[FieldError] = []
-        self._values: dict[str, str] = {}
-        for name in KNOWN:
-            values = query.getall(name, [])
-            if len(values) > 1:
-                self.errors.append(FieldError(name, "give it once"))
-            elif values:
-                self._values[name] = values[0]
+# A time is sent as text and kept as epoch ms, which is what the store filters on.
+_Time = Annotated[
+    int,
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": MAX_TIME_CHARS}),
+]
+# Named inline (not a $ref): query parameters are documented as scalars.
+_Status = Annotated[
+    DeliveryStatus,
+    WithJsonSchema({"type": "string", "enum": [s.value for s in DeliveryStatus]}),
+]
 
-    def text(self, name: str, max_len: int = MAX_TEXT) -> str | None:
-        value = self._values.get(name)
-        if value is None:
-            return None
-        if not value or len(value) > max_len or not value.isprintable():
-            self.errors.append(FieldError(name, f"must be 1 to {max_len} printable characters"))
-            return None
+
+def _text(max_length: int, description: str) -> Any:
+    return Field(None, min_length=1, max_length=max_length, description=description)
+
+
+class DeliveryQuery(QueryModel):
+    """The query of ``GET /v1/workspace/deliveries``."""
+
+    destination_id: str | None = _text(MAX_TEXT, "one destination")
+    status: _Status | None = Field(
+        None, description="the delivery's state (that of its newest attempt)"
+    )
+    event_type: str | None = _text(MAX_TEXT, "exact, or a `prefix.*` pattern")
+    since: _Time | None = Field(None, description="event time ≥ (RFC 3339 with an offset)")
+    until: _Time | None = Field(None, description="event time < (RFC 3339 with an offset)")
+    cursor: str | None = _text(MAX_CURSOR, "`next_cursor` of the previous page")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="page size")
+
+    @field_validator("destination_id", "event_type", "cursor")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise RuleError("must hold printable characters only", FieldErrorCode.FORMAT)
         return value
 
-    def time(self, name: str) -> int | None:
-        value = self._values.get(name)
-        if value is None:
-            return None
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _time(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
         try:
             return parse_time(value)
         except (ValueError, OverflowError, OSError) as exc:
-            self.errors.append(FieldError(name, f"must be an RFC 3339 date-time: {exc}"))
-            return None
+            raise RuleError(f"must be an RFC 3339 date-time: {exc}", FieldErrorCode.FORMAT) from exc
 
-    def limit(self) -> int:
-        value = self._values.get("limit")
-        if value is None:
-            return DEFAULT_LIMIT
-        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_LIMIT):
-            self.errors.append(FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}"))
-            return DEFAULT_LIMIT
-        return int(value)
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, value: int | None, info: ValidationInfo) -> int | None:
+        since = info.data.get("since")
+        if value is not None and since is not None and since >= value:
+            raise RuleError("must be later than since", FieldErrorCode.RANGE)
+        return value
 
-    def status(self) -> DeliveryStatus | None:
-        value = self._values.get("status")
-        if value is None:
-            return None
-        try:
-            return DeliveryStatus(value)
-        except ValueError:
-            allowed = ", ".join(s.value for s in DeliveryStatus)
-            self.errors.append(FieldError("status", f"must be one of {allowed}"))
-            return None
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _digits(cls, value: object) -> object:
+        # Plain decimal digits only: no sign, spaces, underscores or other scripts' digits.
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise RuleError(f"must be an integer from 1 to {MAX_LIMIT}", FieldErrorCode.TYPE)
+        return value
+
+    @property
+    def filters(self) -> DeliveryFilter:
+        return DeliveryFilter(
+            destination_id=self.destination_id,
+            status=self.status,
+            event_type=self.event_type,
+            since=self.since,
+            until=self.until,
+        )
 
 
 def read_delivery_query(query: MultiMapping[str]) -> DeliveryQuery:
-    """The query, or :class:`InvalidInput` naming each bad parameter."""
-    reader = _Reader(query)
-    filters = DeliveryFilter(
-        destination_id=reader.text("destination_id"),
-        status=reader.status(),
-        event_type=reader.text("event_type"),
-        since=reader.time("since"),
-        until=reader.time("until"),
-    )
-    cursor = reader.text("cursor", MAX_CURSOR)
-    limit = reader.limit()
-    if filters.since is not None and filters.until is not None and filters.since >= filters.until:
-        reader.errors.append(FieldError("until", "must be later than since"))
-    if reader.errors:
-        raise InvalidInput(reader.errors)
-    return DeliveryQuery(filters, cursor, limit)
+    """The query, or :class:`FieldErrors` naming each bad parameter (a repeated one too)."""
+    return read_query(DeliveryQuery, query)

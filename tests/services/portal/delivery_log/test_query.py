@@ -1,4 +1,5 @@
-"""The delivery list's query string (pure parsing, no portal)."""
+"""The delivery list's query string (pure parsing, no portal): today's accepted values and
+defaults, and every bad parameter named at once in the field-error shape."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from multidict import MultiDict
 
 from services.portal.delivery_log.query import DEFAULT_LIMIT, parse_time, read_delivery_query
 from services.portal.delivery_log.store import DeliveryFilter, DeliveryStatus
-from services.portal.errors import InvalidInput
+from signet.api.fields import FieldErrors
 
 SINCE_MS = 1_776_450_120_000  # 2026-04-17T18:22:00Z
 
@@ -38,7 +39,7 @@ def test_defaults_and_every_parameter() -> None:
 
 
 def test_every_bad_parameter_is_named_at_once() -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(FieldErrors) as caught:
         read_delivery_query(
             MultiDict(
                 [
@@ -52,14 +53,56 @@ def test_every_bad_parameter_is_named_at_once() -> None:
                 ]
             )
         )
-    assert {e.field for e in caught.value.errors} == {
-        "limit",
-        "status",
-        "since",
-        "until",
-        "destination_id",
-        "cursor",
+    assert {(e.field, e.code.value) for e in caught.value.errors} == {
+        ("limit", "range"),
+        ("status", "choice"),
+        ("since", "format"),
+        ("until", "format"),
+        ("destination_id", "length"),
+        ("cursor", "type"),  # given twice
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("limit", "101", "range"),
+        ("limit", "ten", "type"),
+        ("limit", "+5", "type"),
+        ("limit", " 5", "type"),
+        ("limit", "٣", "type"),  # a digit, not an ASCII one
+        ("event_type", "x" * 256, "length"),
+        ("destination_id", "dst\x00a", "format"),
+        ("cursor", "c" * 601, "length"),
+        ("cursor", "", "length"),
+        ("since", "2026-04-17T18:22:00", "format"),
+        ("until", "1969-12-31T23:59:59Z", "format"),
+        ("since", "0001-01-01T00:00:00+23:59", "format"),
+    ],
+)
+def test_a_bad_parameter_is_named_with_its_code(name: str, value: str, code: str) -> None:
+    with pytest.raises(FieldErrors) as caught:
+        read_delivery_query(MultiDict({name: value}))
+    assert [(e.field, e.code.value) for e in caught.value.errors] == [(name, code)]
+
+
+def test_limits_and_times_as_accepted_before() -> None:
+    assert read_delivery_query(MultiDict(limit="007")).limit == 7
+    assert read_delivery_query(MultiDict(limit="100")).limit == 100
+    assert read_delivery_query(MultiDict(limit="1")).limit == 1
+    longest = "e" * 255
+    assert read_delivery_query(MultiDict(event_type=longest)).event_type == longest
+
+
+def test_until_must_follow_since() -> None:
+    with pytest.raises(FieldErrors) as caught:
+        read_delivery_query(MultiDict(since="2026-04-18T00:00:00Z", until="2026-04-18T00:00:00Z"))
+    [error] = caught.value.errors
+    assert (error.field, error.code.value, error.message) == (
+        "until",
+        "range",
+        "must be later than since",
+    )
 
 
 @pytest.mark.parametrize(

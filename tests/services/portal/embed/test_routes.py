@@ -14,6 +14,7 @@ from services.portal.auth import SessionGuard
 from services.portal.embed.frames import FrameTickets
 from services.portal.embed.routes import STATIC_DIR, EmbedRoutes, asset_files
 from services.portal.sessions import Role, SessionSigner
+from signet.api.operations import Api
 from signet.ids import now_ms
 from signet.security.secrets import MasterKeyRing, generate_master_key
 
@@ -47,7 +48,7 @@ def embed() -> Embed:
 @pytest.fixture
 async def client(embed: Embed) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     app = web.Application()
-    embed.routes.register(app)
+    embed.routes.register(app, Api("embed", "test"))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
