@@ -192,7 +192,7 @@ def test_listen_help_names_the_secret_s_variable_not_its_value() -> None:
         (("up", "--bogus"), "No such option: --bogus"),
         (("keys", "rotate", "--dry-run", "yes"), "unexpected extra argument"),
         (("listen", "--port", "x"), "'x' is not a valid integer"),
-        (("demo", "--record"), "--record"),
+        (("demo", "--record"), "Option '--record' requires an argument"),
         (("verify-log",), "Missing argument 'FILE'"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, tuple) else None,
