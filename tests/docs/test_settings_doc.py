@@ -257,6 +257,11 @@ def test_the_parser_reads_each_form_the_docs_use() -> None:
     assert states_default(prefetch, "4 MiB") and not states_default(prefetch, "4 KiB")
     loop = settings_named("SIGNET_EVENT_LOOP")[0]
     assert states_default(loop, "`uvloop`") and not states_default(loop, "asyncio")
+    insecure = settings_named("SIGNET_ALLOW_INSECURE_DESTINATIONS")[0]
+    assert states_default(insecure, "`false`") and not states_default(insecure, "true")
+    mechanism = settings_named("SIGNET_KAFKA_SASL_MECHANISM")[0]  # None: unset
+    assert states_default(mechanism, "unset") and states_default(mechanism, "empty")
+    assert not states_default(mechanism, "PLAIN")
 
 
 # -- 3. defaults stated without the setting's name --------------------------------------
