@@ -3,32 +3,49 @@ replay one delivery, recover a destination's failed deliveries.
 
 Scoped like every workspace route: a destination or delivery of another workspace is
 indistinguishable from one that does not exist (404). Deliveries to a destination that is
-disabled or gone are refused (409): the dispatcher would send nothing.
+disabled or gone are refused (409): the dispatcher would send nothing. Each route declares
+its operation next to its handler.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from services.portal import commands
-from services.portal.auth import SessionGuard, SessionHandler
+from services.portal.auth import SESSION_TOKEN, SessionGuard, SessionHandler
 from services.portal.commands import CommandBus, ConfigReader
 from services.portal.delivery_log.errors import StoreUnavailable
-from services.portal.delivery_log.store import LogStore
-from services.portal.ping import ping_delivery, ping_event, ping_result_view
-from services.portal.problems import conflict
+from services.portal.delivery_log.store import DeliveryRecord, LogStore
+from services.portal.ping import (
+    TEST_EVENT_TYPE,
+    PingResult,
+    ping_delivery,
+    ping_event,
+    ping_result_view,
+)
+from services.portal.problems import ACTION_ERRORS, BODY_ERRORS, NOT_APPLIED, conflict
 from services.portal.replay import (
     DeliveryOutbox,
+    LogCatchUp,
+    Recovered,
+    RecoverRequest,
+    Replayed,
     plan_recovery,
-    read_recover,
     replay_delivery,
 )
-from services.portal.rotation import Rotated, SecretRotator, read_rotation
+from services.portal.rotation import (
+    Rotated,
+    RotatedDestination,
+    RotationRequest,
+    SecretRotator,
+)
 from services.portal.sessions import SessionClaims
 from services.portal.signing_secrets import SchemeCatalog
-from services.portal.views import destination_view, primary_secret
+from services.portal.views import answer, destination_fields, primary_secret
+from signet.api.operations import Api, Reply, operation, problem
+from signet.api.reading import parse_model, read_model
 from signet.ids import now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
@@ -36,7 +53,7 @@ from signet.records.model import Destination, DestinationType, WorkspaceConfig
 from signet.records.payload import iso_utc_ms
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.web import Problem, json_response, not_found, read_json
+from signet.web import Problem, not_found, read_bytes, read_json
 
 MAX_BODY_BYTES = 16 * 1024
 DESTINATION = "/v1/workspace/destinations/{destination_id}"
@@ -44,13 +61,23 @@ ROTATE_SECRET = DESTINATION + "/rotate-secret"
 SEND_TEST = DESTINATION + "/test"
 RECOVER = DESTINATION + "/recover"
 REPLAY = "/v1/workspace/deliveries/{delivery_id}/replay"
+TAG = "actions"
+# What the actions that read the delivery log may also answer 503 for (``log_errors``).
+LOG_ERRORS = {
+    **ACTION_ERRORS,
+    503: problem(
+        "Kafka unavailable or the portal not caught up; nothing written (or the delivery "
+        "log database did not answer)",
+        **{"Retry-After": "seconds"},
+    ),
+}
 
 
-async def read_optional_json(request: web.Request) -> Any:
-    """The JSON body, or None when the request has none (every field is optional)."""
+async def read_rotation(request: web.Request) -> RotationRequest:
+    """The body of ``rotate-secret``; none at all means every default."""
     if not request.body_exists:
-        return None
-    return await read_json(request, MAX_BODY_BYTES)
+        return RotationRequest()
+    return parse_model(RotationRequest, await read_bytes(request, MAX_BODY_BYTES))
 
 
 def workspace_of(view: ConfigReader, claims: SessionClaims) -> WorkspaceConfig:
@@ -108,6 +135,7 @@ class ActionsApi:
         outbox: DeliveryOutbox,
         test_timeout_seconds: float,
         recover_limit: int,
+        catch_up: LogCatchUp | None = None,
     ) -> None:
         self._view = view
         self._bus = bus
@@ -117,6 +145,7 @@ class ActionsApi:
         self._outbox = outbox
         self._test_timeout = test_timeout_seconds
         self._recover_limit = recover_limit
+        self._catch_up = catch_up or LogCatchUp()
 
     @classmethod
     def from_settings(
@@ -145,27 +174,43 @@ class ActionsApi:
             recover_limit=settings.recover_max_per_call,
         )
 
-    def register(self, app: web.Application) -> None:
+    def register(self, app: web.Application, api: Api) -> None:
         protect = self._guard.protect
-        app.router.add_post(ROTATE_SECRET, protect(self.rotate_secret, write=True))
-        app.router.add_post(SEND_TEST, protect(log_errors(self.send_test), write=True))
-        app.router.add_post(RECOVER, protect(log_errors(self.recover), write=True))
-        app.router.add_post(REPLAY, protect(log_errors(self.replay), write=True))
+        api.route(app, self.rotate_secret, serve=protect(self.rotate_secret, write=True))
+        for handler in (self.send_test, self.recover, self.replay):
+            api.route(app, handler, serve=protect(log_errors(handler), write=True))
 
     # -- rotate-secret ---------------------------------------------------------------------
 
+    @operation(
+        "POST",
+        ROTATE_SECRET,
+        summary="Rotate the signing secret: the new one becomes primary, the previous one "
+        "keeps signing beside it until the overlap ends",
+        body=RotationRequest,
+        body_required=False,
+        responses={
+            200: Reply("rotated", RotatedDestination),
+            409: problem("a Slack channel, or the destination changed meanwhile"),
+            504: NOT_APPLIED,
+            **ACTION_ERRORS,
+            **BODY_ERRORS,
+        },
+        security=[SESSION_TOKEN],
+        tags=[TAG],
+    )
     async def rotate_secret(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         current = webhook_of(config, request.match_info["destination_id"])
-        rotation = read_rotation(await read_optional_json(request))
+        rotation = await read_rotation(request)
         rotated = self._rotator.rotate(config.workspace_id, current, rotation, now_ms=now_ms())
         snapshot = await self._bus.submit(
             commands.put_destination(config.workspace_id, rotated.destination)
         )
-        return json_response(self._rotation_view(snapshot, rotated))
+        return answer(self._rotation_view(snapshot, rotated))
 
     @staticmethod
-    def _rotation_view(snapshot: WorkspaceConfig, rotated: Rotated) -> dict[str, Any]:
+    def _rotation_view(snapshot: WorkspaceConfig, rotated: Rotated) -> RotatedDestination:
         wanted = rotated.destination
         applied = snapshot.destination(wanted.id)
         if applied is None:
@@ -174,15 +219,31 @@ class ActionsApi:
         if primary is None or ours is None or primary.id != ours.id:
             # Another change to the destination won the race; this secret never signed.
             raise conflict("the destination changed meanwhile; read it and rotate again")
-        view = destination_view(applied)
+        fields = destination_fields(applied)
         if rotated.revealed_secret is not None:
-            view["secret"] = rotated.revealed_secret  # shown this once, never again
+            fields["secret"] = rotated.revealed_secret  # shown this once, never again
         if rotated.public_key is not None:
-            view["public_key"] = rotated.public_key
-        return view
+            fields["public_key"] = rotated.public_key
+        return RotatedDestination.model_validate(fields)
 
     # -- send test event -------------------------------------------------------------------
 
+    @operation(
+        "POST",
+        SEND_TEST,
+        summary=f"Send a signed `{TEST_EVENT_TYPE}` event to this destination and report "
+        "the receiver's answer",
+        description="No body is needed; one that is sent must be JSON (it is not read).",
+        responses={
+            200: Reply("the attempt's result (any HTTP status of the receiver)", PingResult),
+            202: Reply("sent; no result within the wait (status pending)", PingResult),
+            409: problem("a Slack channel or a disabled destination"),
+            **LOG_ERRORS,
+            **BODY_ERRORS,
+        },
+        security=[SESSION_TOKEN],
+        tags=[TAG],
+    )
     async def send_test(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         destination = sendable(config, request.match_info["destination_id"])
@@ -194,10 +255,25 @@ class ActionsApi:
         attempt = await self._store.wait_for_outcome(
             config.workspace_id, delivery.id, after_attempt_id=None, timeout=self._test_timeout
         )
-        return json_response(ping_result_view(delivery, attempt), 202 if attempt is None else 200)
+        return answer(ping_result_view(delivery, attempt), 202 if attempt is None else 200)
 
     # -- replay and recover ----------------------------------------------------------------
 
+    @operation(
+        "POST",
+        REPLAY,
+        summary="Replay one delivery: same event id (webhook-id) and body, fresh signature "
+        "and timestamp",
+        description="No body. A delivery whose body the log is about to record (its attempt "
+        "logged a moment before) is waited for, a few seconds at most.",
+        responses={
+            202: Reply("queued", Replayed),
+            409: problem("its destination is gone or disabled, or its body is not logged yet"),
+            **LOG_ERRORS,
+        },
+        security=[SESSION_TOKEN],
+        tags=[TAG],
+    )
     async def replay(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         original_id = request.match_info["delivery_id"]
@@ -208,35 +284,62 @@ class ActionsApi:
             raise conflict(f"destination {record.destination_id} no longer exists")
         sendable(config, record.destination_id)
         if record.body is None:
+            record = await self._logged_body(config.workspace_id, record)
+        if record.body is None:
             raise conflict(f"the log has not recorded the body of {original_id} yet; retry")
         delivery = replay_delivery(record, record.body, now_ms=now_ms())
         await self._outbox.send([delivery])
-        return json_response(
-            {"delivery_id": delivery.id, "replay_of": original_id, "event_id": delivery.event_id},
-            202,
-        )
+        return answer(Replayed.of(delivery), 202)
 
+    async def _logged_body(self, workspace_id: str, record: DeliveryRecord) -> DeliveryRecord:
+        """``record`` once the log has its body, or as it is when the wait is over."""
+
+        async def read() -> Sequence[DeliveryRecord]:
+            again = await self._store.get_delivery(workspace_id, record.id)
+            return [record if again is None else again]
+
+        [latest] = await self._catch_up.with_bodies(read)
+        return latest
+
+    @operation(
+        "POST",
+        RECOVER,
+        summary="Replay the destination's failed and exhausted deliveries of a time range "
+        "(event time), oldest first, a bounded number per call",
+        body=RecoverRequest,
+        responses={
+            202: Reply("replayed", Recovered),
+            409: problem("a Slack channel or a disabled destination"),
+            **LOG_ERRORS,
+            **BODY_ERRORS,
+        },
+        security=[SESSION_TOKEN],
+        tags=[TAG],
+    )
     async def recover(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         destination = sendable(config, request.match_info["destination_id"])
-        wanted = read_recover(await read_json(request, MAX_BODY_BYTES))
+        wanted = await read_model(request, RecoverRequest, MAX_BODY_BYTES)
         limit = self._recover_limit
-        records = await self._store.failed_deliveries(
-            config.workspace_id, destination.id, wanted.since_ms, wanted.until_ms, limit + 1
-        )
-        plan = plan_recovery(records, limit)
+
+        async def read() -> Sequence[DeliveryRecord]:
+            return await self._store.failed_deliveries(
+                config.workspace_id, destination.id, wanted.since_ms, wanted.until_ms, limit + 1
+            )
+
+        plan = plan_recovery(await self._catch_up.with_bodies(read), limit)
         started = now_ms()
         deliveries = [
             replay_delivery(r, r.body, now_ms=started) for r in plan.replay if r.body is not None
         ]
         await self._outbox.send(deliveries)
-        answer: dict[str, Any] = {
+        recovered: dict[str, object] = {
             "replayed": len(deliveries),
             "truncated": plan.truncated,
-            "deliveries": [{"delivery_id": d.id, "replay_of": d.replay_of} for d in deliveries],
+            "deliveries": [Replayed.of(d) for d in deliveries],
         }
         if plan.next_since_ms is not None:
-            answer["next_since"] = iso_utc_ms(plan.next_since_ms)
+            recovered["next_since"] = iso_utc_ms(plan.next_since_ms)
         if plan.without_body:
-            answer["skipped_without_body"] = plan.without_body
-        return json_response(answer, 202)
+            recovered["skipped_without_body"] = plan.without_body
+        return answer(Recovered.model_validate(recovered), 202)

@@ -24,13 +24,12 @@ from services.portal.delivery_log.service import DeliveryLog
 from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.embed import routes as embed_routes
 from services.portal.metrics import PortalMetrics
-from services.portal.openapi import openapi_document
 from services.portal.operator_api import OperatorApi
 from services.portal.problems import require_caught_up, translate_errors
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.workspace_api import WorkspaceApi
-from signet.api.operations import HandWrittenApi
+from signet.api.operations import Api
 from signet.errors import ConfigurationError
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
@@ -44,6 +43,31 @@ logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
 SHUTDOWN_SECONDS = 10.0
+API_DESCRIPTION = (
+    "Operator API (Bearer operator key) and workspace API (Bearer session token). Errors "
+    "are application/problem+json (RFC 9457); a refused request names each bad field "
+    '(`{"field", "code", "message"}`). Every write is answered once it is applied '
+    "(read-your-writes)."
+)
+API_TAGS = {
+    "operator": "The SaaS's backend: workspaces, publishable keys, embed sessions",
+    "workspace": "One workspace, for a session: its destinations",
+    "actions": "Rotate a secret, send a test event, replay and recover deliveries",
+    "delivery log": "What was delivered, each attempt, and the signed export",
+    "embed": "The embeddable workspace UI",
+    "operations": "Probes, metrics and this document",
+}
+
+
+def portal_api(public_url: str) -> Api:
+    """The portal's operations, filled in by each module's ``register``."""
+    return Api(
+        "Signet portal",
+        signet.__version__,
+        description=API_DESCRIPTION,
+        tags=API_TAGS,
+        servers=[public_url.rstrip("/")],
+    )
 
 
 def public_origin(public_url: str) -> str:
@@ -119,6 +143,11 @@ class PortalService:
         await self._view.wait_ready(timeout)
 
     def build_app(self) -> web.Application:
+        return self.build()[0]
+
+    def build(self) -> tuple[web.Application, Api]:
+        """The app serving every route, and the :class:`Api` those routes declared in (its
+        ``document()`` is what ``/openapi.json`` serves)."""
         settings = self.settings
         bus = CommandBus(
             self._producer,
@@ -136,8 +165,7 @@ class PortalService:
             ],
             client_max_size=MAX_REQUEST_BYTES,
         )
-        document = openapi_document(settings.public_url, signet.__version__)
-        api = HandWrittenApi(document)
+        api = portal_api(settings.public_url)
         add_health_routes(
             app,
             api=api,
@@ -153,14 +181,14 @@ class PortalService:
             public_url=settings.public_url,
             max_session_ttl_seconds=settings.session_max_ttl_seconds,
             max_active_keys=settings.max_active_publishable_keys,
-        ).register(app)
+        ).register(app, api)
         WorkspaceApi(
             view=self._view,
             bus=bus,
             builder=self._builder,
             guard=SessionGuard(self._signer, self._own_origin),
             max_destinations=settings.max_destinations_per_workspace,
-        ).register(app)
+        ).register(app, api)
         ActionsApi.from_settings(
             settings,
             ring=self._ring,
@@ -169,12 +197,12 @@ class PortalService:
             guard=SessionGuard(self._signer, self._own_origin),
             producer=self._producer,
             store=self.delivery_log.store,
-        ).register(app)
+        ).register(app, api)
         embed_routes.register(app, api, settings)
         delivery_log_api.register(
             app, api, self.delivery_log, SessionGuard(self._signer, self._own_origin)
         )
-        return app
+        return app, api
 
     async def start(self) -> None:
         if self._stack is not None:

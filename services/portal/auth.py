@@ -22,6 +22,10 @@ from signet.web import Handler, unauthorized
 
 SessionHandler = Callable[[web.Request, SessionClaims], Awaitable[web.StreamResponse]]
 
+# What an operation guarded by OperatorGuard declares (``security=[OPERATOR_KEY]``).
+OPERATOR_KEY = SecurityScheme(
+    "operatorKey", "the platform's operator key (SIGNET_OPERATOR_KEY), for the SaaS's backend"
+)
 # What an operation guarded by SessionGuard declares (``security=[SESSION_TOKEN]``).
 SESSION_TOKEN = SecurityScheme(
     "sessionToken",

@@ -2,32 +2,155 @@
 
 Used by the SaaS's own backend: it creates a workspace per customer and environment,
 issues and revokes the keys its product emits events with, and mints the short-lived
-session tokens that let one customer manage one workspace in the embed.
+session tokens that let one customer manage one workspace in the embed. Each route
+declares its operation next to its handler; the bodies and the query are this module's
+models, the answers ``views.py``'s.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiohttp import web
+from multidict import MultiMapping
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from services.portal import commands
-from services.portal.auth import OperatorGuard
+from services.portal.auth import OPERATOR_KEY, OperatorGuard
+from services.portal.body_fields import NULL_UNDOCUMENTED, plain_text
 from services.portal.commands import CommandBus, ConfigReader
 from services.portal.keys import mint_key
-from services.portal.problems import conflict
+from services.portal.problems import (
+    BODY_ERRORS,
+    NO_OPERATOR_KEY,
+    NOT_CAUGHT_UP,
+    OPERATOR_READ_ERRORS,
+    WRITE_ERRORS,
+    conflict,
+)
+from services.portal.queries import QueryModel
 from services.portal.sessions import Role, SessionSigner, normalize_origin
-from services.portal.validation import BodyReader
-from services.portal.views import iso, key_view, workspace_view
+from services.portal.views import (
+    PublishableKeyCreated,
+    Session,
+    Workspace,
+    WorkspaceCreated,
+    WorkspacePage,
+    answer,
+    at,
+    created_workspace_view,
+    key_view,
+    workspace_view,
+)
+from signet.api.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
+from signet.api.models import Body
+from signet.api.operations import Api, Reply, operation, problem
+from signet.api.reading import read_model, read_strings
 from signet.ids import new_id, now_ms
 from signet.records.model import Environment, WorkspaceConfig
-from signet.web import Problem, json_response, not_found, read_json
+from signet.web import Problem, not_found
 
 MAX_BODY_BYTES = 64 * 1024
 NAME_MAX = 100
+ID_MAX = 100
 MAX_ORIGINS = 10
 ORIGIN_MAX_LEN = 200
 DEFAULT_SESSION_TTL_SECONDS = 3600
+MAX_SESSION_TTL_SECONDS = 10 * 365 * 24 * 3600
 LIST_LIMIT_DEFAULT = 100
 LIST_LIMIT_MAX = 500
+TAG = "operator"
+WORKSPACES = "/v1/workspaces"
+WORKSPACE = WORKSPACES + "/{workspace_id}"
+KEYS = WORKSPACE + "/publishable-keys"
+SESSIONS = "/v1/sessions"
+
+
+# -- bodies and query ------------------------------------------------------------------
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+    AfterValidator(plain_text),
+]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX), AfterValidator(plain_text)]
+
+
+def _origin(value: str) -> str:
+    origin = normalize_origin(value)
+    if origin is None:
+        raise RuleError(
+            "must be an origin like https://app.example.com (no path)", FieldErrorCode.FORMAT
+        )
+    return origin
+
+
+Origin = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=ORIGIN_MAX_LEN),
+    Field(examples=["https://app.x.com"]),
+    AfterValidator(plain_text),
+    AfterValidator(_origin),
+]
+Origins = Annotated[list[Origin], Field(max_length=MAX_ORIGINS)]
+Ttl = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_SESSION_TTL_SECONDS,
+        description=f"default {DEFAULT_SESSION_TTL_SECONDS}; capped by "
+        "SIGNET_SESSION_MAX_TTL_SECONDS (longer is not an error: `expires_at` says the end)",
+    ),
+]
+
+
+class NewWorkspace(Body):
+    name: Name
+    environment: Environment = Field(
+        description="production keys are pk_live_, the others pk_test_"
+    )
+
+
+class NewSession(Body):
+    workspace_id: Id
+    role: Role = Field(description="a viewer reads; an admin also changes")
+    ttl_seconds: Annotated[Ttl | None, NULL_UNDOCUMENTED] = None
+    allowed_origins: Annotated[
+        Origins | None,
+        NULL_UNDOCUMENTED,
+        Field(
+            description="origins besides the portal's own that may call with the token "
+            "(and frame the embed); normalised, repeats dropped"
+        ),
+    ] = None
+
+
+class WorkspaceListQuery(QueryModel):
+    """Unlike most query strings, this one refuses a parameter it does not know."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT_MAX, description="page size")] = (
+        LIST_LIMIT_DEFAULT
+    )
+    starting_after: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=ID_MAX, description="the last id of the previous page"),
+        ]
+        | None
+    ) = None
+
+
+def read_list_query(query: MultiMapping[str]) -> WorkspaceListQuery:
+    """The query, or every bad parameter named ``query.<name>``."""
+    try:
+        return read_strings(WorkspaceListQuery, dict(query))
+    except FieldErrors as exc:
+        raise FieldErrors(e.under("query") for e in exc.errors) from exc
+
+
+# -- routes ----------------------------------------------------------------------------
 
 
 class OperatorApi:
@@ -50,15 +173,16 @@ class OperatorApi:
         self._max_ttl = max_session_ttl_seconds
         self._max_active_keys = max_active_keys
 
-    def register(self, app: web.Application) -> None:
-        protect = self._guard.protect
-        app.router.add_post("/v1/workspaces", protect(self.create_workspace))
-        app.router.add_get("/v1/workspaces", protect(self.list_workspaces))
-        app.router.add_get("/v1/workspaces/{workspace_id}", protect(self.get_workspace))
-        keys = "/v1/workspaces/{workspace_id}/publishable-keys"
-        app.router.add_post(keys, protect(self.add_key))
-        app.router.add_delete(keys + "/{key_id}", protect(self.revoke_key))
-        app.router.add_post("/v1/sessions", protect(self.create_session))
+    def register(self, app: web.Application, api: Api) -> None:
+        for handler in (
+            self.create_workspace,
+            self.list_workspaces,
+            self.get_workspace,
+            self.add_key,
+            self.revoke_key,
+            self.create_session,
+        ):
+            api.route(app, handler, serve=self._guard.protect(handler))
 
     def _workspace(self, workspace_id: str) -> WorkspaceConfig:
         config = self._view.workspace(workspace_id)
@@ -68,46 +192,92 @@ class OperatorApi:
 
     # -- workspaces ------------------------------------------------------------------------
 
+    @operation(
+        "POST",
+        WORKSPACES,
+        summary="Create a workspace with its first publishable key",
+        body=NewWorkspace,
+        responses={
+            201: Reply(
+                "created", WorkspaceCreated, headers={"Location": "the workspace's own URL"}
+            ),
+            **WRITE_ERRORS,
+            **BODY_ERRORS,
+        },
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
     async def create_workspace(self, request: web.Request) -> web.Response:
-        reader = BodyReader(await read_json(request, MAX_BODY_BYTES), ("name", "environment"))
-        name = reader.text("name", max_len=NAME_MAX, strip=True)
-        environment = reader.choice("environment", Environment)
-        reader.done()
+        body = await read_model(request, NewWorkspace, MAX_BODY_BYTES)
         created = now_ms()
         workspace_id = new_id("ws", now_ms=created)
-        key = mint_key(environment, created)
+        key = mint_key(body.environment, created)
         config = await self._bus.submit(
-            commands.create_workspace(workspace_id, name, environment, key.record)
+            commands.create_workspace(workspace_id, body.name, body.environment, key.record)
         )
         # The plain key exists only in this response; the config keeps its hash.
-        body = {**workspace_view(config), "publishable_key": key.plain}
-        return json_response(body, 201, {"Location": f"/v1/workspaces/{workspace_id}"})
-
-    async def list_workspaces(self, request: web.Request) -> web.Response:
-        reader = BodyReader(dict(request.query), ("limit", "starting_after"), path="query")
-        raw_limit = reader.optional_text("limit", max_len=6)
-        after = reader.optional_text("starting_after", max_len=100)
-        limit = LIST_LIMIT_DEFAULT
-        if raw_limit is not None:
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_LIMIT_MAX:
-                reader.fail("limit", f"must be an integer between 1 and {LIST_LIMIT_MAX}")
-            else:
-                limit = int(raw_limit)
-        reader.done()
-        # Ids are time-ordered, so id order is creation order and a stable cursor.
-        ordered = sorted(self._view.workspaces(), key=lambda c: c.workspace_id)
-        if after is not None:
-            ordered = [c for c in ordered if c.workspace_id > after]
-        page = ordered[:limit]
-        return json_response(
-            {"data": [workspace_view(c) for c in page], "has_more": len(ordered) > limit}
+        return answer(
+            created_workspace_view(config, key.plain),
+            201,
+            {"Location": f"{WORKSPACES}/{workspace_id}"},
         )
 
+    @operation(
+        "GET",
+        WORKSPACES,
+        summary="List workspaces, oldest first",
+        query=WorkspaceListQuery,
+        responses={
+            200: Reply("a page", WorkspacePage),
+            400: problem("bad query parameter"),
+            **OPERATOR_READ_ERRORS,
+        },
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
+    async def list_workspaces(self, request: web.Request) -> web.Response:
+        query = read_list_query(request.query)
+        # Ids are time-ordered, so id order is creation order and a stable cursor.
+        ordered = sorted(self._view.workspaces(), key=lambda c: c.workspace_id)
+        if query.starting_after is not None:
+            ordered = [c for c in ordered if c.workspace_id > query.starting_after]
+        page = ordered[: query.limit]
+        return answer(
+            WorkspacePage(
+                data=[workspace_view(c) for c in page], has_more=len(ordered) > query.limit
+            )
+        )
+
+    @operation(
+        "GET",
+        WORKSPACE,
+        summary="One workspace",
+        responses={
+            200: Reply("the workspace", Workspace),
+            404: problem("no such workspace"),
+            **OPERATOR_READ_ERRORS,
+        },
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
     async def get_workspace(self, request: web.Request) -> web.Response:
-        return json_response(workspace_view(self._workspace(request.match_info["workspace_id"])))
+        return answer(workspace_view(self._workspace(request.match_info["workspace_id"])))
 
     # -- publishable keys ------------------------------------------------------------------
 
+    @operation(
+        "POST",
+        KEYS,
+        summary="Issue another publishable key (shown once)",
+        responses={
+            201: Reply("issued", PublishableKeyCreated, headers={"Location": "the key's URL"}),
+            404: problem("no such workspace"),
+            409: problem("too many active keys"),
+            **WRITE_ERRORS,
+        },
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
     async def add_key(self, request: web.Request) -> web.Response:
         config = self._workspace(request.match_info["workspace_id"])
         active = [k for k in config.publishable_keys if k.revoked_at is None]
@@ -121,11 +291,20 @@ class OperatorApi:
             environment = Environment.DEVELOPMENT  # a test key is the safe guess
         key = mint_key(environment, now_ms())
         await self._bus.submit(commands.add_publishable_key(config.workspace_id, key.record))
-        location = f"/v1/workspaces/{config.workspace_id}/publishable-keys/{key.record.id}"
-        return json_response(
-            {**key_view(key.record), "publishable_key": key.plain}, 201, {"Location": location}
+        location = f"{WORKSPACES}/{config.workspace_id}/publishable-keys/{key.record.id}"
+        created = PublishableKeyCreated.model_validate(
+            {**key_view(key.record).model_dump(), "publishable_key": key.plain}
         )
+        return answer(created, 201, {"Location": location})
 
+    @operation(
+        "DELETE",
+        KEYS + "/{key_id}",
+        summary="Revoke a publishable key (idempotent)",
+        responses={204: Reply("done"), 404: problem("no such key"), **WRITE_ERRORS},
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
     async def revoke_key(self, request: web.Request) -> web.Response:
         config = self._workspace(request.match_info["workspace_id"])
         key_id = request.match_info["key_id"]
@@ -138,54 +317,54 @@ class OperatorApi:
 
     # -- sessions --------------------------------------------------------------------------
 
+    @operation(
+        "POST",
+        SESSIONS,
+        summary="Mint a short-lived embed session for one workspace",
+        body=NewSession,
+        responses={
+            201: Reply("minted", Session),
+            400: problem("invalid body"),
+            401: NO_OPERATOR_KEY,
+            404: problem("no such workspace"),
+            503: NOT_CAUGHT_UP,
+            **BODY_ERRORS,
+        },
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
     async def create_session(self, request: web.Request) -> web.Response:
-        reader = BodyReader(
-            await read_json(request, MAX_BODY_BYTES),
-            ("workspace_id", "role", "ttl_seconds", "allowed_origins"),
-        )
-        workspace_id = reader.text("workspace_id", max_len=100)
-        role = reader.choice("role", Role)
-        # Longer than the cap is not an error: the token is capped, and expires_at says so.
-        ttl = reader.integer("ttl_seconds", lo=1, hi=10 * 365 * 24 * 3600)
-        ttl = min(ttl or DEFAULT_SESSION_TTL_SECONDS, self._max_ttl)
-        raw_origins = reader.strings(
-            "allowed_origins", max_items=MAX_ORIGINS, max_len=ORIGIN_MAX_LEN, default=[]
-        )
-        origins: list[str] = []
-        for index, raw in enumerate(raw_origins or []):
-            origin = normalize_origin(raw)
-            if origin is None:
-                reader.fail(
-                    f"allowed_origins[{index}]",
-                    "must be an origin like https://app.example.com (no path)",
-                )
-            else:
-                origins.append(origin)
-        reader.done()
-        if self._view.workspace(workspace_id) is None:
+        body = await read_model(request, NewSession, MAX_BODY_BYTES)
+        if self._view.workspace(body.workspace_id) is None:
             raise Problem(
                 404,
                 "Not found",
-                f"no workspace {workspace_id}",
+                f"no workspace {body.workspace_id}",
                 kind="not-found",
-                errors=[{"field": "workspace_id", "message": "no such workspace"}],
+                errors=[
+                    FieldError(
+                        "workspace_id", FieldErrorCode.INVALID, "no such workspace"
+                    ).as_dict()
+                ],
             )
+        # Longer than the cap is not an error: the token is capped, and expires_at says so.
+        ttl = min(body.ttl_seconds or DEFAULT_SESSION_TTL_SECONDS, self._max_ttl)
         token, claims = self._signer.mint(
-            workspace_id,
-            role,
+            body.workspace_id,
+            body.role,
             ttl_seconds=ttl,
-            allowed_origins=tuple(dict.fromkeys(origins)),
+            allowed_origins=tuple(dict.fromkeys(body.allowed_origins or ())),
             now_ms=now_ms(),
         )
-        return json_response(
-            {
-                "token": token,
-                "expires_at": iso(claims.expires_at),
-                "embed_url": self._embed_url,
-                "session_id": claims.session_id,
-                "workspace_id": claims.workspace_id,
-                "role": claims.role.value,
-                "allowed_origins": list(claims.allowed_origins),
-            },
+        return answer(
+            Session(
+                token=token,
+                expires_at=at(claims.expires_at),
+                embed_url=self._embed_url,
+                session_id=claims.session_id,
+                workspace_id=claims.workspace_id,
+                role=claims.role,
+                allowed_origins=list(claims.allowed_origins),
+            ),
             201,
         )

@@ -12,12 +12,14 @@ it, and the outcome lands in the delivery log like any other. Its body::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import orjson
+from pydantic import Field
 
 from services.portal.delivery_log.store import AttemptRecord
-from services.portal.views import iso
+from services.portal.views import Time, iso
+from signet.api.models import Answer
 from signet.ids import new_id
 from signet.records.model import Delivery, Destination, Event
 from signet.records.payload import delivery_id, render_body
@@ -59,17 +61,37 @@ def ping_delivery(event: Event, destination_id: str) -> Delivery:
     )
 
 
-def ping_result_view(delivery: Delivery, attempt: AttemptRecord | None) -> dict[str, Any]:
+PingStatus = Literal["delivered", "failed", "exhausted", "destination_disabled", "pending"]
+PENDING: PingStatus = "pending"
+
+
+class PingResult(Answer):
+    """The test event's attempt and the receiver's answer, or ``pending`` with the ids
+    alone when none came in time."""
+
+    delivery_id: str
+    event_id: str
+    status: PingStatus
+    http_status: int | None = Field(default=None, description="the receiver's answer")
+    latency_ms: float | None = None
+    response_excerpt: str | None = None
+    error: str | None = None
+    attempted_at: Time | None = None
+
+
+def ping_result_view(delivery: Delivery, attempt: AttemptRecord | None) -> PingResult:
     """The answer to "send test event": the attempt's result, or ``pending`` if not yet in."""
     if attempt is None:
-        return {"delivery_id": delivery.id, "event_id": delivery.event_id, "status": "pending"}
-    return {
-        "delivery_id": delivery.id,
-        "event_id": delivery.event_id,
-        "status": attempt.status,
-        "http_status": attempt.http_status,
-        "latency_ms": attempt.latency_ms,
-        "response_excerpt": attempt.response_excerpt,
-        "error": attempt.error,
-        "attempted_at": iso(attempt.attempted_at),
-    }
+        return PingResult(delivery_id=delivery.id, event_id=delivery.event_id, status=PENDING)
+    return PingResult.model_validate(
+        {
+            "delivery_id": delivery.id,
+            "event_id": delivery.event_id,
+            "status": attempt.status,
+            "http_status": attempt.http_status,
+            "latency_ms": attempt.latency_ms,
+            "response_excerpt": attempt.response_excerpt,
+            "error": attempt.error,
+            "attempted_at": iso(attempt.attempted_at),
+        }
+    )

@@ -8,27 +8,32 @@ it, with the destination's secrets of that moment and a fresh timestamp, and cop
 
 Recovering a destination replays its failed and exhausted deliveries of a time range,
 oldest first, at most a bounded number per call; ``next_since`` says where to go on.
+
+Both need the body the delivery log recorded, and the log trails Kafka by a fetch: they
+wait for a body it is about to record (:class:`LogCatchUp`), a few seconds at most.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field, ValidationInfo, field_validator
+
+from services.portal.body_fields import NULL_UNDOCUMENTED, TimeText, epoch_ms
 from services.portal.delivery_log.store import DeliveryRecord
-from services.portal.errors import FieldError, InvalidInput
-from services.portal.validation import BodyReader
+from services.portal.views import Time
+from signet.api.fields import FieldErrorCode, RuleError
+from signet.api.models import Answer, Body
+from signet.backoff import Backoff
 from signet.errors import BrokerError
 from signet.ids import new_id
+from signet.ids import now_ms as clock_ms
 from signet.kafka.clients import AsyncProducer
 from signet.records import codec
 from signet.records.model import Delivery
-
-TIME_MAX_LEN = 40
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def replay_delivery(record: DeliveryRecord, body: bytes, *, now_ms: int) -> Delivery:
@@ -49,49 +54,58 @@ def replay_delivery(record: DeliveryRecord, body: bytes, *, now_ms: int) -> Deli
     )
 
 
-# -- recover -------------------------------------------------------------------------------
+# -- the bodies ---------------------------------------------------------------------------
 
 
-@dataclass(slots=True, frozen=True)
-class RecoverRequest:
-    since_ms: int
-    until_ms: int | None
+class RecoverRequest(Body):
+    """The range of ``recover``: events created in ``[since, until)``."""
+
+    since: Annotated[TimeText, Field(description="event time, inclusive")]
+    until: Annotated[
+        TimeText | None, NULL_UNDOCUMENTED, Field(description="event time, exclusive")
+    ] = None
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: str | None, info: ValidationInfo) -> str | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and epoch_ms(until) <= epoch_ms(since):
+            raise RuleError("must be later than since", FieldErrorCode.RANGE)
+        return until
+
+    @property
+    def since_ms(self) -> int:
+        return epoch_ms(self.since)
+
+    @property
+    def until_ms(self) -> int | None:
+        return None if self.until is None else epoch_ms(self.until)
 
 
-def parse_time(reader: BodyReader, name: str, *, required: bool) -> int | None:
-    """An RFC 3339 time with an offset (``2026-04-17T18:22:00Z``) as epoch milliseconds."""
-    text = (
-        reader.text(name, max_len=TIME_MAX_LEN)
-        if required
-        else reader.optional_text(name, max_len=TIME_MAX_LEN)
+class Replayed(Answer):
+    """A replay on its way: a new delivery of the same event."""
+
+    delivery_id: str = Field(description="the new delivery")
+    replay_of: str = Field(description="the delivery it repeats")
+    event_id: str = Field(description="unchanged: the webhook-id")
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> Replayed:
+        return cls(
+            delivery_id=delivery.id, replay_of=delivery.replay_of or "", event_id=delivery.event_id
+        )
+
+
+class Recovered(Answer):
+    replayed: int = Field(description="how many deliveries were sent again")
+    truncated: bool = Field(description="more remain: call again from `next_since`")
+    next_since: Annotated[Time | None, NULL_UNDOCUMENTED] = Field(
+        default=None, description="when truncated: call again with this since"
     )
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        reader.fail(name, "must be an RFC 3339 time with an offset, like 2026-04-17T18:22:00Z")
-        return None
-    # Integer maths: a float timestamp can land a millisecond early.
-    ms = (moment - _EPOCH) // timedelta(milliseconds=1)
-    if ms < 0:
-        reader.fail(name, "must be 1970 or later")
-        return None
-    return ms
-
-
-def read_recover(body: Any) -> RecoverRequest:
-    reader = BodyReader(body, ("since", "until"))
-    since = parse_time(reader, "since", required=True)
-    until = parse_time(reader, "until", required=False)
-    if since is not None and until is not None and until <= since:
-        reader.fail("until", "must be later than since")
-    reader.done()
-    if since is None:  # done() raised for it already; this keeps the type checker honest
-        raise InvalidInput([FieldError("since", "is required")])
-    return RecoverRequest(since, until)
+    deliveries: list[Replayed]
+    skipped_without_body: int = Field(
+        default=0, description="failed deliveries whose body the log has not recorded"
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,6 +147,54 @@ def plan_recovery(records: Sequence[DeliveryRecord], limit: int) -> RecoveryPlan
             seen.add(record.event_id)
             replay.append(record)
     return RecoveryPlan(tuple(replay), truncated, next_since, without_body)
+
+
+# -- waiting for the log --------------------------------------------------------------------
+
+# The delivery log is a projection of two topics: a delivery's attempt (signet.outcomes) can
+# be logged a fetch before its body (signet.deliveries). A replay or recover missing a body
+# the log first saw this recently waits for it, up to LOG_CATCH_UP_SECONDS, before it
+# answers 409 (replay) or counts it in skipped_without_body (recover).
+LOG_CATCH_UP_SECONDS = 5.0
+# A body still missing this long after the log first saw its delivery is not on its way
+# (a purged or lost record): no wait for it.
+BODY_EXPECTED_WITHIN_SECONDS = 60.0
+_POLL = Backoff(initial_seconds=0.05, max_seconds=0.5)
+
+Pause = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True, frozen=True)
+class LogCatchUp:
+    """How a replay waits for the delivery log to record the bodies it needs."""
+
+    timeout_seconds: float = LOG_CATCH_UP_SECONDS
+    expected_within_seconds: float = BODY_EXPECTED_WITHIN_SECONDS
+    poll: Backoff = _POLL
+
+    def awaited(self, record: DeliveryRecord, now: int) -> bool:
+        """Whether ``record``'s body is missing but should arrive soon."""
+        return record.body is None and now - record.first_seen_at < (
+            self.expected_within_seconds * 1000
+        )
+
+    async def with_bodies(
+        self,
+        read: Callable[[], Awaitable[Sequence[DeliveryRecord]]],
+        *,
+        clock: Callable[[], int] = clock_ms,
+        pause: Pause = asyncio.sleep,
+    ) -> Sequence[DeliveryRecord]:
+        """``read()`` again until no record awaits its body, or the time is up."""
+        records = await read()
+        waited = 0.0
+        delays = self.poll.delays()
+        while waited < self.timeout_seconds and any(self.awaited(r, clock()) for r in records):
+            delay = min(next(delays), self.timeout_seconds - waited)
+            await pause(delay)
+            waited += delay
+            records = await read()
+        return records
 
 
 # -- producing -----------------------------------------------------------------------------

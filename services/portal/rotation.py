@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
-from services.portal.errors import FieldError, InvalidInput
+from pydantic import AfterValidator, Field, StringConstraints
+
+from services.portal.body_fields import NULL_UNDOCUMENTED, plain_text
 from services.portal.signing_secrets import SchemeCatalog
-from services.portal.validation import BodyReader
+from services.portal.views import DestinationInfo
+from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
+from signet.api.models import Body
 from signet.ids import new_id
 from signet.records.model import Destination, SignatureScheme, SigningSecret
 from signet.sdk.signing import InvalidSecretError, SecretMaterial
@@ -28,15 +32,50 @@ MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 # Every secret signs every request during its overlap: bound the header and the work.
 MAX_SIGNING_SECRETS = 10
 SECRET_MAX = 1024
-_FIELDS = ("secret", "overlap_seconds")
+
+OwnSecret = Annotated[
+    str, StringConstraints(min_length=1, max_length=SECRET_MAX), AfterValidator(plain_text)
+]
+Overlap = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="how long the previous secret keeps signing; 0 drops every older "
+        "secret at once",
+    ),
+]
 
 
-@dataclass(slots=True, frozen=True)
-class RotationRequest:
-    """A validated ``rotate-secret`` body."""
+class RotationRequest(Body):
+    """The body of ``rotate-secret``; every field is optional, and so is the body."""
 
-    secret: str | None = dataclasses.field(default=None, repr=False)
-    overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
+    secret: Annotated[
+        OwnSecret | None,
+        NULL_UNDOCUMENTED,
+        Field(
+            description="your own secret, checked like at creation; omit it to have one "
+            "generated (Ed25519: a new key pair)",
+            repr=False,
+        ),
+    ] = None
+    overlap_seconds: Annotated[Overlap | None, NULL_UNDOCUMENTED] = DEFAULT_OVERLAP_SECONDS
+
+    @property
+    def overlap(self) -> int:
+        """Seconds of overlap (``null`` is the default, as if left out)."""
+        return DEFAULT_OVERLAP_SECONDS if self.overlap_seconds is None else self.overlap_seconds
+
+
+class RotatedDestination(DestinationInfo):
+    """The destination after a rotation, newest (primary) secret first."""
+
+    secret: Annotated[str | None, NULL_UNDOCUMENTED] = Field(
+        default=None, description="a generated secret, shown this once"
+    )
+    public_key: Annotated[str | None, NULL_UNDOCUMENTED] = Field(
+        default=None, description="Ed25519: the new whpk_ public key"
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,17 +89,6 @@ class Rotated:
     destination: Destination
     revealed_secret: str | None = dataclasses.field(default=None, repr=False)
     public_key: str | None = None
-
-
-def read_rotation(body: Any) -> RotationRequest:
-    """The body of ``rotate-secret`` (an empty body is allowed), or InvalidInput per field."""
-    reader = BodyReader({} if body is None else body, _FIELDS)
-    secret = reader.optional_text("secret", max_len=SECRET_MAX)
-    overlap = reader.integer(
-        "overlap_seconds", lo=0, hi=MAX_OVERLAP_SECONDS, default=DEFAULT_OVERLAP_SECONDS
-    )
-    reader.done()
-    return RotationRequest(secret, DEFAULT_OVERLAP_SECONDS if overlap is None else overlap)
 
 
 def rotated_secrets(
@@ -93,7 +121,7 @@ class SecretRotator:
     def rotate(
         self, workspace_id: str, destination: Destination, request: RotationRequest, *, now_ms: int
     ) -> Rotated:
-        """``destination`` with a new primary secret, or InvalidInput naming the field."""
+        """``destination`` with a new primary secret, or FieldErrors naming the field."""
         material = self._material(destination, request.secret)
         # Strictly newer than every secret it replaces, whatever the clocks of two replicas
         # say: the newest created_at is what makes a secret the primary.
@@ -108,13 +136,14 @@ class SecretRotator:
             created_at=created,
         )
         secrets = rotated_secrets(
-            destination.secrets, new, now_ms=now_ms, overlap_seconds=request.overlap_seconds
+            destination.secrets, new, now_ms=now_ms, overlap_seconds=request.overlap
         )
         if len(secrets) > MAX_SIGNING_SECRETS:
-            raise InvalidInput(
+            raise FieldErrors(
                 [
                     FieldError(
                         "overlap_seconds",
+                        FieldErrorCode.CONFLICT,
                         f"{len(secrets)} secrets would be signing at once (at most "
                         f"{MAX_SIGNING_SECRETS}); wait for older ones to expire or rotate "
                         "with overlap_seconds 0",
@@ -131,12 +160,19 @@ class SecretRotator:
         try:
             scheme = SignatureScheme(destination.signature_scheme)
         except ValueError as exc:
-            raise InvalidInput(
-                [FieldError("secret", f"unknown scheme {destination.signature_scheme!r}")]
+            raise FieldErrors(
+                [
+                    FieldError(
+                        "secret",
+                        FieldErrorCode.INVALID,
+                        f"unknown scheme {destination.signature_scheme!r}",
+                    )
+                ]
             ) from exc
         if own is None:
             return self._schemes.generate(scheme)
         try:
             return self._schemes.from_customer(scheme, own)
         except InvalidSecretError as exc:
-            raise InvalidInput([FieldError("secret", f"{exc} ({scheme.value})")]) from exc
+            message = f"{exc} ({scheme.value})"
+            raise FieldErrors([FieldError("secret", FieldErrorCode.FORMAT, message)]) from exc

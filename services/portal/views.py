@@ -1,24 +1,44 @@
-"""The JSON shapes of the portal's responses, built from config records.
+"""What leaves the portal: the answer models of its operator and workspace routes, built
+from config records, and :func:`answer`, which sends one.
 
 One place decides what leaves the portal: sealed secrets and key hashes never do, only
 their hints. Times are RFC 3339 strings in UTC with milliseconds
-(``2026-04-17T18:22:00.000Z``); records keep epoch milliseconds.
+(``2026-04-17T18:22:00.000Z``); records keep epoch milliseconds. A field an answer may
+leave out (a Slack channel has no ``url``; ``secret`` is shown once) has a default and
+is sent only when the view sets it; every other field is always sent, ``null`` included.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated
 
-from services.portal.sessions import SessionClaims
+from aiohttp import web
+from pydantic import Field
+
+from services.portal.body_fields import NULL_UNDOCUMENTED
+from services.portal.destination_bodies import RetryPolicy
+from services.portal.sessions import Role, SessionClaims
+from signet.api.models import Answer
 from signet.records.model import (
     Destination,
     DestinationType,
+    Environment,
     PublishableKey,
-    RetryPolicy,
     SigningSecret,
     WorkspaceConfig,
 )
+from signet.records.model import RetryPolicy as RetryPolicyRecord
+from signet.web import json_response
+
+Time = Annotated[
+    str,
+    Field(
+        json_schema_extra={"format": "date-time"},
+        description="RFC 3339, UTC",
+        examples=["2026-04-17T18:22:00.123Z"],
+    ),
+]
 
 
 def iso(ms: int | None) -> str | None:
@@ -31,17 +51,72 @@ def iso(ms: int | None) -> str | None:
     )
 
 
-def key_view(key: PublishableKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "hint": key.hint,
-        "created_at": iso(key.created_at),
-        "revoked_at": iso(key.revoked_at),
-    }
+def at(ms: int) -> str:
+    """A time that is always there (``iso`` of a number is never None)."""
+    return iso(ms) or ""
 
 
-def workspace_view(config: WorkspaceConfig) -> dict[str, Any]:
+def answer(body: Answer, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """``body`` as JSON: every field the view set, ``null`` included; left-out optional
+    fields stay out (``exclude_unset``)."""
+    return json_response(body.model_dump(mode="json", exclude_unset=True), status, headers)
+
+
+# -- operator API ----------------------------------------------------------------------
+
+
+class PublishableKeyInfo(Answer):
+    """A publishable key as listed: never the key, only a hint of it."""
+
+    id: str
+    hint: str = Field(examples=["pk_live_…f3Qa"])
+    created_at: Time
+    revoked_at: Time | None
+
+
+class PublishableKeyCreated(PublishableKeyInfo):
+    publishable_key: str = Field(description="shown once")
+
+
+class Workspace(Answer):
     """What the operator sees of a workspace."""
+
+    id: str
+    name: str
+    environment: Environment
+    publishable_keys: list[PublishableKeyInfo]
+    destination_count: int
+    version: int
+    created_at: Time
+    updated_at: Time
+
+
+class WorkspaceCreated(Workspace):
+    publishable_key: str = Field(description="pk_live_ (production) or pk_test_; shown once")
+
+
+class WorkspacePage(Answer):
+    data: list[Workspace]
+    has_more: bool
+
+
+class Session(Answer):
+    token: str
+    expires_at: Time
+    embed_url: str
+    session_id: str
+    workspace_id: str
+    role: Role
+    allowed_origins: list[str]
+
+
+def key_view(key: PublishableKey) -> PublishableKeyInfo:
+    return PublishableKeyInfo(
+        id=key.id, hint=key.hint, created_at=at(key.created_at), revoked_at=iso(key.revoked_at)
+    )
+
+
+def _workspace_fields(config: WorkspaceConfig) -> dict[str, object]:
     return {
         "id": config.workspace_id,
         "name": config.name,
@@ -49,44 +124,124 @@ def workspace_view(config: WorkspaceConfig) -> dict[str, Any]:
         "publishable_keys": [key_view(k) for k in config.publishable_keys],
         "destination_count": len(config.destinations),
         "version": config.version,
-        "created_at": iso(config.created_at),
-        "updated_at": iso(config.updated_at),
+        "created_at": at(config.created_at),
+        "updated_at": at(config.updated_at),
     }
 
 
-def session_workspace_view(config: WorkspaceConfig, claims: SessionClaims) -> dict[str, Any]:
+def workspace_view(config: WorkspaceConfig) -> Workspace:
+    return Workspace.model_validate(_workspace_fields(config))
+
+
+def created_workspace_view(config: WorkspaceConfig, publishable_key: str) -> WorkspaceCreated:
+    """The new workspace and its first key, in the one answer that shows the key."""
+    return WorkspaceCreated.model_validate(
+        {**_workspace_fields(config), "publishable_key": publishable_key}
+    )
+
+
+# -- workspace API ---------------------------------------------------------------------
+
+
+class SessionInfo(Answer):
+    role: Role
+    expires_at: Time
+
+
+class SessionWorkspace(Answer):
     """What an embed session sees of its workspace (no publishable keys: they are the SaaS's)."""
-    return {
-        "id": config.workspace_id,
-        "name": config.name,
-        "environment": config.environment,
-        "destination_count": len(config.destinations),
-        "created_at": iso(config.created_at),
-        "updated_at": iso(config.updated_at),
-        "session": {"role": claims.role.value, "expires_at": iso(claims.expires_at)},
-    }
+
+    id: str
+    name: str
+    environment: str
+    destination_count: int
+    created_at: Time
+    updated_at: Time
+    session: SessionInfo
 
 
-def _retry_policy_view(policy: RetryPolicy | None) -> dict[str, Any] | None:
+def session_workspace_view(config: WorkspaceConfig, claims: SessionClaims) -> SessionWorkspace:
+    return SessionWorkspace(
+        id=config.workspace_id,
+        name=config.name,
+        environment=config.environment,
+        destination_count=len(config.destinations),
+        created_at=at(config.created_at),
+        updated_at=at(config.updated_at),
+        session=SessionInfo(role=claims.role, expires_at=at(claims.expires_at)),
+    )
+
+
+class SigningSecretInfo(Answer):
+    id: str
+    hint: str
+    public_key: Annotated[str | None, NULL_UNDOCUMENTED] = Field(
+        default=None, description="Ed25519 only: the whpk_ public key; absent otherwise"
+    )
+    created_at: Time
+    expires_at: Time | None = Field(description="when it stops signing; null: the primary")
+
+
+# Left out of a Slack channel's answer (never null in a webhook's): documented as the type
+# alone, the default saying what "absent" means.
+_WebhookText = Annotated[str | None, NULL_UNDOCUMENTED, Field(description="webhooks only")]
+
+
+class DestinationInfo(Answer):
+    """A webhook destination or a Slack alert channel. A Slack channel has only the common
+    fields: its incoming-webhook URL is a credential, never shown, not even a hint."""
+
+    id: str
+    type: DestinationType
+    name: str
+    enabled: bool
+    disabled_reason: str | None = Field(description="why Signet disabled it (a 410, …)")
+    url: _WebhookText = None
+    event_types: list[str] = Field(default_factory=list, description="webhooks only")
+    signature_scheme: _WebhookText = None
+    timeout_seconds: float | None = Field(default=None, description="null: the platform's")
+    rate_limit_per_second: float | None = Field(default=None, description="null: no limit")
+    retry_policy: RetryPolicy | None = Field(default=None, description="null: the platform's")
+    secret_hint: str | None = Field(default=None, description="the primary secret's hint")
+    secrets: list[SigningSecretInfo] = Field(
+        default_factory=list, description="webhooks only: newest (primary) first"
+    )
+    created_at: Time
+    updated_at: Time
+
+
+class DestinationCreated(DestinationInfo):
+    secret: Annotated[str | None, NULL_UNDOCUMENTED] = Field(
+        default=None, description="only when Signet generated it; shown this once"
+    )
+
+
+class DestinationList(Answer):
+    data: list[DestinationInfo]
+
+
+def _retry_policy_view(policy: RetryPolicyRecord | None) -> RetryPolicy | None:
     if policy is None:
         return None
-    return {
-        "max_attempts": policy.max_attempts,
-        "max_age_seconds": policy.max_age_seconds,
-        "delays_seconds": policy.delays_seconds,
-    }
+    # As stored (it was checked on the way in): an answer never fails on a stored value.
+    delays = None if policy.delays_seconds is None else list(policy.delays_seconds)
+    return RetryPolicy.model_construct(
+        max_attempts=policy.max_attempts,
+        max_age_seconds=policy.max_age_seconds,
+        delays_seconds=delays,
+    )
 
 
-def _secret_view(secret: SigningSecret) -> dict[str, Any]:
-    view: dict[str, Any] = {
+def _secret_view(secret: SigningSecret) -> SigningSecretInfo:
+    fields: dict[str, object] = {
         "id": secret.id,
         "hint": secret.hint,
-        "created_at": iso(secret.created_at),
+        "created_at": at(secret.created_at),
         "expires_at": iso(secret.expires_at),
     }
     if secret.public_key is not None:
-        view["public_key"] = secret.public_key
-    return view
+        fields["public_key"] = secret.public_key
+    return SigningSecretInfo.model_validate(fields)
 
 
 def primary_secret(destination: Destination) -> SigningSecret | None:
@@ -94,18 +249,18 @@ def primary_secret(destination: Destination) -> SigningSecret | None:
     return max(destination.secrets, key=lambda s: s.created_at, default=None)
 
 
-def destination_view(destination: Destination) -> dict[str, Any]:
-    common: dict[str, Any] = {
+def destination_fields(destination: Destination) -> dict[str, object]:
+    """The fields of a destination's answer (``model_validate`` them into a model)."""
+    common: dict[str, object] = {
         "id": destination.id,
         "type": destination.type,
         "name": destination.name,
         "enabled": destination.enabled,
         "disabled_reason": destination.disabled_reason,
-        "created_at": iso(destination.created_at),
-        "updated_at": iso(destination.updated_at),
+        "created_at": at(destination.created_at),
+        "updated_at": at(destination.updated_at),
     }
     if destination.type == DestinationType.SLACK.value:
-        # The incoming-webhook URL is a credential: sealed, never shown, not even a hint.
         return common
     primary = primary_secret(destination)
     return {
@@ -119,3 +274,7 @@ def destination_view(destination: Destination) -> dict[str, Any]:
         "secret_hint": primary.hint if primary else None,
         "secrets": [_secret_view(s) for s in destination.secrets],
     }
+
+
+def destination_view(destination: Destination) -> DestinationInfo:
+    return DestinationInfo.model_validate(destination_fields(destination))

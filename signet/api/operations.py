@@ -135,11 +135,13 @@ class Api:
         *,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        servers: Sequence[str] = (),
     ) -> None:
         self.title = title
         self.version = version
         self.description = description
         self._tags = dict(tags or {})
+        self._servers = tuple(servers)
         self._operations: list[Operation] = []
         self._webhooks: list[Webhook] = []
 
@@ -182,6 +184,8 @@ class Api:
         }
         if self.description:
             doc["info"]["description"] = self.description
+        if self._servers:
+            doc["servers"] = [{"url": url} for url in self._servers]
         if self._tags:
             doc["tags"] = [{"name": n, "description": d} for n, d in self._tags.items()]
         if self._webhooks:

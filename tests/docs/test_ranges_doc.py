@@ -27,6 +27,7 @@ from services.portal.destination_bodies import (
     RATE_LIMIT_RANGE,
     TIMEOUT_RANGE,
 )
+from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
 from signet.kafka.topics import BATCHING_FETCH, RETRY_TIERS_SECONDS
 from signet.sdk.client import MAX_BULK_EVENTS
@@ -98,6 +99,19 @@ RANGES: tuple[Range, ...] = (
         MAX_ATTEMPTS_RANGE[1:],
         "services.portal.destination_bodies.MAX_ATTEMPTS_RANGE (its upper bound)",
         text=True,
+    ),
+    # How long a replay or recover waits for the log to record a body (portal replay.py).
+    Range(
+        "docs/workspace-api.md",
+        rf"the replay waits for it,\s+up to ({NUMBER} s)",
+        (LOG_CATCH_UP_SECONDS,),
+        "services.portal.replay.LOG_CATCH_UP_SECONDS",
+    ),
+    Range(
+        "docs/workspace-api.md",
+        rf"is waited for first,\s+up to ({NUMBER} s)",
+        (LOG_CATCH_UP_SECONDS,),
+        "services.portal.replay.LOG_CATCH_UP_SECONDS",
     ),
     # Secrets a destination may bring (signet/sdk/signing/).
     Range(

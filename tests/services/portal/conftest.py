@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from services.portal.app import PortalService
+from signet.api.fields import FieldErrorCode
 from signet.dev.broker import free_port
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings, PortalSettings
@@ -35,8 +36,17 @@ class Answer:
         return orjson.loads(self.text) if self.text else None
 
     def field_errors(self) -> dict[str, str]:
+        """field → message; every error in the one shape, ``{"field", "code", "message"}``."""
         body = self.json
-        return {e["field"]: e["message"] for e in body.get("errors", [])}
+        errors = body.get("errors", [])
+        for error in errors:
+            assert set(error) == {"field", "code", "message"}, body
+            assert error["code"] in {c.value for c in FieldErrorCode}, body
+        return {e["field"]: e["message"] for e in errors}
+
+    def field_codes(self) -> dict[str, str]:
+        self.field_errors()
+        return {e["field"]: e["code"] for e in self.json.get("errors", [])}
 
 
 @dataclass(slots=True)

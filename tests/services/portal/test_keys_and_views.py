@@ -51,14 +51,15 @@ def test_destination_views_carry_no_sealed_material() -> None:
     ring = MasterKeyRing.parse(generate_master_key())
     builder = DestinationBuilder(ring, SchemeCatalog.default(), DestinationRules())
     webhook = builder.create(
-        "ws_v", {"name": "A", "url": "https://a.example/in"}, now_ms=NOW
+        "ws_v", builder.read_new(b'{"name": "A", "url": "https://a.example/in"}'), now_ms=NOW
     ).destination
-    slack = builder.create(
-        "ws_v",
-        {"type": "slack", "name": "S", "webhook_url": "https://hooks.slack.com/services/T/B/Z"},
-        now_ms=NOW,
-    ).destination
-    web_view, slack_view = destination_view(webhook), destination_view(slack)
+    slack_body = orjson.dumps(
+        {"type": "slack", "name": "S", "webhook_url": "https://hooks.slack.com/services/T/B/Z"}
+    )
+    slack = builder.create("ws_v", builder.read_new(slack_body), now_ms=NOW).destination
+    web_view, slack_view = (
+        destination_view(d).model_dump(mode="json", exclude_unset=True) for d in (webhook, slack)
+    )
     orjson.dumps([web_view, slack_view])  # plain JSON: no bytes anywhere
     assert set(web_view["secrets"][0]) == {"id", "hint", "created_at", "expires_at"}
     assert web_view["secret_hint"] == webhook.secrets[0].hint

@@ -11,11 +11,21 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
+from openapi_spec_validator import validate
 
 from services.portal.app import PortalService
+from services.portal.destination_bodies import (
+    MAX_AGE_RANGE,
+    MAX_ATTEMPTS_RANGE,
+    RATE_LIMIT_RANGE,
+    TIMEOUT_RANGE,
+)
+from services.portal.operator_api import LIST_LIMIT_MAX
+from services.portal.rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
 from signet.dev.broker import free_port
 from signet.errors import ConfigurationError
 from signet.security.secrets import generate_master_key
@@ -89,9 +99,50 @@ async def test_the_openapi_document_covers_every_route(kafka_settings: CommonSet
         if method in {"get", "post", "patch", "delete", "put"}
     }
     assert served == documented
-    # every $ref resolves
+    validate(document)  # valid OpenAPI 3.1, every $ref resolving
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', str(document).replace("'", '"')))
     assert refs <= set(document["components"]["schemas"])
+
+
+def test_the_document_reads_the_rules_of_the_code(kafka_settings: CommonSettings) -> None:
+    """Ranges, defaults and the error shape in the document are the validators' own."""
+    _, api = PortalService(portal_settings(kafka_settings)).build()
+    document = api.document()
+    schemas = document["components"]["schemas"]
+
+    def bounds(schema: dict[str, Any]) -> tuple[Any, Any]:
+        return schema["minimum"], schema["maximum"]
+
+    webhook = schemas["WebhookDestinationInput"]["properties"]
+    assert bounds(webhook["timeout_seconds"]["anyOf"][0]) == TIMEOUT_RANGE
+    assert bounds(webhook["rate_limit_per_second"]["anyOf"][0]) == RATE_LIMIT_RANGE
+    assert webhook["signature_scheme"]["default"] == "standard-webhooks"
+    policy = schemas["RetryPolicy"]["properties"]
+    assert bounds(policy["max_attempts"]["anyOf"][0]) == MAX_ATTEMPTS_RANGE
+    assert bounds(policy["max_age_seconds"]["anyOf"][0]) == MAX_AGE_RANGE
+    rotation = schemas["RotationRequest"]["properties"]["overlap_seconds"]
+    assert rotation["maximum"] == MAX_OVERLAP_SECONDS
+    assert rotation["default"] == DEFAULT_OVERLAP_SECONDS
+    # A PATCH's name may be left out, never null; its timeout may be null (the default).
+    patch = schemas["DestinationPatch"]
+    assert patch["properties"]["name"]["type"] == "string" and "required" not in patch
+    assert {"type": "null"} in patch["properties"]["timeout_seconds"]["anyOf"]
+    assert set(patch["properties"]).isdisjoint({"type", "signature_scheme", "secret"})
+    # One field-error shape, as ingest answers it.
+    error = schemas["FieldErrorBody"]
+    assert error["required"] == ["field", "code", "message"]
+    listing = document["paths"]["/v1/workspaces"]["get"]["parameters"]
+    assert {p["name"]: p["schema"].get("maximum") for p in listing} == {
+        "limit": LIST_LIMIT_MAX,
+        "starting_after": None,
+    }
+    # Every /v1 route says who may call it and what a refusal is.
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if not path.startswith("/v1/") or path == "/v1/log-signing-key":
+                continue
+            assert operation["security"], f"{method} {path}"
+            assert "401" in operation["responses"], f"{method} {path}"
 
 
 @pytest.mark.parametrize(

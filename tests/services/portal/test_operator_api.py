@@ -136,6 +136,15 @@ async def test_bad_workspace_bodies_name_the_field(
     assert len(portal.service.view.workspaces()) == before  # nothing left behind
 
 
+async def test_a_refusal_names_every_field_with_a_code(portal: RunningPortal) -> None:
+    answer = await portal.client.operator(
+        "POST", "/v1/workspaces", {"name": "", "environment": "prod", "owner": "me"}
+    )
+    assert_problem(answer, 400)
+    assert answer.field_codes() == {"name": "length", "environment": "choice", "owner": "unknown"}
+    assert answer.json["detail"] == "invalid field(s): name, environment, owner"
+
+
 @pytest.mark.parametrize(
     ("raw", "content_type", "status"),
     [

@@ -3,15 +3,23 @@ and the test event's body."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 
 from services.portal.delivery_log.store import DeliveryRecord, DeliveryStatus
-from services.portal.errors import InvalidInput
 from services.portal.ping import TEST_EVENT_TYPE, ping_delivery, ping_event
-from services.portal.replay import plan_recovery, read_recover, replay_delivery
+from services.portal.replay import (
+    LOG_CATCH_UP_SECONDS,
+    LogCatchUp,
+    RecoverRequest,
+    plan_recovery,
+    replay_delivery,
+)
+from signet.api.fields import FieldErrors
+from signet.api.reading import parse_model
 from signet.records.model import Destination
 
 NOW = 1_800_000_000_000
@@ -91,6 +99,10 @@ def test_one_replay_per_event_and_none_without_a_body() -> None:
     assert plan.without_body == 1
 
 
+def read_recover(body: Any) -> RecoverRequest:
+    return parse_model(RecoverRequest, orjson.dumps(body))
+
+
 def test_recover_bodies() -> None:
     wanted = read_recover(
         {"since": "2026-04-17T18:22:00.123Z", "until": "2026-04-18T00:00:00+02:00"}
@@ -101,22 +113,76 @@ def test_recover_bodies() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "field", "words"),
+    ("body", "field", "code", "words"),
     [
-        ({}, "since", "required"),
-        ({"since": "yesterday"}, "since", "RFC 3339"),
-        ({"since": "2026-04-17T18:22:00"}, "since", "offset"),
-        ({"since": 1_776_450_120_123}, "since", "string"),
-        ({"since": "2026-04-17T18:22:00Z", "until": "2026-04-17T18:00:00Z"}, "until", "later"),
-        ({"since": "2026-04-17T18:22:00Z", "limit": 5}, "limit", "unknown field"),
-        ([], "body", "JSON object"),
+        ({}, "since", "required", "required"),
+        ({"since": "yesterday"}, "since", "format", "RFC 3339"),
+        ({"since": "2026-04-17T18:22:00"}, "since", "format", "offset"),
+        ({"since": "1969-12-31T23:59:59Z"}, "since", "range", "1970"),
+        ({"since": 1_776_450_120_123}, "since", "type", "string"),
+        ({"since": "2026-04-17T18:22:00Z" + " " * 30}, "since", "length", "40"),
+        (
+            {"since": "2026-04-17T18:22:00Z", "until": "2026-04-17T18:00:00Z"},
+            "until",
+            "range",
+            "later",
+        ),
+        ({"since": "2026-04-17T18:22:00Z", "limit": 5}, "limit", "unknown", "unknown field"),
+        ([], "body", "type", "JSON object"),
     ],
 )
-def test_bad_recover_bodies_name_the_field(body: Any, field: str, words: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+def test_bad_recover_bodies_name_the_field(body: Any, field: str, code: str, words: str) -> None:
+    with pytest.raises(FieldErrors) as caught:
         read_recover(body)
-    errors = {e.field: e.message for e in caught.value.errors}
-    assert words in errors[field], errors
+    errors = {e.field: (e.code.value, e.message) for e in caught.value.errors}
+    assert errors[field][0] == code and words in errors[field][1], errors
+
+
+# -- waiting for the log to record a body --------------------------------------------------
+
+
+class FakeLog:
+    """A log whose reads show the body from the ``arrives_at``-th read on, and a clock
+    that only the waits move."""
+
+    def __init__(self, record: DeliveryRecord, arrives_at: int | None) -> None:
+        self.record, self.arrives_at = record, arrives_at
+        self.reads = 0
+        self.slept: list[float] = []
+
+    async def read(self) -> list[DeliveryRecord]:
+        self.reads += 1
+        if self.arrives_at is not None and self.reads >= self.arrives_at:
+            return [replace(self.record, body=b"{}")]
+        return [self.record]
+
+    async def pause(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    def clock(self) -> int:
+        return NOW + int(sum(self.slept) * 1000)
+
+
+async def test_a_body_about_to_be_logged_is_waited_for() -> None:
+    log = FakeLog(record("dlv_1", NOW, body=None), arrives_at=4)
+    [found] = await LogCatchUp().with_bodies(log.read, clock=log.clock, pause=log.pause)
+    assert found.body == b"{}" and log.reads == 4
+    assert log.slept == sorted(log.slept)  # backing off between reads
+
+
+async def test_the_wait_for_a_body_is_bounded() -> None:
+    log = FakeLog(record("dlv_1", NOW, body=None), arrives_at=None)
+    [found] = await LogCatchUp().with_bodies(log.read, clock=log.clock, pause=log.pause)
+    assert found.body is None
+    assert sum(log.slept) == pytest.approx(LOG_CATCH_UP_SECONDS)
+
+
+async def test_a_body_long_missing_or_present_is_not_waited_for() -> None:
+    stale = record("dlv_old", NOW - 3_600_000, body=None)  # first seen an hour ago
+    for records in ([stale], [record("dlv_2", NOW)]):
+        log = FakeLog(records[0], arrives_at=None)
+        await LogCatchUp().with_bodies(log.read, clock=log.clock, pause=log.pause)
+        assert log.reads == 1 and log.slept == []
 
 
 def test_the_test_event_is_a_documented_signet_test_delivery() -> None:

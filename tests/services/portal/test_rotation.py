@@ -11,20 +11,21 @@ import os
 import time
 from typing import Any
 
+import orjson
 import pytest
 import standardwebhooks
 
 from services.dispatcher.signing_keys import SigningKeys, active_secrets
-from services.portal.errors import InvalidInput
 from services.portal.rotation import (
     DEFAULT_OVERLAP_SECONDS,
     MAX_SIGNING_SECRETS,
     RotationRequest,
     SecretRotator,
-    read_rotation,
     rotated_secrets,
 )
 from services.portal.signing_secrets import SchemeCatalog
+from signet.api.fields import FieldErrors
+from signet.api.reading import parse_model
 from signet.records.model import Destination, SealedSecret, SigningSecret
 from signet.sdk.signing import sign_delivery, verify_delivery
 from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad
@@ -117,35 +118,41 @@ def test_expired_secrets_are_pruned_and_overlapping_ones_keep_their_expiry() -> 
     assert [s.id for s in active_secrets(result, NOW + 3_600_001)] == ["sec_new"]
 
 
+def read_rotation(body: Any) -> RotationRequest:
+    return parse_model(RotationRequest, orjson.dumps(body))
+
+
 @pytest.mark.parametrize(
-    ("body", "field", "words"),
+    ("body", "field", "code"),
     [
-        ([], "body", "JSON object"),
-        ({"overlap_seconds": -1}, "overlap_seconds", "between 0"),
-        ({"overlap_seconds": 31 * 86400}, "overlap_seconds", "between 0"),
-        ({"overlap_seconds": 1.5}, "overlap_seconds", "integer"),
-        ({"overlap_seconds": True}, "overlap_seconds", "integer"),
-        ({"secret": 5}, "secret", "string"),
-        ({"secret": ""}, "secret", "empty"),
-        ({"colour": "red"}, "colour", "unknown field"),
+        ([], "body", "type"),
+        ({"overlap_seconds": -1}, "overlap_seconds", "range"),
+        ({"overlap_seconds": 31 * 86400}, "overlap_seconds", "range"),
+        ({"overlap_seconds": 1.5}, "overlap_seconds", "type"),
+        ({"overlap_seconds": True}, "overlap_seconds", "type"),
+        ({"secret": 5}, "secret", "type"),
+        ({"secret": ""}, "secret", "length"),
+        ({"secret": "a\x00b"}, "secret", "format"),
+        ({"colour": "red"}, "colour", "unknown"),
     ],
 )
-def test_bad_rotation_bodies_name_the_field(body: Any, field: str, words: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+def test_bad_rotation_bodies_name_the_field(body: Any, field: str, code: str) -> None:
+    with pytest.raises(FieldErrors) as caught:
         read_rotation(body)
-    errors = {e.field: e.message for e in caught.value.errors}
-    assert words in errors[field], errors
+    errors = {e.field: e.code.value for e in caught.value.errors}
+    assert errors[field] == code, errors
 
 
 def test_an_empty_body_means_generate_with_the_default_overlap() -> None:
-    assert read_rotation(None) == RotationRequest(None, DEFAULT_OVERLAP_SECONDS)
-    assert read_rotation({}) == RotationRequest(None, DEFAULT_OVERLAP_SECONDS)
+    for body in ({}, {"overlap_seconds": None, "secret": None}):
+        rotation = read_rotation(body)
+        assert rotation.secret is None and rotation.overlap == DEFAULT_OVERLAP_SECONDS
 
 
 def test_a_generated_secret_is_revealed_once_and_sealed_beside_the_old_one() -> None:
     current = destination()
     [first] = opened(current)
-    rotated = ROTATOR.rotate(WS, current, RotationRequest(None, 120), now_ms=NOW)
+    rotated = ROTATOR.rotate(WS, current, RotationRequest(overlap_seconds=120), now_ms=NOW)
     assert rotated.revealed_secret is not None and rotated.public_key is None
     assert opened(rotated.destination) == [rotated.revealed_secret, first]
     new, old = rotated.destination.secrets
@@ -158,20 +165,27 @@ def test_a_generated_secret_is_revealed_once_and_sealed_beside_the_old_one() -> 
 def test_a_customer_secret_is_checked_against_the_scheme_and_never_revealed() -> None:
     current = destination("hmac-sha256", sealed="an-old-plain-text-secret")
     mine = "a-new-plain-text-secret"
-    rotated = ROTATOR.rotate(WS, current, RotationRequest(mine, 60), now_ms=NOW)
+    rotated = ROTATOR.rotate(
+        WS, current, RotationRequest(secret=mine, overlap_seconds=60), now_ms=NOW
+    )
     assert rotated.revealed_secret is None
     assert opened(rotated.destination)[0] == mine
-    with pytest.raises(InvalidInput) as caught:
-        ROTATOR.rotate(WS, current, RotationRequest("short", 60), now_ms=NOW)
+    with pytest.raises(FieldErrors) as caught:
+        ROTATOR.rotate(WS, current, RotationRequest(secret="short", overlap_seconds=60), now_ms=NOW)
     [error] = caught.value.errors
     assert error.field == "secret" and "16" in error.message and "short" not in error.message
-    with pytest.raises(InvalidInput):  # standard-webhooks takes only whsec_ secrets
-        ROTATOR.rotate(WS, destination(), RotationRequest("plain-text-but-long", 60), now_ms=NOW)
+    with pytest.raises(FieldErrors):  # standard-webhooks takes only whsec_ secrets
+        ROTATOR.rotate(
+            WS,
+            destination(),
+            RotationRequest(secret="plain-text-but-long", overlap_seconds=60),
+            now_ms=NOW,
+        )
 
 
 def test_ed25519_rotation_makes_a_fresh_key_pair_and_shows_the_public_key() -> None:
     current = destination("standard-webhooks-ed25519", sealed="unused")
-    rotated = ROTATOR.rotate(WS, current, RotationRequest(None, 60), now_ms=NOW)
+    rotated = ROTATOR.rotate(WS, current, RotationRequest(overlap_seconds=60), now_ms=NOW)
     assert rotated.revealed_secret is None
     assert rotated.public_key is not None and rotated.public_key.startswith("whpk_")
     new = rotated.destination.secrets[0]
@@ -183,13 +197,13 @@ def test_the_number_of_overlapping_secrets_is_bounded() -> None:
     current = destination()
     for step in range(MAX_SIGNING_SECRETS - 1):
         current = ROTATOR.rotate(
-            WS, current, RotationRequest(None, 3600), now_ms=NOW + step
+            WS, current, RotationRequest(overlap_seconds=3600), now_ms=NOW + step
         ).destination
     assert len(current.secrets) == MAX_SIGNING_SECRETS
-    with pytest.raises(InvalidInput) as caught:
-        ROTATOR.rotate(WS, current, RotationRequest(None, 3600), now_ms=NOW + 100)
+    with pytest.raises(FieldErrors) as caught:
+        ROTATOR.rotate(WS, current, RotationRequest(overlap_seconds=3600), now_ms=NOW + 100)
     assert caught.value.errors[0].field == "overlap_seconds"
-    cut = ROTATOR.rotate(WS, current, RotationRequest(None, 0), now_ms=NOW + 100)
+    cut = ROTATOR.rotate(WS, current, RotationRequest(overlap_seconds=0), now_ms=NOW + 100)
     assert len(cut.destination.secrets) == 1
 
 
