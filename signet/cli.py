@@ -73,13 +73,21 @@ def _exit_with(code: int | None) -> None:
 
 
 @cli.command(short_help="start the local stack: broker, topics, services (Ctrl-C stops)")
-def up() -> int:
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="start without the previous run's workspaces, destinations and publishable keys "
+    "(the embedded broker restores them otherwise)",
+)
+def up(fresh: bool) -> int:
     """Start the local stack: the embedded broker, the topics and every service, in the
-    foreground (Ctrl-C stops it). Settings come from SIGNET_* variables (see
+    foreground (Ctrl-C stops it). With the embedded broker the setup (workspaces,
+    destinations, publishable keys) is kept in the state directory and restored on the next
+    start; events and the delivery log are not. Settings come from SIGNET_* variables (see
     DevStackSettings)."""
     from signet.dev.devstack.up import run_up  # the stack's imports only when needed
 
-    return run_up(DevStackSettings())
+    return run_up(DevStackSettings(), fresh=fresh)
 
 
 @cli.command(short_help="play the seed scenario on a throw-away local stack, narrated")

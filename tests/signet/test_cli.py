@@ -115,7 +115,7 @@ def test_usage_errors_exit_2() -> None:
 
 # The contract: each command path and the options it takes (black-box tests rely on them).
 COMMANDS: dict[tuple[str, ...], set[str]] = {
-    ("up",): set(),
+    ("up",): {"--fresh"},
     ("demo",): {"--record"},
     ("topics",): set(),
     ("topics", "ensure"): {"--bootstrap"},

@@ -1,5 +1,6 @@
-"""What ``signet up`` prints once everything is ready: URLs, the operator key, a warning
-that this stack delivers to loopback over plain http, and a curl walk-through.
+"""What ``signet up`` prints once everything is ready: URLs, the operator key, what was
+restored from the previous run, a warning that this stack delivers to loopback over plain
+http, and a curl walk-through.
 
 The walk-through is plain text (no panel borders) so it survives copy and paste, and the
 same script is saved as ``.signet/walkthrough.sh``. It needs only a POSIX shell, curl
@@ -30,9 +31,10 @@ DEV_WARNING = (
     "addresses over plain http (SIGNET_ALLOW_PRIVATE_DESTINATIONS=true, "
     "SIGNET_ALLOW_INSECURE_DESTINATIONS=true) so local receivers work."
 )
-EPHEMERAL_NOTE = (
-    "The embedded broker keeps nothing across restarts: workspaces, destinations and "
-    "events are gone when `signet up` stops (keys in the state directory are kept). "
+KEPT_NOTE = (
+    "The embedded broker keeps its topics in memory. `signet up` keeps a copy of the setup "
+    "(workspaces, destinations, keys) in {path} and restores it on the next start; events "
+    "and the delivery log start empty each time. `signet up --fresh` starts with nothing. "
     "Set SIGNET_KAFKA_BOOTSTRAP to use a real Kafka."
 )
 
@@ -128,6 +130,8 @@ def print_banner(out: Printer, info: StackInfo) -> None:
     table.add_row("operator key", Text(info.operator_key, style="bold green"))
     table.add_row("receiver secret", info.receiver_secret)
     table.add_row("state", f"{info.state_dir}  (keys kept across restarts)")
+    if info.restore is not None:
+        table.add_row("setup", info.restore.describe())
     if info.broker_log is not None:
         table.add_row("broker log", str(info.broker_log))
     title = f"Signet is up: all ready in {info.ready_seconds:.1f}s"
@@ -136,7 +140,8 @@ def print_banner(out: Printer, info: StackInfo) -> None:
         Panel(Text(DEV_WARNING, style="bold yellow"), border_style="bold red"), soft_wrap=False
     )
     if info.embedded_broker:
-        out.print(Text(EPHEMERAL_NOTE, style="yellow"), soft_wrap=False)
+        kept = info.restore.path if info.restore else info.state_dir
+        out.print(Text(KEPT_NOTE.format(path=kept), style="yellow"), soft_wrap=False)
     path = info.walkthrough_path
     saved = f" (saved as {path}: `bash {path}` runs it)" if path else ""
     out.print(Text(f"\nWalk-through{saved}:\n", style="bold"), soft_wrap=False)

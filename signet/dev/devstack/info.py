@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signet.dev.devstack.restore import RestoreReport
+
 SEED_EVENT = "order.completed"
 SEED_RESOURCE = "order"
 SEED_RESOURCE_ID = "ord_lannister_77"
@@ -36,3 +38,5 @@ class StackInfo:
     broker_log: Path | None = None
     walkthrough_path: Path | None = None
     embed_host_url: str | None = None  # the example host page, when it runs
+    # The embedded broker only: what the start did with the previous run's setup.
+    restore: RestoreReport | None = None

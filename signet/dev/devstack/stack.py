@@ -1,9 +1,14 @@
-"""Wire the dev stack together: broker → topics → keys → services → ready.
+"""Wire the dev stack together: broker → topics → keys → saved setup → services → ready.
 
 :class:`DevStack` is what ``signet up`` runs in the foreground and what ``signet demo``
 and tests can run in-process. ``start`` returns once every service answers ``/readyz``;
 ``stop`` (idempotent, also after a failed or cancelled start) stops the services, then
-the broker, and releases the state directory.
+the copy of the setup (a last save), then the broker, and releases the state directory.
+
+With the embedded broker, which forgets its topics, the setup (every compacted topic)
+is put back before any service starts (``restore.py``) and kept current while the stack
+runs (``recorder.py``); ``fresh`` starts without it. A real Kafka keeps its own topics:
+then neither runs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from signet.dev.devstack.banner import walkthrough_script
 from signet.dev.devstack.info import StackInfo
 from signet.dev.devstack.output import StackConsole
 from signet.dev.devstack.ports import resolve_ports
+from signet.dev.devstack.recorder import SAVE_BOUND_SECONDS, ConfigRecorder
+from signet.dev.devstack.restore import RestoreReport, restore_setup
 from signet.dev.devstack.services import (
     RECEIVER_PATH,
     StackPlan,
@@ -30,16 +37,19 @@ from signet.dev.devstack.services import (
     service_specs,
     url,
 )
-from signet.dev.devstack.state import WALKTHROUGH_FILE, StateDir
+from signet.dev.devstack.snapshot import SNAPSHOT_FILE
+from signet.dev.devstack.state import WALKTHROUGH_FILE, StackKeys, StateDir
 from signet.dev.devstack.supervisor import RestartPolicy, Supervisor, die_with_parent
 from signet.errors import BrokerError, ConfigurationError, SignetError
 from signet.kafka.topics import EnsureReport, Topics, ensure_topics
+from signet.security.secrets import MasterKeyRing
 from signet.settings import DevStackSettings
 
 logger = logging.getLogger(__name__)
 
 BROKER_LOG = "broker.log"
 BROKER_WATCH_SECONDS = 0.5
+RECORDER_CATCH_UP_SECONDS = 10.0
 
 
 def copartition_mismatch(report: EnsureReport, topics: Topics) -> dict[str, tuple[int, int]]:
@@ -56,12 +66,16 @@ class DevStack:
         console: StackConsole,
         *,
         base_env: Mapping[str, str] | None = None,
+        fresh: bool = False,
     ) -> None:
+        """``fresh``: with the embedded broker, forget the previous run's setup."""
         self._settings = settings
+        self._fresh = fresh
         self._console = console
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._state = StateDir(settings.state_dir)
         self._broker: EmbeddedBroker | None = None
+        self._recorder: ConfigRecorder | None = None
         self._supervisor: Supervisor | None = None
         self._info: StackInfo | None = None
         self._stopped = False
@@ -88,6 +102,12 @@ class DevStack:
         keys = state.keys(settings)
         for name in keys.generated:
             logger.info("generated %s in %s (kept across restarts)", name, state.root)
+        restore = await self._keep_setup(bootstrap, keys) if self._broker else None
+        if self._fresh and self._broker is None:
+            logger.warning(
+                "--fresh changes nothing with SIGNET_KAFKA_BOOTSTRAP: that Kafka keeps its "
+                "own topics"
+            )
         stack_plan = StackPlan(settings, plan.ports, keys, bootstrap, state.data_dir)
         self._supervisor = Supervisor(
             service_specs(stack_plan, self._base_env),
@@ -105,6 +125,10 @@ class DevStack:
             on_change=self._write_runtime,
         )
         await self._supervisor.start()
+        if self._recorder is not None and not await self._recorder.wait_caught_up(
+            RECORDER_CATCH_UP_SECONDS
+        ):
+            logger.warning("the copy of the setup has not caught up with the topics yet")
         receiver_port = plan.ports.receiver or settings.receiver_port
         host_port = embed_host_port(plan.ports)
         info = StackInfo(
@@ -121,6 +145,7 @@ class DevStack:
             broker_log=state.data_dir / BROKER_LOG if self._broker else None,
             walkthrough_path=state.root / WALKTHROUGH_FILE,
             embed_host_url=url("127.0.0.1", host_port) if host_port is not None else None,
+            restore=restore,
         )
         state.write_private(WALKTHROUGH_FILE, walkthrough_script(info))
         self._info = info
@@ -131,10 +156,9 @@ class DevStack:
         if port is None:
             raise ConfigurationError("no broker port and no SIGNET_KAFKA_BOOTSTRAP")
         self._state.reset_data()
-        logger.warning(
-            "the embedded broker keeps nothing across restarts: workspaces and events "
-            "are gone when `signet up` stops (set SIGNET_KAFKA_BOOTSTRAP for a real Kafka); "
-            "local data in %s was reset with it",
+        logger.info(
+            "the embedded broker starts empty: events and the delivery log of a previous "
+            "run are not kept (local data in %s was reset with them)",
             self._state.data_dir,
         )
         broker = EmbeddedBroker(
@@ -148,6 +172,21 @@ class DevStack:
             "broker listening on %s (Tansu, memory storage, pid %s)", broker.bootstrap, broker.pid
         )
         return broker.bootstrap
+
+    async def _keep_setup(self, bootstrap: str, keys: StackKeys) -> RestoreReport:
+        """Put the saved setup back (or forget it: ``fresh``), then keep a copy of every
+        change; before any service starts, so none of them sees the topics empty."""
+        settings = self._settings.model_copy(update={"kafka_bootstrap": bootstrap})
+        path = self._state.root / SNAPSHOT_FILE
+        ring = MasterKeyRing.parse(keys.master_keys)
+        report = await asyncio.to_thread(
+            restore_setup, settings, path, fresh=self._fresh, master_key_ids=set(ring.keys)
+        )
+        recorder = ConfigRecorder(settings, path)
+        await recorder.start()
+        self._recorder = recorder
+        logger.info("keeping the setup in %s (every change within %.0fs)", path, SAVE_BOUND_SECONDS)
+        return report
 
     async def _ensure_topics(self, bootstrap: str) -> None:
         settings = self._settings.model_copy(update={"kafka_bootstrap": bootstrap})
@@ -217,11 +256,17 @@ class DevStack:
             if self._supervisor is not None:
                 await self._supervisor.stop()
         finally:
-            if self._broker is not None:
-                await asyncio.to_thread(self._broker.stop)
-                logger.info("broker stopped")
-            self._state.remove_runtime()
-            self._state.unlock()
+            try:
+                if self._recorder is not None:
+                    # After the services (their last changes are on the topics), before
+                    # the broker (the last save reads up to the topics' ends).
+                    await self._recorder.stop()
+            finally:
+                if self._broker is not None:
+                    await asyncio.to_thread(self._broker.stop)
+                    logger.info("broker stopped")
+                self._state.remove_runtime()
+                self._state.unlock()
 
     def kill_now(self) -> None:
         """SIGKILL every child and the broker at once (the second Ctrl-C)."""

@@ -6,14 +6,18 @@
       session_key            0600  the key that signs embed session tokens
       receiver_secret        0600  the whsec_ secret of the walk-through receiver
       walkthrough.sh         0600  the printed curl walk-through (it holds the operator key)
+      config-snapshot.jsonl  0600  the setup kept across restarts (embedded broker only;
+                                   snapshot.py): workspaces, destinations, sealed secrets
       stack.json             0600  pids and URLs of the running stack, removed on stop
       up.lock                      held by the running ``signet up``: one per directory
       data/                        router tables, the delivery-log database, broker log
 
 Keys are generated once and reused, so the printed operator key stays valid across
-restarts. ``data/`` is wiped when the broker is the embedded one, because that broker
-forgets every topic when it stops and stale local data would point at offsets and
-workspaces that no longer exist.
+restarts, and the restored setup's sealed secrets (master keys), embed sessions (session
+key) and delivery-log signatures (derived from the master keys) keep working. ``data/`` is
+wiped when the broker is the embedded one: that broker forgets every topic when it stops
+(only the setup is put back) and the delivery log and router tables would point at
+events and offsets that no longer exist.
 """
 
 from __future__ import annotations

@@ -30,8 +30,10 @@ def describe_failure(error: SignetError) -> str:
     return error.explain() if isinstance(error, ServiceFailedError) else str(error)
 
 
-async def run_stack(settings: DevStackSettings, console: StackConsole) -> int:
-    stack = DevStack(settings, console)
+async def run_stack(
+    settings: DevStackSettings, console: StackConsole, *, fresh: bool = False
+) -> int:
+    stack = DevStack(settings, console, fresh=fresh)
     stop = asyncio.Event()
     signals = 0
 
@@ -76,9 +78,10 @@ async def run_stack(settings: DevStackSettings, console: StackConsole) -> int:
     return code
 
 
-def run_up(settings: DevStackSettings) -> int:
+def run_up(settings: DevStackSettings, *, fresh: bool = False) -> int:
+    """``fresh``: start without the previous run's setup (embedded broker only)."""
     console = StackConsole()
     root = logging.getLogger()
     root.handlers[:] = [console.handler()]
     root.setLevel(logging.INFO)
-    return asyncio.run(run_stack(settings, console))
+    return asyncio.run(run_stack(settings, console, fresh=fresh))

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from signet.dev.devstack.banner import print_banner, walkthrough_script
 from signet.dev.devstack.info import SEED_PAYLOAD, StackInfo
+from signet.dev.devstack.restore import RestoreReport
 
 
 def info(**overrides: object) -> StackInfo:
@@ -39,8 +40,13 @@ def rendered(stack: StackInfo, width: int = 200) -> str:
     return out.getvalue()
 
 
+def flat(stack: StackInfo) -> str:
+    """The banner with every run of whitespace as one space: notes wrap at 200 columns."""
+    return " ".join(rendered(stack).split())
+
+
 def test_banner_shows_urls_key_timing_and_the_dev_warning() -> None:
-    text = rendered(info())
+    text = flat(info())
     for expected in (
         "http://127.0.0.1:18080",
         "http://127.0.0.1:18081",
@@ -51,7 +57,9 @@ def test_banner_shows_urls_key_timing_and_the_dev_warning() -> None:
         "NOT FOR PRODUCTION",
         "SIGNET_ALLOW_PRIVATE_DESTINATIONS=true",
         "SIGNET_ALLOW_INSECURE_DESTINATIONS=true",
-        "keeps nothing across restarts",
+        "restores it on the next start",
+        "events and the delivery log start empty",
+        "`signet up --fresh` starts with nothing",
         "bash /work/.signet/walkthrough.sh",
         "Ctrl-C stops everything",
     ):
@@ -68,9 +76,23 @@ def test_the_walkthrough_is_printed_unwrapped_for_copy_and_paste() -> None:
     assert max(len(line) for line in text.splitlines() if "│" in line) <= 80
 
 
-def test_no_ephemeral_note_with_an_external_kafka() -> None:
+def test_the_banner_says_what_was_restored_and_where_it_is_kept() -> None:
+    kept = Path("/work/.signet/config-snapshot.jsonl")
+    text = flat(
+        info(
+            restore=RestoreReport(kept, records=3, workspaces=3, destinations=5, publishable_keys=3)
+        )
+    )
+    assert "restored 3 workspaces, 5 destinations, 3 publishable keys from the previous run" in text
+    assert f"copy of the setup (workspaces, destinations, keys) in {kept}" in text
+    fresh = flat(info(restore=RestoreReport(kept, fresh=True)))
+    assert "started fresh (--fresh)" in fresh
+
+
+def test_no_restore_note_with_an_external_kafka() -> None:
     text = rendered(info(embedded_broker=False, bootstrap="kafka:9092"))
-    assert "keeps nothing across restarts" not in text
+    for embedded_only in ("restore", "--fresh", "copy of the setup"):
+        assert embedded_only not in text
     assert "external Kafka" in text
 
 

@@ -54,7 +54,9 @@ async def test_up_against_an_existing_kafka_starts_no_broker(
     printed = "\n".join(up.lines)
     assert "broker listening" not in printed
     assert f"{broker.bootstrap}  (external Kafka)" in printed
-    assert "keeps nothing across restarts" not in printed
+    for embedded_only in ("restore", "--fresh", "copy of the setup", "keeping the setup"):
+        assert embedded_only not in printed, embedded_only
+    assert not (tmp_path / ".signet" / "config-snapshot.jsonl").exists()
     assert "signet listen --port" in printed  # no receiver started: the script says how
     assert marker.exists()
     assert [pid for pid in up.seen_pids if alive(pid)] == []

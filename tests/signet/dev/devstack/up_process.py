@@ -52,12 +52,14 @@ class UpProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, *args: str) -> None:
+        """Run ``signet up`` with ``args`` (``--fresh``)."""
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "signet.cli",
             "up",
+            *args,
             cwd=self.cwd,
             env=self._env,
             stdin=asyncio.subprocess.DEVNULL,
