@@ -5,7 +5,7 @@ Session-scoped like every workspace route: each query names the token's workspac
 another workspace's delivery or event id is simply not found (404), and no answer can
 carry another workspace's body. Admins and viewers may read all of it. Each route declares
 its operation here, next to its handler; the answers are the models of
-``delivery_log_models.py``, so the document says exactly what is sent.
+``delivery_log_models.py``, sent by ``views.answer``, so the document says what is sent.
 
     register(app, api, delivery_log, session_guard)   # routes + start/stop with the app
 """
@@ -35,11 +35,12 @@ from services.portal.delivery_log_models import (
     LogSigningKeys,
 )
 from services.portal.sessions import SessionClaims
+from services.portal.views import answer
 from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
 from signet.api.operations import Api, Reply, operation, problem
 from signet.ids import now_ms
 from signet.security.hash_chain import HEAD_FIELDS, SIGNING_KEY_PATH
-from signet.web import Problem, json_response, not_found
+from signet.web import Problem, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +121,13 @@ class LogApi:
         page = await self._store.list_deliveries(
             claims.workspace_id, query.filters, query.cursor, query.limit
         )
-        answer = DeliveryPage(
-            data=[LoggedDelivery.of(d) for d in page.items],
-            next_cursor=page.next_cursor,
-            has_more=page.next_cursor is not None,
+        return answer(
+            DeliveryPage(
+                data=[LoggedDelivery.of(d) for d in page.items],
+                next_cursor=page.next_cursor,
+                has_more=page.next_cursor is not None,
+            )
         )
-        return json_response(answer.model_dump(mode="json"))
 
     @operation(
         "GET",
@@ -150,7 +152,7 @@ class LogApi:
         if found is None:
             raise not_found(f"no delivery {delivery_id}")
         attempts = await self._store.attempts(claims.workspace_id, delivery_id)
-        return json_response(DeliveryWithAttempts.of(found, attempts).model_dump(mode="json"))
+        return answer(DeliveryWithAttempts.of(found, attempts))
 
     @operation(
         "GET",
@@ -174,7 +176,7 @@ class LogApi:
         )
         if found is None:
             raise not_found(f"no event {event_id} in the delivery log")
-        return json_response(LoggedEvent.of(found).model_dump(mode="json"))
+        return answer(LoggedEvent.of(found))
 
     @operation(
         "GET",
@@ -236,10 +238,8 @@ class LogApi:
         operation_id="log_signing_key",
     )
     async def signing_key(self, request: web.Request) -> web.Response:
-        answer = LogSigningKeys.model_validate(self._keys.document())
-        return json_response(
-            answer.model_dump(mode="json"), headers={"Cache-Control": "public, max-age=300"}
-        )
+        keys = LogSigningKeys.model_validate(self._keys.document())
+        return answer(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
 def register(

@@ -8,7 +8,7 @@ is sent (nullable ones as ``null``). Times are RFC 3339 in UTC with milliseconds
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import Field
@@ -20,20 +20,9 @@ from services.portal.delivery_log.store import (
     DeliverySummary,
     EventRecord,
 )
-from services.portal.views import iso
+from services.portal.views import Time, at, iso
 from signet.api.models import Answer
 from signet.records.model import OutcomeStatus
-
-Rfc3339 = Annotated[
-    str, Field(json_schema_extra={"format": "date-time"}, examples=["2026-04-17T18:22:00.123Z"])
-]
-
-
-def _at(ms: int) -> str:
-    text = iso(ms)
-    if text is None:  # iso answers None only for None
-        raise ValueError(f"not a time: {ms!r}")
-    return text
 
 
 class LoggedAttempt(Answer):
@@ -42,14 +31,14 @@ class LoggedAttempt(Answer):
     id: str
     attempt: int = Field(description="1 for the first attempt")
     status: OutcomeStatus
-    attempted_at: Rfc3339
+    attempted_at: Time
     http_status: int | None = Field(description="the receiver's status, if it answered")
     latency_ms: float | None
     error: str | None
     response_excerpt: str | None = Field(description="first 4 KiB of the response")
     url: str | None
     request_headers: dict[str, str] = Field(description="the signature headers sent")
-    next_attempt_at: Rfc3339 | None = Field(description="when the next attempt is due")
+    next_attempt_at: Time | None = Field(description="when the next attempt is due")
     replay_of: str | None = Field(description="the delivery this one replays")
     seq: int = Field(description="place in the workspace's hash chain")
     hash: str = Field(description="this entry's hash in the chain")
@@ -60,7 +49,7 @@ class LoggedAttempt(Answer):
             id=attempt.id,
             attempt=attempt.attempt,
             status=OutcomeStatus(attempt.status),
-            attempted_at=_at(attempt.attempted_at),
+            attempted_at=at(attempt.attempted_at),
             http_status=attempt.http_status,
             latency_ms=attempt.latency_ms,
             error=attempt.error,
@@ -83,13 +72,13 @@ class _DeliveryFields(Answer):
     destination_id: str
     status: DeliveryStatus = Field(description="that of its newest attempt; `pending` before one")
     last_attempt_id: str | None
-    last_attempt_at: Rfc3339 | None
+    last_attempt_at: Time | None
     last_http_status: int | None
-    next_attempt_at: Rfc3339 | None
+    next_attempt_at: Time | None
     replay_of: str | None = Field(description="the delivery this one replays")
-    event_created_at: Rfc3339
-    created_at: Rfc3339 = Field(description="when the log first saw the delivery")
-    updated_at: Rfc3339
+    event_created_at: Time
+    created_at: Time = Field(description="when the log first saw the delivery")
+    updated_at: Time
 
     @staticmethod
     def fields_of(delivery: DeliverySummary) -> dict[str, Any]:
@@ -104,9 +93,9 @@ class _DeliveryFields(Answer):
             "last_http_status": delivery.last_http_status,
             "next_attempt_at": iso(delivery.next_attempt_at),
             "replay_of": delivery.replay_of,
-            "event_created_at": _at(delivery.event_created_at),
-            "created_at": _at(delivery.first_seen_at),
-            "updated_at": _at(delivery.updated_at),
+            "event_created_at": at(delivery.event_created_at),
+            "created_at": at(delivery.first_seen_at),
+            "updated_at": at(delivery.updated_at),
         }
 
 
@@ -149,7 +138,7 @@ class LoggedEvent(Answer):
 
     id: str
     type: str
-    created_at: Rfc3339
+    created_at: Time
     resource: str | None
     resource_id: str | None
     data: Any = Field(description="the event's payload, as sent")
@@ -167,7 +156,7 @@ class LoggedEvent(Answer):
         return cls(
             id=event.event_id,
             type=event.event_type,
-            created_at=_at(event.created_at),
+            created_at=at(event.created_at),
             resource=_text(sent.get("resource")),
             resource_id=_text(sent.get("resource_id")),
             data=sent.get("data"),

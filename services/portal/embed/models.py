@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.portal.queries import QueryModel
+from services.portal.views import Time
 from signet.api.models import Answer
 
 
@@ -39,7 +40,4 @@ class EmbedUrl(Answer):
     frame_ancestors: list[str] = Field(
         description="the origins that may frame the page (the session's allowed origins)"
     )
-    expires_at: str = Field(
-        json_schema_extra={"format": "date-time"},
-        description="when the session, and so the URL, expires (RFC 3339, UTC)",
-    )
+    expires_at: Time = Field(description="when the session, and so the URL, expires")

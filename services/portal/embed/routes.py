@@ -30,12 +30,11 @@ from services.portal.embed.frames import (
 )
 from services.portal.embed.models import EmbedPageQuery, EmbedUrl
 from services.portal.sessions import SessionClaims, SessionSigner, normalize_origin
-from services.portal.views import iso
+from services.portal.views import answer, at
 from signet.api.operations import Api, Reply, operation, problem
 from signet.ids import now_ms
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.web import json_response
 
 STATIC_DIR = Path(__file__).with_name("static")
 EMBED_PATH = "/embed"
@@ -195,19 +194,12 @@ class EmbedRoutes:
     )
     async def embed_url(self, request: web.Request, claims: SessionClaims) -> web.Response:
         ticket = self._tickets.mint(claims)
-        answer = EmbedUrl(
+        url = EmbedUrl(
             embed_url=f"{self._embed_url}?frame={ticket}",
             frame_ancestors=list(claims.allowed_origins),
-            expires_at=_at(claims.expires_at),
+            expires_at=at(claims.expires_at),
         )
-        return json_response(answer.model_dump(mode="json"), 201)
-
-
-def _at(ms: int) -> str:
-    text = iso(ms)
-    if text is None:  # iso answers None only for None
-        raise ValueError(f"not a time: {ms!r}")
-    return text
+        return answer(url, 201)
 
 
 def register(app: web.Application, api: Api, settings: PortalSettings) -> None:
