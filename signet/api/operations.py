@@ -156,9 +156,15 @@ class Api:
         *,
         serve: Handler | None = None,
     ) -> None:
-        """Serve ``handler`` (or ``serve``, a wrapped form of it) where it declared."""
+        """Serve ``handler`` (or ``serve``, a wrapped form of it) where it declared.
+
+        A GET also answers HEAD, as aiohttp's ``add_get`` does (the routes answered it
+        before they were declared here); the document leaves HEAD implicit."""
         op = operation_of(handler)
-        app.router.add_route(op.method, op.path, serve or handler)
+        if op.method == "GET":
+            app.router.add_get(op.path, serve or handler)
+        else:
+            app.router.add_route(op.method, op.path, serve or handler)
         self.declare(op)
 
     def declare(self, op: Operation) -> None:

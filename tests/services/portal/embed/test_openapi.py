@@ -77,11 +77,20 @@ def test_every_route_is_declared() -> None:
     served = {
         (route.method.lower(), route.resource.canonical)
         for route in made.app.router.routes()
-        if route.resource is not None
+        if route.resource is not None and route.method != "HEAD"  # implicit with each GET
     }
     doc = made.api.document()
     documented = {(method, path) for path, item in doc["paths"].items() for method in item}
     assert served == documented
+
+
+async def test_the_page_and_its_assets_answer_head_as_before(
+    embed: tuple[Embed, TestClient[web.Request, web.Application]],
+) -> None:
+    _, client = embed
+    for path, media_type in (("/embed", "text/html"), ("/embed/assets/app.js", "text/javascript")):
+        response = await client.head(path)
+        assert (response.status, response.content_type) == (200, media_type), path
 
 
 def test_the_document_is_valid_and_names_the_page_its_query_and_the_session() -> None:
