@@ -1,8 +1,8 @@
 """What the delivery log's routes answer, as models: the document and the JSON are one.
 
-Each model is built from the store's records (``of``) and sent with
-``model_dump(mode="json")``, so every key the handler sends is a field here and every field
-is sent (nullable ones as ``null``). Times are RFC 3339 in UTC with milliseconds
+Each model is built from the store's records (``of``) and sent by ``views.answer``
+(``model_dump(mode="json")``), so every key the handler sends is a field here and every
+field is sent (nullable ones as ``null``). Times are RFC 3339 in UTC with milliseconds
 (``2026-04-17T18:22:00.123Z``), formatted as every other portal answer formats them.
 """
 
