@@ -170,6 +170,7 @@ class PortalService:
             app,
             api=api,
             ready=self.ready,
+            ready_means="Caught up with the config topic and connected to Kafka (503 until then)",
             registry=self.metrics.registry,
             kafka=self.kafka_health,
         )

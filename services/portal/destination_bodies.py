@@ -155,6 +155,8 @@ def _event_pattern(pattern: str) -> str:
 
 
 def _kind_webhook(value: Any) -> Any:
+    if value is None:  # null is the default, as if left out
+        return DestinationType.WEBHOOK.value
     if value != DestinationType.WEBHOOK.value:
         raise RuleError(f"must be one of: {KINDS}", FieldErrorCode.CHOICE)
     return value

@@ -270,7 +270,7 @@ def test_bad_webhook_bodies_name_the_field(body: Any, field: str, code: str, wor
 
 def test_null_is_the_default_where_a_field_has_one() -> None:
     d = create(
-        webhook(event_types=None, signature_scheme=None, enabled=None, secret=None)
+        webhook(type=None, event_types=None, signature_scheme=None, enabled=None, secret=None)
     ).destination
     assert d.event_types == ["*"] and d.signature_scheme == "standard-webhooks" and d.enabled
     assert field_codes(webhook(name=None)) == {"name": "type"}
