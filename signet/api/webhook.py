@@ -14,13 +14,6 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from signet.api.models import Answer
-from signet.sdk.signing.headers import (
-    HUB_SIGNATURE_256,
-    SIGNET_SIGNATURE,
-    WEBHOOK_ID,
-    WEBHOOK_SIGNATURE,
-    WEBHOOK_TIMESTAMP,
-)
 
 EVENT_WEBHOOK = "event"
 
@@ -49,36 +42,37 @@ class WebhookBody(Answer):
 
 class WebhookHeaders(Answer):
     """The headers of a delivery. Which signature headers come depends on the
-    destination's `signature_scheme`; `webhook-id` comes with every scheme."""
+    destination's `signature_scheme`; `webhook-id` comes with every scheme. (The names
+    are those of :mod:`signet.sdk.signing.headers`; the test holds them to it.)"""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     webhook_id: str = Field(
-        alias=WEBHOOK_ID,
+        alias="webhook-id",
         description="the event id: the same across retries, replays and destinations",
     )
     webhook_timestamp: str | None = Field(
         default=None,
-        alias=WEBHOOK_TIMESTAMP,
+        alias="webhook-timestamp",
         description="epoch seconds of this attempt (`standard-webhooks`, "
         "`standard-webhooks-ed25519`)",
         pattern=r"^[0-9]+$",
     )
     webhook_signature: str | None = Field(
         default=None,
-        alias=WEBHOOK_SIGNATURE,
+        alias="webhook-signature",
         description="space-separated `v1,<base64 HMAC-SHA256>` (`standard-webhooks`) or "
         "`v1a,<base64 Ed25519>` (`standard-webhooks-ed25519`), one per active secret "
         "during a rotation",
     )
     signet_signature: str | None = Field(
         default=None,
-        alias=SIGNET_SIGNATURE,
+        alias="signet-signature",
         description="`t=<epoch seconds>,v1=<hex HMAC>` with one `v1=` per active secret "
         "(`hmac-sha256`, `hmac-sha512`; Stripe-style)",
     )
     x_hub_signature_256: str | None = Field(
         default=None,
-        alias=HUB_SIGNATURE_256,
+        alias="x-hub-signature-256",
         description="`sha256=<hex HMAC-SHA256 of the body>` (`github`)",
     )
