@@ -29,7 +29,8 @@ from services.portal.problems import require_caught_up, translate_errors
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.workspace_api import WorkspaceApi
-from signet.api.operations import Api
+from signet.api.operations import Api, Reply, Webhook
+from signet.api.webhook import EVENT_WEBHOOK, WebhookBody, WebhookHeaders
 from signet.errors import ConfigurationError
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
@@ -59,15 +60,44 @@ API_TAGS = {
 }
 
 
+# What Signet sends to a webhook destination, and what it makes of the receiver's answer
+# (docs/delivery.md, "Outcomes"): the document's `webhooks` entry.
+_RETRY_AFTER = {"Retry-After": "seconds or an HTTP date: retried no sooner (at most 12 h)"}
+DELIVERED_EVENT = Webhook(
+    EVENT_WEBHOOK,
+    "An event, delivered to a webhook destination",
+    WebhookBody,
+    {
+        "2XX": Reply("delivered: answer within the destination's timeout, work afterwards"),
+        410: Reply("Gone: failed, and the destination is disabled at once"),
+        429: Reply("failed, retried no sooner than `Retry-After`", headers=_RETRY_AFTER),
+        503: Reply("failed, retried no sooner than `Retry-After`", headers=_RETRY_AFTER),
+        "default": Reply(
+            "failed, retried on the destination's schedule (a 3xx too: redirects are "
+            "not followed; a timeout or a refused connection likewise)"
+        ),
+    },
+    description="Signet POSTs each event to every enabled webhook destination whose "
+    "`event_types` match it, signed by the destination's `signature_scheme` "
+    "(docs/receiving-webhooks.md). The body is the same bytes for every destination, "
+    "retry and replay; deduplicate on `webhook-id`. A test event "
+    "(`POST …/destinations/{destination_id}/test`) has the type `signet.test`.",
+    headers=WebhookHeaders,
+)
+
+
 def portal_api(public_url: str) -> Api:
-    """The portal's operations, filled in by each module's ``register``."""
-    return Api(
+    """The portal's operations, filled in by each module's ``register``, and the
+    delivered webhook."""
+    api = Api(
         "Signet portal",
         signet.__version__,
         description=API_DESCRIPTION,
         tags=API_TAGS,
         servers=[public_url.rstrip("/")],
     )
+    api.webhook(DELIVERED_EVENT)
+    return api
 
 
 def public_origin(public_url: str) -> str:

@@ -136,6 +136,13 @@ def test_the_document_reads_the_rules_of_the_code(kafka_settings: CommonSettings
         "limit": LIST_LIMIT_MAX,
         "starting_after": None,
     }
+    # The body a receiver is sent, typed for receivers and SDKs.
+    [delivered] = document["webhooks"].values()
+    sent = delivered["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert sent == {"$ref": "#/components/schemas/WebhookBody"}
+    headers = {p["name"]: p["required"] for p in delivered["post"]["parameters"]}
+    assert headers["webhook-id"] is True and "webhook-signature" in headers
+    assert {"2XX", "410", "default"} <= set(delivered["post"]["responses"])
     # Every /v1 route says who may call it and what a refusal is.
     for path, item in document["paths"].items():
         for method, operation in item.items():
