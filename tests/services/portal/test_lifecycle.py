@@ -106,8 +106,10 @@ async def test_the_openapi_document_covers_every_route(kafka_settings: CommonSet
 
 def test_the_document_reads_the_rules_of_the_code(kafka_settings: CommonSettings) -> None:
     """Ranges, defaults and the error shape in the document are the validators' own."""
-    _, api = PortalService(portal_settings(kafka_settings)).build()
+    settings = portal_settings(kafka_settings, public_url="https://portal.example.com/")
+    _, api = PortalService(settings).build()
     document = api.document()
+    assert document["servers"] == [{"url": "https://portal.example.com"}]
     schemas = document["components"]["schemas"]
 
     def bounds(schema: dict[str, Any]) -> tuple[Any, Any]:
