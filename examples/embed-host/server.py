@@ -17,16 +17,21 @@ Copy it into your product. What it shows:
 
 Settings come from flags or the environment: ``SIGNET_PORTAL_URL``, ``SIGNET_INGEST_URL``,
 ``SIGNET_OPERATOR_KEY``, ``SIGNET_WORKSPACE_ID`` + ``SIGNET_PUBLISHABLE_KEY`` (an existing
-workspace; otherwise a demo workspace is created at start), ``HOST_PORT``, ``HOST_BIND``,
-``HOST_ORIGIN`` (the origin browsers see this page at; sessions allow only it),
-``HOST_SESSION_TTL_SECONDS`` (default 900: the embed asks for a new token before then).
+workspace; otherwise a demo workspace is created at start), ``HOST_STATE_FILE`` /
+``--state-file`` (optional: a JSON file, 0600, where the demo workspace's id and publishable
+key are kept, so the next start reuses that workspace while the portal still has it instead
+of creating another; ``signet up`` points it into ``.signet/``), ``HOST_PORT``,
+``HOST_BIND``, ``HOST_ORIGIN`` (the origin browsers see this page at; sessions allow only
+it), ``HOST_SESSION_TTL_SECONDS`` (default 900: the embed asks for a new token before then).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
+import json
 import logging
 import os
 import secrets
@@ -36,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -46,6 +52,7 @@ STATIC = Path(__file__).with_name("static")
 SESSION_TTL_SECONDS = 15 * 60
 ROLES = ("admin", "viewer")
 STARTUP_DEADLINE_SECONDS = 90.0
+DEMO_WORKSPACE_NAME = "Casterly (example host)"
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,12 +66,58 @@ class HostConfig:
     workspace_id: str | None = None
     publishable_key: str | None = field(default=None, repr=False)
     session_ttl_seconds: int = SESSION_TTL_SECONDS
+    state_file: Path | None = None  # where the demo workspace is kept across starts
 
 
 @dataclass(slots=True)
 class Workspace:
     id: str
     publishable_key: str | None
+
+
+def read_kept_workspace(path: Path) -> Workspace | None:
+    """The demo workspace a previous start kept in ``path``; None when there is none.
+
+    A damaged file is not fatal: it is logged and a new workspace replaces it.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring %s: %s", path, exc)
+        return None
+    workspace_id = data.get("workspace_id") if isinstance(data, dict) else None
+    key = data.get("publishable_key") if isinstance(data, dict) else None
+    if not isinstance(workspace_id, str) or not isinstance(key, str):
+        logger.warning("ignoring %s: no workspace_id and publishable_key in it", path)
+        return None
+    return Workspace(workspace_id, key)
+
+
+def keep_workspace(path: Path, workspace: Workspace) -> None:
+    """Replace ``path`` with the workspace's id and key, atomically and 0600.
+
+    It holds a publishable key, so never readable by others; and a temporary file renamed
+    over it, so a crash leaves the old file or the new one, never half of one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(
+                {"workspace_id": workspace.id, "publishable_key": workspace.publishable_key},
+                handle,
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
 
 
 class SignetClient:
@@ -81,6 +134,18 @@ class SignetClient:
             if response.status >= 400:
                 raise web.HTTPBadGateway(text=f"Signet answered {response.status}: {answer}")
             return answer
+
+    async def workspace_exists(self, workspace_id: str) -> bool:
+        """Whether the portal still has the workspace: 200 yes, 404 no (``signet up --fresh``
+        forgot it). Anything else, such as 503 while the portal catches up with its config,
+        is no answer yet and raises, so the caller tries again rather than create another."""
+        url = f"{self._config.portal_url}/v1/workspaces/{quote(workspace_id, safe='')}"
+        headers = {"Authorization": f"Bearer {self._config.operator_key}"}
+        async with self._http.get(url, headers=headers) as response:
+            if response.status in (200, 404):
+                return response.status == 200
+            text = await response.text()
+            raise web.HTTPBadGateway(text=f"Signet answered {response.status}: {text}")
 
     async def create_workspace(self, name: str) -> Workspace:
         created = await self._post(
@@ -168,13 +233,31 @@ class HostApp:
         deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
         while self.workspace is None:
             try:
-                self.workspace = await self.signet.create_workspace("Casterly (example host)")
-                logger.info("demo workspace %s created", self.workspace.id)
+                self.workspace = await self._demo_workspace()
             except (aiohttp.ClientError, web.HTTPException) as exc:
                 if time.monotonic() > deadline:
-                    logger.error("could not create the demo workspace: %s", exc)
+                    logger.error("could not set up the demo workspace: %s", exc)
                     return
                 await asyncio.sleep(1.0)
+
+    async def _demo_workspace(self) -> Workspace:
+        """The workspace kept in the state file while the portal still has it, else a new
+        one, kept there for the next start: restarts reuse one workspace, not pile up."""
+        path = self.config.state_file
+        kept = read_kept_workspace(path) if path is not None else None
+        if kept is not None:
+            if await self.signet.workspace_exists(kept.id):
+                logger.info("demo workspace %s reused (kept in %s)", kept.id, path)
+                return kept
+            logger.info("demo workspace %s is gone from the portal; creating another", kept.id)
+        created = await self.signet.create_workspace(DEMO_WORKSPACE_NAME)
+        logger.info("demo workspace %s created", created.id)
+        if path is not None:
+            try:
+                keep_workspace(path, created)
+            except OSError as exc:  # the page still works; the next start creates another
+                logger.warning("could not keep the demo workspace in %s: %s", path, exc)
+        return created
 
     def _same_origin(self, request: web.Request) -> None:
         # The session endpoint hands out a credential: only this page may call it. A real
@@ -232,6 +315,7 @@ def parse_config(argv: Sequence[str], env: dict[str, str]) -> HostConfig:
     parser.add_argument("--bind", default=env.get("HOST_BIND", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env.get("HOST_PORT", "8090")))
     parser.add_argument("--origin", default=env.get("HOST_ORIGIN"))
+    parser.add_argument("--state-file", type=Path, default=env.get("HOST_STATE_FILE") or None)
     args = parser.parse_args(argv)
     if not args.operator_key:
         parser.error("the operator key is required (--operator-key or SIGNET_OPERATOR_KEY)")
@@ -245,6 +329,7 @@ def parse_config(argv: Sequence[str], env: dict[str, str]) -> HostConfig:
         workspace_id=args.workspace_id,
         publishable_key=env.get("SIGNET_PUBLISHABLE_KEY"),
         session_ttl_seconds=int(env.get("HOST_SESSION_TTL_SECONDS", SESSION_TTL_SECONDS)),
+        state_file=args.state_file,
     )
 
 

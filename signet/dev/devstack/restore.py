@@ -15,8 +15,10 @@ would put them), and the log says so. Records of topics this stack does not have
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,14 +234,27 @@ def sealed_under_unknown_keys(
 
 
 def restore_setup(
-    settings: CommonSettings, path: Path, *, fresh: bool, master_key_ids: set[str]
+    settings: CommonSettings,
+    path: Path,
+    *,
+    fresh: bool,
+    master_key_ids: set[str],
+    companions: Sequence[Path] = (),
 ) -> RestoreReport:
     """The start of a stack on the embedded broker: forget the saved copy (``fresh``) or
     put it back; blocking. A file that cannot be read stops the start
-    (``SnapshotFileError``): silently starting empty would lose it at the first save."""
+    (``SnapshotFileError``): silently starting empty would lose it at the first save.
+
+    ``companions`` are files that refer to the saved setup (the example host's demo
+    workspace, ``services.EMBED_HOST_STATE_FILE``): ``fresh`` forgets them with it, so
+    nothing outlives the setup it points into."""
     if fresh:
         if remove_snapshot(path):
             logger.info("--fresh: forgot the saved setup (%s)", path)
+        for companion in companions:
+            with contextlib.suppress(FileNotFoundError):
+                companion.unlink()
+                logger.info("--fresh: forgot %s", companion)
         return RestoreReport(path, fresh=True)
     snapshot = read_snapshot(path)
     if snapshot is None:

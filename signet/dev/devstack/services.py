@@ -21,6 +21,9 @@ from signet.settings import DevStackSettings
 READY_PATH = "/readyz"
 # The example host page of a source checkout (a wheel does not carry examples/).
 EMBED_HOST_SERVER = Path(__file__).resolve().parents[3] / "examples" / "embed-host" / "server.py"
+# In the state directory, next to the saved setup: the example host's demo workspace (id
+# and publishable key), so a restart reuses it instead of creating one more each time.
+EMBED_HOST_STATE_FILE = "embed-host.json"
 RECEIVER_PATH = "/hook"
 # Hosts a client cannot connect to; the stack's own URLs use loopback instead.
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - compared, not bound
@@ -35,6 +38,9 @@ class StackPlan:
     keys: StackKeys
     bootstrap: str
     data_dir: Path
+    # ``.signet/`` itself, which keeps what ``data_dir`` (wiped with the embedded broker)
+    # cannot; None: the example host keeps nothing and creates a workspace at each start.
+    state_dir: Path | None = None
 
 
 def client_host(host: str) -> str:
@@ -174,6 +180,11 @@ def service_specs(plan: StackPlan, base_env: Mapping[str, str]) -> list[ChildSpe
                     "SIGNET_OPERATOR_KEY": keys.operator_key,
                     "HOST_PORT": str(host_port),
                     "HOST_ORIGIN": url(local, host_port),
+                    **(
+                        {"HOST_STATE_FILE": str(plan.state_dir / EMBED_HOST_STATE_FILE)}
+                        if plan.state_dir is not None
+                        else {}
+                    ),
                 },
                 ready_url=url(local, host_port, READY_PATH),
             )

@@ -31,6 +31,7 @@ from signet.dev.devstack.ports import resolve_ports
 from signet.dev.devstack.recorder import SAVE_BOUND_SECONDS, ConfigRecorder
 from signet.dev.devstack.restore import RestoreReport, restore_setup
 from signet.dev.devstack.services import (
+    EMBED_HOST_STATE_FILE,
     RECEIVER_PATH,
     StackPlan,
     embed_host_port,
@@ -108,7 +109,9 @@ class DevStack:
                 "--fresh changes nothing with SIGNET_KAFKA_BOOTSTRAP: that Kafka keeps its "
                 "own topics"
             )
-        stack_plan = StackPlan(settings, plan.ports, keys, bootstrap, state.data_dir)
+        stack_plan = StackPlan(
+            settings, plan.ports, keys, bootstrap, state.data_dir, state_dir=state.root
+        )
         self._supervisor = Supervisor(
             service_specs(stack_plan, self._base_env),
             self._console,
@@ -180,7 +183,13 @@ class DevStack:
         path = self._state.root / SNAPSHOT_FILE
         ring = MasterKeyRing.parse(keys.master_keys)
         report = await asyncio.to_thread(
-            restore_setup, settings, path, fresh=self._fresh, master_key_ids=set(ring.keys)
+            restore_setup,
+            settings,
+            path,
+            fresh=self._fresh,
+            master_key_ids=set(ring.keys),
+            # It names a workspace of the saved setup: --fresh forgets it with the setup.
+            companions=(self._state.root / EMBED_HOST_STATE_FILE,),
         )
         recorder = ConfigRecorder(settings, path)
         await recorder.start()

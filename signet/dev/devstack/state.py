@@ -8,6 +8,8 @@
       walkthrough.sh         0600  the printed curl walk-through (it holds the operator key)
       config-snapshot.jsonl  0600  the setup kept across restarts (embedded broker only;
                                    snapshot.py): workspaces, destinations, sealed secrets
+      embed-host.json        0600  the example host page's demo workspace (id, publishable
+                                   key), reused at the next start; --fresh forgets it
       stack.json             0600  pids and URLs of the running stack, removed on stop
       up.lock                      held by the running ``signet up``: one per directory
       data/                        router tables, the delivery-log database, broker log

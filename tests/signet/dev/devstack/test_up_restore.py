@@ -9,10 +9,13 @@ One state directory for the module, used in order, each step a real ``signet up`
    the old publishable key is delivered with a signature that verifies with the old secret;
 3. a second destination, then SIGKILL of the whole ``signet up`` process group as soon as
    the saved copy has it (within the promised bound): the next start still has it;
-4. ``signet up --fresh`` starts with nothing, and the old publishable key is refused.
+4. ``signet up --fresh`` starts with nothing but a new demo workspace of the example host,
+   and the old publishable key is refused.
 
-Events and the delivery log are not restored; the walk-through receiver and the example
-host page are off, so nothing but this test creates workspaces.
+The example host page runs: it creates its demo workspace at the first start and keeps it
+in ``.signet/embed-host.json``, so every later start lists the same workspaces, not one
+more each time. Events and the delivery log are not restored; the walk-through receiver
+is off, so nothing else creates workspaces.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import aiohttp
 import orjson
 import pytest
 
+from signet.dev.broker import free_port
 from signet.dev.devstack.info import SEED_PAYLOAD
 from signet.dev.devstack.recorder import SAVE_BOUND_SECONDS
+from signet.dev.devstack.services import EMBED_HOST_STATE_FILE
 from signet.dev.devstack.snapshot import SNAPSHOT_FILE, read_snapshot
 from signet.records import codec
 from signet.records.model import WorkspaceConfig
@@ -54,6 +59,7 @@ class Setup:
     """What the first run created, as its client saw it."""
 
     workspace_id: str
+    demo_workspace_id: str  # the example host's
     publishable_key: str
     key_hint: str
     session_token: str
@@ -123,13 +129,22 @@ class Scenario:
     def snapshot_path(self) -> Path:
         return self.cwd / ".signet" / SNAPSHOT_FILE
 
+    @property
+    def host_state_path(self) -> Path:
+        return self.cwd / ".signet" / EMBED_HOST_STATE_FILE
+
+    def host_workspace(self) -> str:
+        """The demo workspace the example host keeps (its ready answer waits for it)."""
+        workspace_id: str = orjson.loads(self.host_state_path.read_bytes())["workspace_id"]
+        return workspace_id
+
     async def start(self, *args: str) -> Run:
         # New ports each time: a killed run's sockets may linger a moment.
         up = UpProcess(
             self.cwd,
             up_env(
                 SIGNET_RECEIVER="false",
-                SIGNET_EMBED_HOST="false",
+                SIGNET_EMBED_HOST_PORT=str(free_port()),
                 SIGNET_READY_TIMEOUT_SECONDS="150",
             ),
         )
@@ -169,6 +184,8 @@ async def first_run(scenario: Scenario) -> Run:
     """The first run, with a workspace, a key, a session and a destination created."""
     run = await scenario.start()
     assert run.printed("nothing to restore (a first start)")
+    demo = scenario.host_workspace()
+    assert run.printed(f"demo workspace {demo} created")
     created = await run.operator(
         "POST", "/v1/workspaces", {"name": "Casterly", "environment": "development"}
     )
@@ -198,6 +215,7 @@ async def first_run(scenario: Scenario) -> Run:
     )
     scenario.setup = Setup(
         workspace_id=created["id"],
+        demo_workspace_id=demo,
         publishable_key=created["publishable_key"],
         key_hint=created["publishable_keys"][0]["hint"],
         session_token=session["token"],
@@ -220,23 +238,33 @@ def saved_destinations(path: Path) -> set[str]:
     }
 
 
+async def workspace_ids(run: Run) -> set[str]:
+    page = await run.operator("GET", "/v1/workspaces")
+    return {workspace["id"] for workspace in page["data"]}
+
+
 async def test_a_restarted_stack_serves_the_previous_setup(
     scenario: Scenario, first_run: Run
 ) -> None:
     setup = scenario.setup
     assert setup is not None
+    before = await workspace_ids(first_run)
+    assert before == {setup.workspace_id, setup.demo_workspace_id}
     await scenario.stop(first_run)
-    assert first_run.printed(f"setup saved to {scenario.snapshot_path} (1 record)")
+    assert first_run.printed(f"setup saved to {scenario.snapshot_path} (2 records)")
 
     run = await scenario.start()
     assert run.printed(
-        "restored 1 workspace, 1 destination, 1 publishable key from the previous run"
+        "restored 2 workspaces, 1 destination, 2 publishable keys from the previous run"
     )
     assert run.printed("events and the delivery log")  # the banner says what is not kept
 
+    # The example host reused its demo workspace: a restart adds no workspace.
+    assert run.printed(f"demo workspace {setup.demo_workspace_id} reused")
+    assert scenario.host_workspace() == setup.demo_workspace_id
     page = await run.operator("GET", "/v1/workspaces")
-    assert [w["id"] for w in page["data"]] == [setup.workspace_id]
-    workspace = page["data"][0]
+    assert {w["id"] for w in page["data"]} == before
+    [workspace] = [w for w in page["data"] if w["id"] == setup.workspace_id]
     assert workspace["name"] == "Casterly"
     assert [k["hint"] for k in workspace["publishable_keys"]] == [setup.key_hint]
     # The session key is kept too: the old token still opens the workspace.
@@ -286,8 +314,9 @@ async def test_a_crash_loses_nothing_saved_within_the_bound(scenario: Scenario) 
 
     after = await scenario.start()
     assert after.printed(
-        "restored 1 workspace, 2 destinations, 1 publishable key from the previous run"
+        "restored 2 workspaces, 2 destinations, 2 publishable keys from the previous run"
     )
+    assert await workspace_ids(after) == {setup.workspace_id, setup.demo_workspace_id}
     listed = await after.workspace(setup.session_token, "GET", "/v1/workspace/destinations")
     assert {d["id"] for d in listed["data"]} == {setup.destination_id, second["id"]}
 
@@ -299,8 +328,11 @@ async def test_fresh_starts_with_nothing(scenario: Scenario) -> None:
 
     run = await scenario.start("--fresh")
     assert run.printed("started fresh (--fresh)")
-    page = await run.operator("GET", "/v1/workspaces")
-    assert page["data"] == []
+    # --fresh forgot the host's file with the setup: the host made a new demo workspace.
+    assert run.printed(f"--fresh: forgot {scenario.host_state_path}")
+    demo = scenario.host_workspace()
+    assert demo != setup.demo_workspace_id
+    assert await workspace_ids(run) == {demo}
     status, refused = await run.emit(setup.publishable_key)
     assert status == 401, refused
     await scenario.stop(run)
