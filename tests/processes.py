@@ -14,12 +14,12 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
 
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 
 
 def service_env(settings: CommonSettings, **extra: str | int | float | bool) -> dict[str, str]:
@@ -79,21 +79,24 @@ class ServiceProcess:
         return None if self._process is None else self._process.returncode
 
     async def wait_ready(self) -> None:
-        deadline = time.monotonic() + self._ready_timeout
+        """Until ``/readyz`` answers 200; fails at the deadline or when the process exits."""
+        not_ready = f"{self.service} not ready at {self._ready_url}"
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
+
+            async def ready() -> bool:
                 if self._process is not None and self._process.returncode is not None:
-                    break
+                    raise AssertionError(f"{not_ready}: it exited\n{self.output()}")
                 try:
                     async with session.get(
                         self._ready_url, timeout=aiohttp.ClientTimeout(total=1)
                     ) as r:
-                        if r.status == 200:
-                            return
+                        return r.status == 200
                 except (aiohttp.ClientError, TimeoutError):
-                    pass
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"{self.service} not ready at {self._ready_url}:\n{self.output()}")
+                    return False
+
+            await eventually(
+                ready, lambda: f"{not_ready}:\n{self.output()}", self._ready_timeout, interval=0.2
+            )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-8000:]

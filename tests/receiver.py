@@ -105,7 +105,7 @@ class Receiver:
             self.requests.append(received)
             self._arrived.notify_all()
         if reply.delay_seconds:
-            await asyncio.sleep(reply.delay_seconds)
+            await asyncio.sleep(reply.delay_seconds)  # a slow receiver: the fault injected
         if reply.hang:
             await self._released.wait()
         if reply.reset:
@@ -124,7 +124,7 @@ class Receiver:
         step = reply.body_chunk_bytes
         for start in range(0, len(reply.body), step):
             await response.write(reply.body[start : start + step])
-            await asyncio.sleep(reply.body_chunk_delay_seconds)
+            await asyncio.sleep(reply.body_chunk_delay_seconds)  # a slow body: the fault
         await response.write_eof()
         return response
 

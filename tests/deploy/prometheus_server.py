@@ -88,7 +88,7 @@ class PrometheusServer:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
-            time.sleep(0.2)
+            time.sleep(0.2)  # the poll period of this deadline loop (synchronous: no eventually)
         self.stop()
         raise AssertionError(f"prometheus did not become ready:\n{self.output()}")
 

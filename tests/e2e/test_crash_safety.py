@@ -23,6 +23,7 @@ from signet.records import codec
 from signet.records.model import DeadLetter, Delivery, Event, Outcome
 from signet.settings import CommonSettings
 from tests.e2e.conftest import ServiceSettings, Stack
+from tests.eventually import eventually
 from tests.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.timeout(420)
@@ -121,13 +122,13 @@ async def test_kill_9_of_any_service_mid_load_loses_no_accepted_event(
                 status, answer = 0, None  # the ingest is down: not accepted
             if status != 202:
                 refused += 1
-                await asyncio.sleep(0.05)  # the ingest is restarting; the load goes on
+                await asyncio.sleep(0.05)  # the ingest is restarting; the load goes on (pacing)
                 continue
             accepted.append(answer["id"])
             for victim, due in crashes:
                 if victim not in restarts and due():
                     restarts[victim] = asyncio.create_task(crash(victim))
-            await asyncio.sleep(PACE_SECONDS)
+            await asyncio.sleep(PACE_SECONDS)  # pacing the load, not a wait for anything
 
     await asyncio.gather(*(worker() for _ in range(WORKERS)))
     await asyncio.gather(*restarts.values())
@@ -155,24 +156,24 @@ async def _wait_for_ids(
     stack: Stack, settings: CommonSettings, receiver: Receiver, wanted: set[str], timeout: float
 ) -> None:
     """Until every wanted id was answered with a 2xx by this receiver (deadline)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        got = {
+
+    def missing() -> set[str]:
+        return wanted - {
             r.headers["webhook-id"]
             for r in receiver.requests
             if r.status is not None and r.status < 300
         }
-        if wanted <= got:
-            return
-        if loop.time() > deadline:
-            logs = {name: str(p.log_path) for name, p in stack.processes.items()}
-            trail = await asyncio.to_thread(where_they_stopped, settings, wanted - got)
-            pytest.fail(
-                f"{receiver.url}: {len(wanted - got)} of {len(wanted)} never delivered: "
-                f"{trail}; router: {await _router_unrouted(stack)}; logs {logs}"
-            )
-        await asyncio.sleep(0.2)
+
+    try:
+        await eventually(lambda: not missing(), "every id delivered", timeout, interval=0.2)
+    except AssertionError:  # the check asserts nothing: this is the deadline
+        left = missing()
+        logs = {name: str(p.log_path) for name, p in stack.processes.items()}
+        trail = await asyncio.to_thread(where_they_stopped, settings, left)
+        pytest.fail(
+            f"{receiver.url}: {len(left)} of {len(wanted)} never delivered: "
+            f"{trail}; router: {await _router_unrouted(stack)}; logs {logs}"
+        )
 
 
 def where_they_stopped(settings: CommonSettings, event_ids: set[str]) -> dict[str, list[str]]:

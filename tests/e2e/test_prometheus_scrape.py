@@ -5,13 +5,13 @@ Signet metric of each service comes back through Prometheus's HTTP API."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.deploy.prometheus_server import PrometheusServer
 from tests.e2e.conftest import Stack
+from tests.eventually import eventually
 from tests.processes import ServiceProcess
 
 # One metric each service always exports once it has served a request or started.
@@ -33,16 +33,17 @@ def _metrics_target(process: ServiceProcess) -> str:
 
 
 async def _wait_for_series(prometheus: PrometheusServer, expr: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    answer: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        answer = await asyncio.to_thread(prometheus.query, expr)
+    last: list[dict[str, Any]] = [{}]
+
+    async def series() -> list[dict[str, Any]] | None:
+        answer = last[0] = await asyncio.to_thread(prometheus.query, expr)
         assert answer["status"] == "success", answer
         result: list[dict[str, Any]] = answer["data"]["result"]
-        if result:
-            return result
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"no series for {expr} after {DEADLINE_SECONDS:.0f}s: {answer}")
+        return result or None
+
+    return await eventually(
+        series, lambda: f"a series for {expr}: {last[0]}", DEADLINE_SECONDS, interval=0.5
+    )
 
 
 async def test_prometheus_scrapes_every_service(stack: Stack, tmp_path: Path) -> None:

@@ -4,17 +4,16 @@ router, the portal shows the destination disabled with the reason, and the custo
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import ServiceSettings, Stack
-from tests.receiver import Receiver, Reply
+from tests.eventually import eventually
+from tests.receiver import Received, Receiver, Reply
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -71,11 +70,11 @@ async def test_a_410_disables_the_destination_and_re_enabling_resumes_deliveries
     assert patched["enabled"] is True and patched["disabled_reason"] is None
 
     fresh = await emit(stack, key, 2)
-    deadline = time.monotonic() + 30
-    while not any(r.headers["webhook-id"] == fresh for r in receiver.requests):
-        assert time.monotonic() < deadline, "no delivery after re-enabling"
-        await asyncio.sleep(0.1)
-    (after,) = [r for r in receiver.requests if r.headers["webhook-id"] == fresh]
+
+    def delivered() -> list[Received]:
+        return [r for r in receiver.requests if r.headers["webhook-id"] == fresh]
+
+    (after,) = await eventually(delivered, "a delivery after re-enabling", 30)
     assert after.status == 200 and gone.status == 410
 
 
@@ -83,12 +82,12 @@ async def _until(
     stack: Stack, token: str, path: str, done: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """GET ``path`` until ``done`` holds (deadline 30 s)."""
-    deadline = time.monotonic() + 30
-    while True:
+    last: list[Any] = [None]
+
+    async def reached() -> dict[str, Any] | None:
         status, body = await stack.workspace(token, "GET", path)
         assert status == 200, body
-        if done(body):
-            found: dict[str, Any] = body
-            return found
-        assert time.monotonic() < deadline, f"not reached: {body}"
-        await asyncio.sleep(0.2)
+        last[0] = body
+        return body if done(body) else None
+
+    return await eventually(reached, lambda: f"not reached: {last[0]}", 30, interval=0.2)

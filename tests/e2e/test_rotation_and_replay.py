@@ -15,6 +15,7 @@ import pytest
 import standardwebhooks
 
 from tests.e2e.conftest import Stack
+from tests.eventually import eventually
 from tests.receiver import Received, Receiver, Reply
 
 pytestmark = pytest.mark.timeout(300)
@@ -79,18 +80,21 @@ async def deliveries_until(
     timeout: float = 30,
 ) -> list[dict[str, Any]]:
     """The destination's logged deliveries, once ``done`` holds for them (or fail)."""
-    deadline = time.monotonic() + timeout
-    listed: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+    listed: list[list[dict[str, Any]]] = [[]]
+
+    async def reached() -> tuple[list[dict[str, Any]]] | None:
         status, page = await stack.workspace(
             token, "GET", f"{DELIVERIES}?destination_id={destination_id}&limit=100"
         )
         assert status == 200, page
-        listed = page["data"]
-        if done(listed):
-            return listed
-        await asyncio.sleep(0.2)
-    pytest.fail(f"the log did not reach the expected state in {timeout}s: {listed}")
+        listed[0] = page["data"]
+        return (listed[0],) if done(listed[0]) else None
+
+    found: list[dict[str, Any]]
+    (found,) = await eventually(
+        reached, lambda: f"the log in the expected state: {listed[0]}", timeout, interval=0.2
+    )
+    return found
 
 
 async def rotate(stack: Stack, token: str, destination_id: str, **body: Any) -> dict[str, Any]:

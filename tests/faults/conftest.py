@@ -3,7 +3,7 @@ thaws (SIGCONT) under load, and the whole stack as real child processes on it.
 
     async with stack.broker.frozen(5):      # the broker stops answering for 5 s
         ...
-    await stack.wait_ready(within=30)        # every service serves again by itself
+    await stack.wait_all(200, within=30)     # every service serves again by itself
 
 Loopback only; every count and duration is bounded.
 """
@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from signet.dev.broker import EmbeddedBroker, free_port
 from signet.security.secrets import generate_master_key
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.processes import ServiceProcess, service_env
 from tests.topics import fresh_topics
 
@@ -119,20 +120,17 @@ class FaultStack:
     async def wait_all(self, status: int, *, within: float, path: str = "/readyz") -> float:
         """Seconds until every service answers ``status`` on ``path``; fails past ``within``."""
         started = time.monotonic()
-        deadline = started + within
-        while True:
-            seen = dict(
-                zip(
-                    self.processes,
-                    await asyncio.gather(*(self.status(n, path) for n in self.processes)),
-                    strict=True,
-                )
-            )
-            if all(code == status for code in seen.values()):
-                return time.monotonic() - started
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not all {status} on {path} within {within}s: {seen}")
-            await asyncio.sleep(0.25)
+        seen: dict[str, int | None] = {}
+
+        async def all_answer() -> bool:
+            codes = await asyncio.gather(*(self.status(n, path) for n in self.processes))
+            seen.update(zip(self.processes, codes, strict=True))
+            return all(code == status for code in seen.values())
+
+        await eventually(
+            all_answer, lambda: f"all {status} on {path}: {seen}", within, interval=0.25
+        )
+        return time.monotonic() - started
 
     async def call(
         self, method: str, url: str, bearer: str, body: Any = None, **kwargs: Any

@@ -55,12 +55,12 @@ async def test_a_stall_mid_backlog_sends_little_twice(
     await receiver.wait_for(200, timeout=60)
     started = time.monotonic()
     before = len(receiver.requests)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # the window the rate is measured over, not a wait for anything
     rate = (len(receiver.requests) - before) / (time.monotonic() - started)
 
     async with fault_stack.broker.frozen(FREEZE_SECONDS):
         sent_at_freeze = len(receiver.requests)
-        await asyncio.sleep(FREEZE_SECONDS)
+        await asyncio.sleep(FREEZE_SECONDS)  # the stall itself: count what is sent in it
         sent_in_stall = len(receiver.requests) - sent_at_freeze
 
     seen = await wait_until_delivered(receiver, accepted, within=120)

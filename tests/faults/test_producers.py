@@ -18,6 +18,7 @@ from signet.kafka.metrics import KafkaMetrics
 from signet.kafka.topics import Topics
 from signet.sdk.producer import EventProducer
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.faults.conftest import FreezableBroker
 
 pytestmark = pytest.mark.timeout(120)
@@ -53,14 +54,10 @@ async def test_a_fenced_service_producer_is_replaced_and_writes_again(
             during = await send_all(producer, topic, 20)
         assert set(during) == {"retriable"}  # timed out: nothing pretends to be written
 
-        deadline = time.monotonic() + 30
-        after: list[str] = []
-        while time.monotonic() < deadline:
-            after = await send_all(producer, topic, 20)
-            if after == ["ok"] * 20:
-                break
-            await asyncio.sleep(0.2)
-        assert after == ["ok"] * 20, after
+        async def writes_again() -> bool:
+            return await send_all(producer, topic, 20) == ["ok"] * 20
+
+        await eventually(writes_again, "twenty writes all ok after the thaw", 30, interval=0.2)
         # The broker fenced it after the stall, and it was replaced (not restarted).
         assert producer.state.replacements >= 1
         assert producer.state.dead_for is None
@@ -88,7 +85,7 @@ def test_a_fenced_direct_producer_is_replaced_and_failed_events_emit_again(
         fault_broker.freeze()
         try:
             emitted |= {emit(i): i for i in range(10, 20)}
-            time.sleep(FREEZE_SECONDS)
+            time.sleep(FREEZE_SECONDS)  # the stall itself, not a wait for anything
         finally:
             fault_broker.thaw()
 

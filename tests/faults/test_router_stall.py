@@ -30,6 +30,7 @@ from signet.records import codec
 from signet.records.model import Delivery, Event, WorkspaceCommand
 from signet.runner import RESTART_EXIT_CODE
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.faults.conftest import FreezableBroker
 from tests.services.router.conftest import RouterProcess, TopicReader, workspace_on
 from tests.services.router.records import create_workspace, event, put_destination, webhook
@@ -76,7 +77,7 @@ class EventStream:
             try:
                 await self._producer.send(self._topic, codec.encode(evt), key=evt.workspace_id)
             except BrokerError:  # a fenced producer was replaced: send it again
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)  # the sender's back-off before its retry (load)
             else:
                 self.acked.add(evt.id)
                 return
@@ -115,19 +116,20 @@ class Readiness:
                 except (aiohttp.ClientError, TimeoutError):
                     status = None  # not answering: being restarted
                 self.seen.append((time.monotonic(), status))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # a sampling period, not a wait for anything
 
     def between(self, start: float, end: float) -> list[int | None]:
         return [status for at, status in self.seen if start <= at < end]
 
     async def seconds_until(self, status: int, after: float, within: float) -> float:
-        deadline = after + within
-        while True:
-            for at, seen in self.seen:
-                if at >= after and seen == status:
-                    return at - after
-            assert time.monotonic() < deadline, f"no {status} on /readyz within {within}s"
-            await asyncio.sleep(0.1)
+        def first() -> tuple[float] | None:
+            return next(
+                ((at - after,) for at, seen in self.seen if at >= after and seen == status), None
+            )
+
+        left = after + within - time.monotonic()
+        (seconds,) = await eventually(first, f"{status} on /readyz", left, interval=0.1)
+        return seconds
 
 
 class Deliveries:
@@ -165,15 +167,21 @@ class Supervisor:
         self.bad_exits: list[int | None] = []
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if self._router.returncode is not None:
-                code = await self._router.stop()  # collects the exit code, sends nothing
-                if code != RESTART_EXIT_CODE:
-                    self.bad_exits.append(code)
-                    return
-                self.restarts.append(time.monotonic())
-                await self._router.start()
-            await asyncio.sleep(0.2)
+        while True:
+            await eventually(
+                lambda: stop.is_set() or self._router.returncode is not None,
+                "the router to exit, or the end of the test",
+                300,
+                interval=0.2,
+            )
+            if stop.is_set():
+                return
+            code = await self._router.stop()  # collects the exit code, sends nothing
+            if code != RESTART_EXIT_CODE:
+                self.bad_exits.append(code)
+                return
+            self.restarts.append(time.monotonic())
+            await self._router.start()
 
 
 async def configure(settings: CommonSettings, producer: AsyncProducer) -> list[str]:
@@ -204,7 +212,7 @@ async def stall(
     thaw until ``/readyz`` said 200 and until an event sent after the thaw was routed."""
     frozen_at = time.monotonic()
     async with broker.frozen(seconds):
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds)  # the stall itself, under the stream
     thawed_at = time.monotonic()
 
     def routed_since_thaw() -> bool:
@@ -246,7 +254,7 @@ async def test_the_router_heals_after_5_s_and_30_s_stalls_and_loses_nothing(
             ]
             recoveries = []
             for seconds in FREEZES_SECONDS:
-                await asyncio.sleep(STEADY_SECONDS)
+                await asyncio.sleep(STEADY_SECONDS)  # normal flow first: the scenario
                 if seconds == max(FREEZES_SECONDS):
                     # The long stall comes mid-backlog: the router is still routing it.
                     await stream.burst(BACKLOG)
@@ -256,7 +264,7 @@ async def test_the_router_heals_after_5_s_and_30_s_stalls_and_loses_nothing(
                     recoveries.append(f"{unrouted:.0f} events unrouted at the freeze")
                 ready, resumed = await stall(fault_broker, seconds, stream, readiness, deliveries)
                 recoveries.append(f"{seconds}s stall: ready {ready:.1f}s, routing {resumed:.1f}s")
-            await asyncio.sleep(STEADY_SECONDS)
+            await asyncio.sleep(STEADY_SECONDS)  # normal flow after the stalls too
             stop_sending.set()
             await stream.drain(within=RECOVERY_LIMIT_SECONDS)
 

@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 
 from signet.sdk.producer import EventProducer
+from tests.eventually import eventually
 from tests.faults.conftest import FaultStack, ServiceSettings
 from tests.faults.workspace import (
     Workspace,
@@ -94,8 +95,8 @@ class Load:
                     break
                 assert status in (0, 429, 502, 503, 504), (status, answer)
                 self.http_retries += 1
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(PACE_SECONDS)
+                await asyncio.sleep(0.5)  # the client's back-off before its retry (load)
+            await asyncio.sleep(PACE_SECONDS)  # pacing the load, not a wait for anything
 
     def _emit_direct(self) -> None:
         with EventProducer(self._stack.settings, **{"message.timeout.ms": 5000}) as producer:
@@ -138,13 +139,18 @@ class Load:
 async def supervise(process: ServiceProcess, stop: asyncio.Event) -> int:
     """Restart ``process`` whenever it exits, as ``signet up`` or Kubernetes would."""
     restarts = 0
-    while not stop.is_set():
-        if process.returncode is not None:
-            await asyncio.sleep(0.5)
-            await process.spawn()
-            restarts += 1
-        await asyncio.sleep(0.2)
-    return restarts
+    while True:
+        await eventually(
+            lambda: stop.is_set() or process.returncode is not None,
+            "the process to exit, or the end of the test",
+            300,
+            interval=0.2,
+        )
+        if stop.is_set():
+            return restarts
+        await asyncio.sleep(0.5)  # a supervisor's restart delay: part of the scenario
+        await process.spawn()
+        restarts += 1
 
 
 async def rename(stack: FaultStack, workspace: Workspace, destination: str, name: str) -> int:
@@ -162,9 +168,14 @@ async def stall(stack: FaultStack, seconds: float, during: Callable[[], Awaitabl
     """Freeze the broker for ``seconds`` while ``during`` runs; every service must say 503
     while frozen and 200 within RECOVERY_SECONDS of the thaw. Returns the recovery time."""
     async with stack.broker.frozen(seconds):
-        await asyncio.sleep(3)  # readiness follows within about two probe intervals
-        frozen = await stack.readiness()
-        assert all(code in (503, None) for code in frozen.values()), frozen
+        # Readiness follows within about two probe intervals; well before the thaw.
+        seen: dict[str, int | None] = {}
+
+        async def unready() -> bool:
+            seen.update(await stack.readiness())
+            return all(code in (503, None) for code in seen.values())
+
+        await eventually(unready, lambda: f"503 everywhere: {seen}", seconds - 1, interval=0.25)
         await during()
     recovered = await stack.wait_all(200, within=RECOVERY_SECONDS)
     await stack.wait_all(200, within=5, path="/healthz")
@@ -210,7 +221,7 @@ async def test_every_service_heals_from_stalls_and_loses_nothing(
     supervisor_stop = asyncio.Event()
     supervisor = asyncio.create_task(supervise(stack.processes["dispatcher"], supervisor_stop))
     async with load.running():
-        await asyncio.sleep(3)
+        await asyncio.sleep(3)  # steady load before the first stall: the scenario, not a wait
 
         # -- 5 s: a portal command during the stall fails cleanly, then applies ----------
         async def command_in_stall() -> None:
@@ -224,16 +235,16 @@ async def test_every_service_heals_from_stalls_and_loses_nothing(
 
         # -- 30 s, with retries waiting in the tiers and the dispatcher killed mid-stall --
         flaky.default = Reply(status=503)
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # failing on purpose for 2 s: retries pile up in the tiers
 
         async def kill_the_dispatcher() -> None:
-            await asyncio.sleep(5)
+            await asyncio.sleep(5)  # deeper into the stall, on purpose
             stack.processes["dispatcher"].kill()  # the supervisor restarts it, mid-stall
             flaky.default = Reply()
 
         slack_before = len(slack.requests)
         long = await stall(stack, 30, kill_the_dispatcher)
-        await asyncio.sleep(3)
+        await asyncio.sleep(3)  # load after the recovery too: the scenario, not a wait
     supervisor_stop.set()
     restarts = await supervisor
 

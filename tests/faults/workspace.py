@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from tests.eventually import eventually
 from tests.faults.conftest import FaultStack
 from tests.receiver import Receiver
 
@@ -72,19 +71,20 @@ async def wait_until_delivered(
     receiver: Receiver, event_ids: set[str], *, within: float
 ) -> Counter[str]:
     """Until every one of ``event_ids`` reached ``receiver`` (answered 2xx)."""
-    deadline = time.monotonic() + within
-    while True:
-        delivered = Counter(
+
+    def missing() -> set[str]:
+        return event_ids - {
             r.headers.get("webhook-id", "")
             for r in receiver.requests
             if r.status is not None and 200 <= r.status < 300
+        }
+
+    def never_reached() -> str:
+        left = missing()
+        return (
+            f"{len(left)} of {len(event_ids)} accepted events never reached "
+            f"{receiver.url}, e.g. {sorted(left)[:3]}"
         )
-        missing = event_ids - set(delivered)
-        if not missing:
-            return webhook_ids(receiver)
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{len(missing)} of {len(event_ids)} accepted events never reached "
-                f"{receiver.url}, e.g. {sorted(missing)[:3]}"
-            )
-        await asyncio.sleep(0.25)
+
+    await eventually(lambda: not missing(), never_reached, within, interval=0.25)
+    return webhook_ids(receiver)

@@ -3,9 +3,7 @@ and helpers that read what the stand-ins received and what the alerter counted."
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from signet.kafka.topics import Topics
 from signet.records.model import DeadLetter
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.processes import ServiceProcess, service_env
 from tests.receiver import Received
 from tests.services.dispatcher.topic_tail import TopicTail
@@ -181,11 +180,12 @@ async def wait_for_metric(
     timeout: float = 30.0,
     **labels: str,
 ) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await metric(url, name, **labels)
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: {name}{labels} is {value} after {timeout}s")
-        await asyncio.sleep(0.05)
+    """The metric's value once ``predicate`` accepts it; fails the test past ``timeout``."""
+    last = [0.0]
+
+    async def accepted() -> tuple[float] | None:
+        last[0] = await metric(url, name, **labels)
+        return (last[0],) if predicate(last[0]) else None
+
+    (value,) = await eventually(accepted, lambda: f"{what}: {name}{labels} is {last[0]}", timeout)
+    return value

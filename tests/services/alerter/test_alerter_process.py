@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -15,6 +13,7 @@ from signet.kafka.topics import Topics, outcome_headers
 from signet.records import codec
 from signet.records.model import DeadLetter, Outcome, OutcomeStatus
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.receiver import Receiver, Reply
 from tests.services.alerter.conftest import (
     PUBLIC_URL,
@@ -320,7 +319,8 @@ async def test_records_consumed_and_the_lag_of_outcomes_are_served(
         topic=topics.outcomes,
     )
     lag_key = ("signet_kafka_consumer_lag", tuple(sorted(mine.items())))
-    deadline = time.monotonic() + 30
-    while (await read_metrics(alerter.metrics_url)).get(lag_key) != 0:  # read it all: 0
-        assert time.monotonic() < deadline, "no lag of 0 reported for outcomes"
-        await asyncio.sleep(0.1)
+
+    async def all_read() -> bool:
+        return (await read_metrics(alerter.metrics_url)).get(lag_key) == 0
+
+    await eventually(all_read, "a lag of 0 reported for outcomes (read it all)", 30)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.eventually import eventually
 
 
 async def scrape(url: str) -> str:
@@ -35,11 +34,9 @@ async def scrape_until(
     url: str, check: Callable[[str], bool], what: str, timeout: float = 30
 ) -> str:
     """The first scrape ``check`` accepts; fails the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def accepted() -> str | None:
         text = await scrape(url)
-        if check(text):
-            return text
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not seen at {url} within {timeout}s")
-        await asyncio.sleep(0.1)
+        return text if check(text) else None
+
+    return await eventually(accepted, f"{what}: not seen at {url}", timeout, interval=0.1)

@@ -4,7 +4,6 @@ before the event was emitted must apply to it even when the delivery comes first
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -17,8 +16,10 @@ from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
+from tests.eventually import never
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
+from tests.services.dispatcher.scrape import sample, scrape_until
 from tests.services.dispatcher.workspace import (
     delivery_for,
     publish_workspace,
@@ -28,6 +29,10 @@ from tests.services.dispatcher.workspace import (
 
 MakeReceiver = Callable[[], Awaitable[Receiver]]
 CONFIG_LATE_SECONDS = 1.0  # well inside the dispatcher's config_wait_seconds (5 s)
+
+
+def in_flight(count: int) -> Callable[[str], bool]:
+    return lambda text: sample(text, "signet_dispatcher_in_flight") == count
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +62,18 @@ async def test_a_delivery_waits_for_the_config_version_it_was_routed_with(
     [warm] = await receiver.wait_for(1, timeout=30)
     Webhook(old_secret).verify(warm.body, warm.headers)
 
+    await scrape_until(catching_up.metrics_url, in_flight(0), "the first delivery finished")
+
     # Routed with version 2 (the secret rotated), which the dispatcher has not read yet.
     delivery = dataclasses.replace(delivery_for(config, destination_id), config_version=2)
     await send_delivery(producer, topics, delivery)
-    await asyncio.sleep(CONFIG_LATE_SECONDS)
-    assert len(receiver.requests) == 1, "sent before the config it was routed with arrived"
+    await scrape_until(catching_up.metrics_url, in_flight(1), "the delivery taken, waiting")
+    # The config comes late on purpose; meanwhile nothing may be sent (a negative check).
+    await never(
+        lambda: len(receiver.requests) > 1,
+        "sent before the config it was routed with arrived",
+        CONFIG_LATE_SECONDS,
+    )
     after = webhook(catching_up.ring, ws, receiver.url, [new_secret], destination_id=destination_id)
     await publish_workspace(producer, topics, ws, [after], version=2)
 

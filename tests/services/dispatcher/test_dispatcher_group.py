@@ -5,9 +5,7 @@ assignment over equal partition counts)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import Awaitable, Callable
 
 from signet.ids import new_id
@@ -16,6 +14,7 @@ from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics
 from signet.records.model import Outcome
 from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.processes import ServiceProcess
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process
@@ -50,13 +49,16 @@ async def split_between(
     members: list[ServiceProcess], topics: Topics, partitions: int, timeout: float = 60
 ) -> list[set[int]]:
     """Wait until the members share the deliveries partitions; each one's set."""
-    deadline = time.monotonic() + timeout
-    while True:
-        shares = [owned(member).get(topics.deliveries, set()) for member in members]
-        if all(shares) and sorted(p for share in shares for p in share) == list(range(partitions)):
-            return shares
-        assert time.monotonic() < deadline, f"no split of the partitions: {shares}"
-        await asyncio.sleep(0.2)
+    seen: list[list[set[int]]] = [[]]
+
+    def split() -> list[set[int]] | None:
+        shares = seen[0] = [owned(member).get(topics.deliveries, set()) for member in members]
+        covered = sorted(p for share in shares for p in share) == list(range(partitions))
+        return shares if all(shares) and covered else None
+
+    return await eventually(
+        split, lambda: f"a split of the partitions: {seen[0]}", timeout, interval=0.2
+    )
 
 
 async def test_each_member_owns_a_partition_of_deliveries_and_of_every_tier_together(
@@ -73,7 +75,6 @@ async def test_each_member_owns_a_partition_of_deliveries_and_of_every_tier_toge
     )
     async with first, second:
         shares = await split_between([first, second], topics, kafka_settings.partitions)
-        await asyncio.sleep(1)  # no later rebalance: the logs' last assignments stand
         for member, share in zip((first, second), shares, strict=True):
             mine = owned(member)
             for seconds in RETRY_TIERS_SECONDS:
@@ -97,3 +98,6 @@ async def test_each_member_owns_a_partition_of_deliveries_and_of_every_tier_toge
         # Both attempts were the second member's; the first made none.
         assert sample(await scrape(other.metrics_url), ATTEMPTS) == 2
         assert sample(await scrape(running.metrics_url), ATTEMPTS) == 0
+        # The split seen above held throughout: no later rebalance moved a partition.
+        later = [owned(member).get(topics.deliveries, set()) for member in (first, second)]
+        assert later == shares, (later, shares)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, TopicPartition
@@ -18,7 +17,7 @@ from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process
-from tests.services.dispatcher.scrape import sample, scrape
+from tests.services.dispatcher.scrape import sample, scrape_until
 from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.dispatcher.workspace import (
     delivery_for,
@@ -176,7 +175,9 @@ async def test_retries_waiting_at_sigterm_are_kept_for_the_next_owner(
 
 async def _until_held(metrics_url: str, timeout: float = 20) -> None:
     """Until the dispatcher holds a retry in memory (deadline)."""
-    deadline = time.monotonic() + timeout
-    while sample(await scrape(metrics_url), "signet_dispatcher_retries_held") < 1:
-        assert time.monotonic() < deadline, "no retry held"
-        await asyncio.sleep(0.05)
+    await scrape_until(
+        metrics_url,
+        lambda text: sample(text, "signet_dispatcher_retries_held") >= 1,
+        "a retry held",
+        timeout,
+    )

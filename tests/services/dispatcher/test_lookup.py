@@ -14,6 +14,7 @@ from services.dispatcher.lookup import DestinationLookup
 from signet.errors import InvalidRecordError
 from signet.records.model import Delivery, Destination, WorkspaceConfig
 from tests.changes import Changes
+from tests.eventually import eventually
 
 NOW = 1_800_000_000_000
 
@@ -112,9 +113,10 @@ async def test_a_snapshot_newer_than_the_event_without_it_means_deleted_at_once(
 async def test_an_older_snapshot_is_waited_for_until_it_names_the_destination() -> None:
     directory = Directory(config(updated_at=NOW - 1))
     lookup = DestinationLookup(directory, config_wait_seconds=5)
-    later = config(webhook(), version=2, updated_at=NOW + 1)
-    asyncio.get_running_loop().call_later(0.05, directory.publish, later)
-    _, found = await lookup.find(delivery())
+    finding = asyncio.create_task(lookup.find(delivery()))
+    await eventually(lambda: directory.waits == 1, "the lookup waiting", 5)
+    directory.publish(config(webhook(), version=2, updated_at=NOW + 1))
+    _, found = await finding
     assert found.id == "dst_1"
 
 
@@ -122,8 +124,10 @@ async def test_the_config_version_routed_with_is_waited_for() -> None:
     old_url, new_url = webhook(url="https://old.x/in"), webhook(url="https://new.x/in")
     directory = Directory(config(old_url, version=1))
     lookup = DestinationLookup(directory, config_wait_seconds=5)
-    asyncio.get_running_loop().call_later(0.05, directory.publish, config(new_url, version=2))
-    _, found = await lookup.find(delivery(config_version=2))
+    finding = asyncio.create_task(lookup.find(delivery(config_version=2)))
+    await eventually(lambda: directory.waits == 1, "the lookup waiting", 5)
+    directory.publish(config(new_url, version=2))
+    _, found = await finding
     assert found.url == "https://new.x/in"
 
 

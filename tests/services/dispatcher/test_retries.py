@@ -6,7 +6,6 @@ shorter than the smallest tier waits on ``retry.5s`` and is held in memory until
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import email.utils
 import time
@@ -29,6 +28,7 @@ from signet.records.model import (
 )
 from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
 from tests.services.dispatcher.topic_tail import TopicTail
@@ -310,18 +310,15 @@ async def test_breaker_opens_sends_nothing_probes_after_the_cooldown_and_closes(
     assert blocked.request_headers == {} and blocked.next_attempt_at is not None
     assert len(receiver.requests) == 3
 
-    async def until_sent(deadline: float) -> Outcome:
-        while time.monotonic() < deadline:
-            outcome = await deliver_one()
-            if outcome.request_headers:
-                return outcome
-            await asyncio.sleep(0.2)  # the next check of a condition, not a wait for one
-        pytest.fail("no probe went out before the deadline")
+    async def sent() -> Outcome | None:
+        """A fresh delivery's outcome, if the breaker let it through as a probe."""
+        outcome = await deliver_one()
+        return outcome if outcome.request_headers else None
 
-    failed_probe = await until_sent(time.monotonic() + 20)
+    failed_probe = await eventually(sent, "a probe sent after the cool-down", 20, interval=0.2)
     assert failed_probe.http_status == 500 and len(receiver.requests) == 4
     receiver.default = Reply(status=204)
-    closing_probe = await until_sent(time.monotonic() + 20)
+    closing_probe = await eventually(sent, "a probe after the doubled cool-down", 20, interval=0.2)
     assert closing_probe.status == OutcomeStatus.DELIVERED and len(receiver.requests) == 5
     for _ in range(3):
         assert (await deliver_one()).status == OutcomeStatus.DELIVERED

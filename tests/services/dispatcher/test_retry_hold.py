@@ -139,6 +139,7 @@ async def send_thousands(
 
 
 async def _watch(url: str, seen: list[float]) -> None:
+    """Samples the held-retries gauge until cancelled (its peak is the measurement)."""
     while True:
         seen.append(sample(await scrape(url), "signet_dispatcher_retries_held"))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # a sampling period, not a wait for anything

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from signet.errors import CodecError
@@ -17,6 +15,7 @@ from signet.kafka.topics import kafka_client_config
 from signet.records import codec
 from signet.records.model import Record
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 
 R = TypeVar("R", bound=Record)
 
@@ -81,11 +80,12 @@ class TopicTail(Generic[R]):
         self, predicate: Callable[[list[R]], bool], what: str, timeout: float = 30.0
     ) -> list[R]:
         """The records once ``predicate`` holds for them; fails the test at the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def held() -> tuple[list[R]] | None:
             records = self.records
-            if predicate(records):
-                return records
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: not seen on {self._topic} within {timeout}s: {records}")
-            await asyncio.sleep(0.05)
+            return (records,) if predicate(records) else None
+
+        (records,) = await eventually(
+            held, lambda: f"{what}: not seen on {self._topic}: {self.records}", timeout
+        )
+        return records

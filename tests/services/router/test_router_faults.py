@@ -33,7 +33,7 @@ from signet.errors import BrokerError
 from signet.kafka.health import ClientState
 from signet.kafka.topics import ensure_topics
 from signet.settings import CommonSettings, RouterSettings
-from tests.eventually import eventually
+from tests.eventually import eventually, never
 
 
 class FakeClock:
@@ -113,9 +113,9 @@ async def test_a_background_task_that_ended_means_a_dead_client() -> None:
     async def returns() -> None:
         return None
 
-    running = asyncio.create_task(asyncio.sleep(10))
+    running = asyncio.create_task(asyncio.Event().wait())  # runs until cancelled
     failed, ended = asyncio.create_task(fails()), asyncio.create_task(returns())
-    cancelled = asyncio.create_task(asyncio.sleep(10))
+    cancelled = asyncio.create_task(asyncio.Event().wait())
     cancelled.cancel()
     await asyncio.gather(failed, ended, cancelled, return_exceptions=True)
     try:
@@ -214,8 +214,8 @@ async def test_the_guard_checks_on_its_own_until_stopped(restarts: list[str]) ->
     await eventually(lambda: len(checks) >= 3, "checked three times", 5)
     await guard.stop()
     seen = len(checks)
-    await asyncio.sleep(0.05)
-    assert len(checks) == seen and restarts == []
+    await never(lambda: len(checks) > seen, "a check after the guard stopped", 0.05)
+    assert restarts == []
 
 
 def test_a_changelog_write_that_can_never_succeed_reports_the_producer_dead() -> None:
@@ -307,6 +307,18 @@ async def router(
         await service.stop()
 
 
+async def signs_of_life(watchdog: StallWatchdog, count: int) -> None:
+    """Until the watchdog heard ``count`` more signs of life (rounds of the fetch loop)."""
+    heard = [watchdog._last_sign]
+
+    def turned() -> bool:
+        if watchdog._last_sign != heard[-1]:
+            heard.append(watchdog._last_sign)
+        return len(heard) > count
+
+    await eventually(turned, f"{count} rounds of the fetch loop", 30)
+
+
 async def test_the_probe_finds_a_faust_client_that_died_in_the_background(
     router: RouterService, restarts: list[str]
 ) -> None:
@@ -325,11 +337,11 @@ async def test_the_probe_finds_a_faust_client_that_died_in_the_background(
 async def test_a_fetch_loop_left_with_only_paused_partitions_is_a_stall(
     router: RouterService, restarts: list[str]
 ) -> None:
-    await asyncio.sleep(2)  # the first rounds after the start-up (join, recovery)
+    await signs_of_life(router._watchdog, 2)  # past the start-up (join, recovery)
     router._watchdog.quiet_limit = 2.5
-    # Idle, the loop still turns about once a second (each fetch wait): no stall.
-    await asyncio.sleep(4)
-    assert restarts == []
+    # Idle, the loop still turns about once a second (each fetch wait): no stall, for
+    # longer than the limit. A negative check: it takes the 4 s on purpose.
+    await never(lambda: restarts, "a stall reported while the idle loop turns", 4)
     consumer = router._streams.app.consumer
     consumer.pause_partitions(consumer.assignment())
     await eventually(lambda: bool(restarts), "a stall reported", 10)

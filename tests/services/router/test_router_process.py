@@ -27,6 +27,7 @@ from signet.records.model import (
 )
 from signet.records.payload import delivery_id
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 
 from .conftest import RouterProcess, TopicReader, send_command, send_event, workspace_on
 from .records import (
@@ -341,10 +342,7 @@ async def test_kafka_metrics_count_records_consumed_produced_and_the_lag(
         )
         return lag == 0 and done == consumed + len(events)
 
-    deadline = asyncio.get_running_loop().time() + 10
-    while not await lag_settled():
-        assert asyncio.get_running_loop().time() < deadline, "lag and consumed did not settle"
-        await asyncio.sleep(0.2)
+    await eventually(lag_settled, "lag and consumed settled", 10)
     assert await router.metric(
         "signet_kafka_records_produced_total", topic=topics.deliveries
     ) >= produced + len(events)
