@@ -11,17 +11,16 @@ flushes the producer, then stops the config view. Both are idempotent.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from services.ingest.auth import PublishableKeyAuth
-from services.ingest.handlers import EventHandlers, Limits
+from services.ingest.contract import Limits
+from services.ingest.handlers import EventHandlers
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.intake import EventIntake
 from services.ingest.metrics import IngestMetrics
-from services.ingest.openapi import openapi_document
-from signet.api.operations import HandWrittenApi
+from signet.api.operations import Api
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.health import KafkaHealth
@@ -31,8 +30,13 @@ from signet.web import add_health_routes, problem_middleware
 
 logger = logging.getLogger(__name__)
 
-EVENTS_ROUTE = "/v1/events"
-BULK_ROUTE = "/v1/events/bulk"
+API_TITLE = "Signet ingest"
+API_VERSION = "1"
+API_DESCRIPTION = (
+    "Emit product events to Signet, which delivers them as signed webhooks to every "
+    "subscribed destination of the workspace. A 202 means the event is durably on the "
+    "broker (acks=all)."
+)
 
 
 class IngestApp:
@@ -79,26 +83,32 @@ class IngestApp:
                 max_payload_bytes=settings.max_payload_bytes,
                 max_bulk_events=settings.max_bulk_events,
                 max_bulk_body_bytes=settings.max_bulk_body_bytes,
+                idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             ),
         )
-        self._document: dict[str, Any] = openapi_document(settings)
         self._runner: web.AppRunner | None = None
         self._producer_started = False
         self._draining = False
 
     def build(self) -> web.Application:
         """The aiohttp application with every route and middleware."""
+        return self.build_api()[0]
+
+    def build_api(self) -> tuple[web.Application, Api]:
+        """The application, and the :class:`Api` its routes declared in (its ``document()``
+        is what ``/openapi.json`` serves). Nothing connects: the app is not started."""
         app = web.Application(middlewares=[self.metrics.middleware, problem_middleware])
-        app.router.add_post(EVENTS_ROUTE, self._handlers.post_event)
-        app.router.add_post(BULK_ROUTE, self._handlers.post_bulk)
+        api = Api(API_TITLE, API_VERSION, description=API_DESCRIPTION)
+        api.route(app, self._handlers.post_event)
+        api.route(app, self._handlers.post_bulk)
         add_health_routes(
             app,
-            api=HandWrittenApi(self._document),
+            api=api,
             ready=self.ready,
             registry=self.metrics.registry,
             kafka=self.kafka_health,
         )
-        return app
+        return app, api
 
     def ready(self) -> bool:
         return self.config_view.ready and self._producer_started and not self._draining

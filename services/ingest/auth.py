@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from signet.api.fields import FieldError, FieldErrorCode
 from signet.ids import now_ms
 from signet.kafka.config_view import KeyMatch
 from signet.web import Problem
@@ -93,6 +94,6 @@ def _denied(detail: str) -> Problem:
         "Unauthorized",
         detail,
         kind="unauthorized",
-        errors=[{"field": AUTHORIZATION, "code": "unauthorized", "message": detail}],
+        errors=[FieldError(AUTHORIZATION, FieldErrorCode.UNAUTHORIZED, detail).as_dict()],
         headers={"WWW-Authenticate": "Bearer"},
     )

@@ -5,42 +5,56 @@ A handler authenticates, reads and validates the body, hands valid events to
 :class:`~services.ingest.intake.EventIntake`, and answers 202 only after the broker
 acknowledged every record it reports as accepted. Anything refused leaves nothing on the
 topic: validation happens before the first produce.
+
+Each handler declares its operation (``@operation``) with the models of
+:mod:`services.ingest.contract`, made from this process's limits: the handlers are
+declared when :class:`EventHandlers` is made, and ``/openapi.json`` is derived from them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
 from services.ingest import problems
 from services.ingest.auth import AUTHORIZATION, PublishableKeyAuth
+from services.ingest.contract import (
+    BULK_ROUTE,
+    EVENTS_ROUTE,
+    IDEMPOTENCY_KEY_HEADER,
+    REPLAYED_HEADER,
+    AcceptedEntry,
+    BulkEntry,
+    BulkResult,
+    Contract,
+    FailedEntry,
+    Limits,
+    RejectedEntry,
+    entry_errors,
+    entry_problem,
+    event_accepted,
+    validate_body,
+)
 from services.ingest.errors import IdempotencyConflictError
 from services.ingest.intake import Accepted, EventIntake
 from services.ingest.metrics import IngestMetrics
+from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
+from signet.api.models import Answer
+from signet.api.operations import operation
+from signet.api.reading import read_strings
 from signet.errors import BrokerError
-from signet.records.event_input import (
-    EventInput,
-    EventInputError,
-    FieldError,
-    FieldErrorCode,
-    parse_event,
-)
-from signet.web import Problem, json_response
+from signet.records.event_input import EventInput, EventInputError, parse_event
+from signet.web import Problem, invalid_request, read_json
 
-REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-@dataclass(slots=True, frozen=True)
-class Limits:
-    max_payload_bytes: int
-    max_bulk_events: int
-    max_bulk_body_bytes: int
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class EventHandlers:
+    """``post_event`` and ``post_bulk``, each declared with its operation."""
+
     def __init__(
         self,
         auth: PublishableKeyAuth,
@@ -52,32 +66,50 @@ class EventHandlers:
         self._intake = intake
         self._metrics = metrics
         self._limits = limits
+        self.contract = Contract.of(limits)
+        self.post_event, self.post_bulk = self._declare()
 
-    async def post_event(self, request: web.Request) -> web.Response:
+    def _declare(self) -> tuple[Handler, Handler]:
+        # Declared here, not on the methods: the operations' models carry this process's
+        # limits, known only now.
+        @operation("POST", EVENTS_ROUTE, **self.contract.event_operation())
+        async def post_event(request: web.Request) -> web.Response:
+            return await self._post_event(request)
+
+        @operation("POST", BULK_ROUTE, **self.contract.bulk_operation())
+        async def post_bulk(request: web.Request) -> web.Response:
+            return await self._post_bulk(request)
+
+        return post_event, post_bulk
+
+    # -- POST /v1/events -----------------------------------------------------------------
+
+    async def _post_event(self, request: web.Request) -> web.Response:
         caller = await self._auth.authenticate(request.headers.get(AUTHORIZATION))
         try:
             accepted = await self._accept_single(request, caller.workspace_id)
+        except FieldErrors as exc:
+            refused = invalid_request(exc.errors)
+            self._count_rejected(refused.status)
+            raise refused from exc
         except Problem as exc:
             self._count_rejected(exc.status)
             raise
         if not accepted.replayed:
-            self._metrics.events_accepted.labels("single").inc()
+            self._metrics.accepted["single"].inc()
         headers = {REPLAYED_HEADER: "true"} if accepted.replayed else None
-        return json_response({"id": accepted.event_id}, status=202, headers=headers)
+        return _answer(event_accepted(accepted.event_id), headers)
 
     async def _accept_single(self, request: web.Request, workspace_id: str) -> Accepted:
-        key = problems.header_key(request)
-        document = await problems.read_body(request, self._limits.max_payload_bytes)
+        key = self._header_key(request)
+        document = await read_json(request, self._limits.max_payload_bytes)
         if not isinstance(document, dict):
-            raise problems.invalid(
+            raise FieldErrors(
                 [FieldError("body", FieldErrorCode.TYPE, "must be a JSON object (one event)")]
             )
-        try:
-            item = parse_event(
-                document, max_payload_bytes=self._limits.max_payload_bytes, header_key=key
-            )
-        except EventInputError as exc:
-            raise problems.invalid(exc.errors) from exc
+        item = parse_event(
+            document, max_payload_bytes=self._limits.max_payload_bytes, header_key=key
+        )
         try:
             return await self._intake.accept(workspace_id, item)
         except IdempotencyConflictError as exc:
@@ -85,24 +117,36 @@ class EventHandlers:
         except BrokerError as exc:
             raise problems.unavailable(exc) from exc
 
-    async def post_bulk(self, request: web.Request) -> web.Response:
+    def _header_key(self, request: web.Request) -> str | None:
+        """The ``Idempotency-Key`` header, validated by the headers model; None when absent."""
+        value = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+        if value is None:
+            return None
+        headers = read_strings(self.contract.headers, {IDEMPOTENCY_KEY_HEADER: value})
+        return headers.idempotency_key
+
+    # -- POST /v1/events/bulk ------------------------------------------------------------
+
+    async def _post_bulk(self, request: web.Request) -> web.Response:
         caller = await self._auth.authenticate(request.headers.get(AUTHORIZATION))
         try:
-            key = problems.header_key(request)
-            document = await problems.read_body(request, self._limits.max_bulk_body_bytes)
-            raw_events = self._bulk_events(document)
+            key = self._header_key(request)
+            document = await read_json(request, self._limits.max_bulk_body_bytes)
+            raw_events = validate_body(self.contract.bulk, document).events
+        except FieldErrors as exc:
+            refused = invalid_request(exc.errors)
+            self._count_rejected(refused.status)
+            raise refused from exc
         except Problem as exc:
             self._count_rejected(exc.status)
             raise
-        results: list[dict[str, Any] | None] = [None] * len(raw_events)
+        results: list[BulkEntry | None] = [None] * len(raw_events)
         valid: list[tuple[int, EventInput]] = []
         for index, raw in enumerate(raw_events):
             try:
                 valid.append((index, self._parse_bulk_item(raw, index, key)))
             except EventInputError as exc:
-                problem = problems.invalid(exc.errors)
-                self._count_rejected(problem.status)
-                results[index] = _rejected(index, problem)
+                results[index] = self._rejected(index, invalid_request(exc.errors))
         # At most max_bulk_events tasks; the intake bounds produces across requests.
         outcomes = await asyncio.gather(
             *(self._accept_one(caller.workspace_id, index, item) for index, item in valid)
@@ -112,41 +156,23 @@ class EventHandlers:
         final = [r for r in results if r is not None]
         counts = {status: sum(r["status"] == status for r in final) for status in _STATUSES}
         if counts["accepted"]:
-            return json_response({"results": final, **counts}, status=202)
+            # The entries are ours and typed: no second validation of them.
+            result = BulkResult.model_construct(
+                results=final,
+                accepted=counts["accepted"],
+                rejected=counts["rejected"],
+                failed=counts["failed"],
+            )
+            return _answer(result)
         if counts["failed"]:
             raise problems.unavailable(BrokerError("no event of the batch was acknowledged"))
-        raise problems.invalid(
-            _nested_errors(final), detail="no event of the batch was accepted", status=400
+        raise invalid_request(
+            [error for entry in final for error in entry_errors(entry)],
+            detail="no event of the batch was accepted",
+            status=400,
         )
 
-    def _count_rejected(self, status: int) -> None:
-        self._metrics.events_rejected.labels(_REJECTION_REASONS.get(status, "invalid")).inc()
-
-    def _bulk_events(self, document: Any) -> list[Any]:
-        limit = self._limits.max_bulk_events
-        if not isinstance(document, dict):
-            error = FieldError(
-                "body", FieldErrorCode.TYPE, 'must be a JSON object {"events": [...]}'
-            )
-        elif unknown := [name for name in document if name != "events"]:
-            error = FieldError(unknown[0], FieldErrorCode.UNKNOWN, "unknown field; expected events")
-        elif "events" not in document:
-            error = FieldError("events", FieldErrorCode.REQUIRED, "is required")
-        elif not isinstance(events := document["events"], list):
-            error = FieldError("events", FieldErrorCode.TYPE, "must be an array of events")
-        elif not events:
-            error = FieldError("events", FieldErrorCode.LENGTH, "must hold at least one event")
-        elif len(events) > limit:
-            error = FieldError(
-                "events",
-                FieldErrorCode.TOO_LARGE,
-                f"holds {len(events)} events; at most {limit} per request",
-            )
-        else:
-            return events
-        raise problems.invalid([error])
-
-    def _parse_bulk_item(self, raw: Any, index: int, key: str | None) -> EventInput:
+    def _parse_bulk_item(self, raw: object, index: int, key: str | None) -> EventInput:
         if not isinstance(raw, dict):
             raise EventInputError([FieldError("", FieldErrorCode.TYPE, "must be a JSON object")])
         item = parse_event(raw, max_payload_bytes=self._limits.max_payload_bytes)
@@ -157,38 +183,36 @@ class EventHandlers:
 
     async def _accept_one(
         self, workspace_id: str, index: int, item: EventInput
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, BulkEntry]:
         try:
             accepted = await self._intake.accept(workspace_id, item)
         except IdempotencyConflictError as exc:
-            problem = problems.conflict(exc)
-            self._count_rejected(problem.status)
-            return index, _rejected(index, problem)
+            return index, self._rejected(index, problems.conflict(exc))
         except BrokerError as exc:
-            problem = problems.unavailable(exc)
-            self._count_rejected(problem.status)
-            return index, {"index": index, "status": "failed", "error": problems.body_dict(problem)}
+            refused = problems.unavailable(exc)
+            self._count_rejected(refused.status)
+            return index, FailedEntry(index=index, status="failed", error=entry_problem(refused))
         if not accepted.replayed:
-            self._metrics.events_accepted.labels("bulk").inc()
-        return index, {"index": index, "status": "accepted", "id": accepted.event_id}
+            self._metrics.accepted["bulk"].inc()
+        return index, AcceptedEntry(index=index, status="accepted", id=accepted.event_id)
+
+    def _rejected(self, index: int, refused: Problem) -> RejectedEntry:
+        self._count_rejected(refused.status)
+        return RejectedEntry(index=index, status="rejected", error=entry_problem(refused))
+
+    def _count_rejected(self, status: int) -> None:
+        self._metrics.events_rejected.labels(_REJECTION_REASONS.get(status, "invalid")).inc()
 
 
 _STATUSES = ("accepted", "rejected", "failed")
 _REJECTION_REASONS = {413: "too_large", 415: "invalid", 422: "conflict", 503: "unavailable"}
 
 
-def _rejected(index: int, problem: Any) -> dict[str, Any]:
-    return {"index": index, "status": "rejected", "error": problems.body_dict(problem)}
-
-
-def _nested_errors(results: list[dict[str, Any]]) -> list[FieldError]:
-    """Every per-event field error, named from the batch (``events[3].payload``)."""
-    out: list[FieldError] = []
-    for result in results:
-        prefix = f"events[{result['index']}]"
-        error = result.get("error") or {}
-        for entry in error.get("errors") or ():
-            field = entry.get("field", "")
-            name = f"{prefix}.{field}" if field else prefix
-            out.append(FieldError(name, FieldErrorCode(entry["code"]), entry["message"]))
-    return out
+def _answer(body: Answer, headers: dict[str, str] | None = None) -> web.Response:
+    """A 202 with ``body``, serialised by its model (``None`` fields left out)."""
+    return web.Response(
+        body=body.__pydantic_serializer__.to_json(body, exclude_none=True),
+        status=202,
+        content_type="application/json",
+        headers=headers,
+    )

@@ -82,4 +82,4 @@ class EventIntake:
         except TimeoutError as exc:
             raise BrokerError(f"the broker did not acknowledge within {self._timeout:g}s") from exc
         finally:
-            self._metrics.produce_seconds.labels(result).observe(time.perf_counter() - started)
+            self._metrics.produced[result].observe(time.perf_counter() - started)

@@ -32,6 +32,7 @@ class FieldErrorCode(StrEnum):
     RESERVED = "reserved"  # a name Signet keeps for itself (``signet.*`` event types)
     CONFLICT = "conflict"  # clashes with what is stored (a reused idempotency key)
     INVALID = "invalid"  # breaks a rule of its own (a URL that resolves to loopback)
+    UNAUTHORIZED = "unauthorized"  # a credential missing, malformed or refused (a 401's)
 
 
 @dataclass(slots=True, frozen=True)

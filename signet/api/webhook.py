@@ -76,3 +76,9 @@ class WebhookHeaders(Answer):
         alias="x-hub-signature-256",
         description="`sha256=<hex HMAC-SHA256 of the body>` (`github`)",
     )
+    user_agent: str | None = Field(
+        default=None,
+        alias="user-agent",
+        description="`Signet/<version>`, with every delivery",
+        examples=["Signet/0.1.0"],
+    )

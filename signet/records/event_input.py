@@ -1,14 +1,17 @@
 """The rules an incoming event must meet, wherever it enters Signet.
 
-The HTTP ingest (a decoded JSON body) and :mod:`signet.sdk.producer` (Python values from a
-high-volume producer) both turn what they were given into an :class:`EventInput` here,
-so an event is valid or invalid the same way on both paths. Every problem is reported as
-a :class:`FieldError` naming the field, all of them at once, in :class:`EventInputError`.
+The rules are one model, :class:`EventBody` (strict, unknown fields refused): the HTTP
+ingest validates a decoded JSON body with it and :mod:`signet.sdk.producer` validates the
+Python values of a high-volume producer with it, so an event is valid or invalid the same
+way on both paths, and the ingest's OpenAPI document describes the same model. Every
+problem is a :class:`~signet.api.fields.FieldError` naming the field, all of them at once,
+in :class:`EventInputError`.
 
-The payload is re-serialised to compact JSON with orjson: the bytes on the topic are what
-every receiver gets inside ``data``. Integers beyond the 64-bit range are carried as IEEE
-doubles, as most JSON parsers (JavaScript's among them) would read them anyway
-(RFC 8259 §6).
+JSON text is decoded by orjson before the model sees it (not by pydantic): orjson reads
+1024 levels of nesting, refuses ``NaN`` and numbers beyond a double, and reads integers
+beyond the 64-bit range as IEEE doubles, as most JSON parsers (JavaScript's among them)
+would anyway (RFC 8259 §6). The payload is re-serialised to compact JSON with orjson: the
+bytes on the topic are what every receiver gets inside ``data``.
 
 An idempotency key (the ``Idempotency-Key`` header or the event's ``id``) fixes the event
 id: :func:`event_id_for` derives it from (workspace, key), so two ingest replicas, or an
@@ -18,15 +21,25 @@ ingest and a direct producer, give the same key the same id without sharing memo
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
 
 import orjson
+from annotated_types import GroupedMetadata
+from pydantic import AfterValidator, Field, PlainValidator, ValidationError, create_model
 
-from signet.errors import SignetError
+from signet.api.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
+from signet.api.models import Body
+from signet.api.rules import (
+    MAX_UNKNOWN_REPORTED,
+    Matches,
+    body_errors,
+    few_unknown,
+    optional_not_null,
+)
 from signet.ids import new_id, now_ms
 from signet.records.model import Event
 
@@ -40,13 +53,10 @@ RESERVED_TYPE_PREFIX = "signet."
 EVENT_ID_PREFIX = "evt"
 
 # Dot-separated segments; ``*`` is left out because destinations filter with it.
-_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+EVENT_TYPE_PATTERN = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 # Visible ASCII only: keys travel in HTTP headers and log lines.
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-FIELDS = ("event", "resource", "resource_id", "payload", "id")
-MAX_UNKNOWN_REPORTED = 10
 
 
 class EventSource(StrEnum):
@@ -54,43 +64,145 @@ class EventSource(StrEnum):
     KAFKA = "kafka"
 
 
-class FieldErrorCode(StrEnum):
-    REQUIRED = "required"
-    TYPE = "type"
-    FORMAT = "format"
-    LENGTH = "length"
-    TOO_LARGE = "too_large"
-    UNKNOWN = "unknown"
-    RESERVED = "reserved"
-    CONFLICT = "conflict"
-
-
-@dataclass(slots=True, frozen=True)
-class FieldError:
-    field: str
-    code: FieldErrorCode
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "code": self.code.value, "message": self.message}
-
-    def under(self, prefix: str) -> FieldError:
-        """The same error, named inside a container (``events[3].payload``)."""
-        return FieldError(
-            f"{prefix}.{self.field}" if self.field else prefix, self.code, self.message
-        )
-
-
-class EventInputError(SignetError):
+class EventInputError(FieldErrors):
     """An event that breaks the rules; ``errors`` names every bad field."""
 
-    def __init__(self, errors: list[FieldError]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
 
-    @property
-    def too_large(self) -> bool:
-        return any(e.code is FieldErrorCode.TOO_LARGE for e in self.errors)
+# -- the model ------------------------------------------------------------------------------
+
+
+def _not_reserved(value: str) -> str:
+    if value.lower().startswith(RESERVED_TYPE_PREFIX):
+        raise RuleError(
+            f"'{RESERVED_TYPE_PREFIX}*' types are Signet's own", FieldErrorCode.RESERVED
+        )
+    return value
+
+
+def _printable_name(value: str) -> str:
+    """``resource`` and ``resource_id``: printable text, not blank."""
+    if not value.strip():
+        raise RuleError("must not be empty or blank", FieldErrorCode.LENGTH)
+    if not value.isprintable():
+        raise RuleError("must not contain control characters", FieldErrorCode.FORMAT)
+    return value
+
+
+EventType = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=EVENT_TYPE_MAX_CHARS,
+        description=f"Event type: dot-separated segments; `{RESERVED_TYPE_PREFIX}*` is reserved.",
+        examples=["order.completed"],
+    ),
+    Matches(
+        EVENT_TYPE_PATTERN,
+        "must be dot-separated segments of letters, digits, '_' or '-' (like order.completed)",
+    ),
+    AfterValidator(_not_reserved),
+]
+# What _printable_name checks, for the document: no pattern says it portably.
+_PRINTABLE = (
+    "not blank, and printable: no control, format, surrogate, private-use or unassigned "
+    "characters (Python's `str.isprintable`)"
+)
+Resource = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=RESOURCE_MAX_CHARS,
+        description=f"The kind of thing the event is about; {_PRINTABLE}.",
+        examples=["order"],
+    ),
+    AfterValidator(_printable_name),
+]
+ResourceId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=RESOURCE_ID_MAX_CHARS,
+        description=f"Which one; {_PRINTABLE}.",
+        examples=["ord_lannister_77"],
+    ),
+    AfterValidator(_printable_name),
+]
+IdempotencyKey = Annotated[
+    str,
+    Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_CHARS),
+    Matches(IDEMPOTENCY_KEY_PATTERN, "may contain only visible ASCII characters (no spaces)"),
+]
+"""An idempotency key, in a body's ``id`` or the ``Idempotency-Key`` header."""
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadLimit(GroupedMetadata):
+    """``payload``'s rules for a byte limit: a JSON object to the client (and in the
+    document), its compact JSON bytes once validated (what goes on the topic)."""
+
+    max_bytes: int
+
+    def __iter__(self) -> Iterator[Any]:
+        yield PlainValidator(self.encode, json_schema_input_type=dict[str, Any])
+        yield Field(
+            description=(
+                f"Your JSON object, delivered as `data`. At most {self.max_bytes} bytes "
+                "as compact JSON."
+            ),
+            examples=[{"order_id": "ord_lannister_77", "total_cents": 12900}],
+        )
+
+    def encode(self, value: object) -> bytes:
+        if not isinstance(value, dict):
+            kind = "null" if value is None else type(value).__name__
+            raise RuleError(f"must be a JSON object, not {kind}", FieldErrorCode.TYPE)
+        try:
+            encoded = orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:
+            # orjson reads 1024 levels of nesting but writes only 254; non-str keys, too.
+            raise RuleError(f"cannot be serialised: {exc}", FieldErrorCode.FORMAT) from exc
+        if len(encoded) > self.max_bytes:
+            raise RuleError(
+                f"is {len(encoded)} bytes as compact JSON; the limit is {self.max_bytes}",
+                FieldErrorCode.TOO_LARGE,
+            )
+        return encoded
+
+
+class EventBody(Body):
+    """One event: what happened (`event`) to which resource, and your JSON payload."""
+
+    # Validated, ``payload`` holds the compact JSON bytes. Its limit here is
+    # DEFAULT_MAX_PAYLOAD_BYTES; event_body() gives the model of another limit.
+
+    event: EventType
+    resource: Resource
+    resource_id: ResourceId
+    payload: Annotated[bytes, PayloadLimit(DEFAULT_MAX_PAYLOAD_BYTES)]
+    id: IdempotencyKey = optional_not_null(
+        description=(
+            "Idempotency key (same as the Idempotency-Key header; if both are sent "
+            "they must be equal). The event id is derived from it."
+        ),
+        examples=["order-ord_lannister_77-completed"],
+    )
+
+
+@cache
+def event_body(max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> type[EventBody]:
+    """:class:`EventBody` with the payload limit ``max_payload_bytes`` (one model a limit)."""
+    if max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES:
+        return EventBody
+    return create_model(
+        "EventBody",
+        __base__=EventBody,
+        __module__=__name__,
+        __doc__=EventBody.__doc__,
+        payload=(Annotated[bytes, PayloadLimit(max_payload_bytes)], ...),
+    )
+
+
+# -- the result -----------------------------------------------------------------------------
 
 
 @dataclass(slots=True, frozen=True)
@@ -157,20 +269,7 @@ def event_id_for(workspace_id: str, idempotency_key: str) -> str:
     return f"{EVENT_ID_PREFIX}_{''.join(reversed(chars))}"
 
 
-def check_idempotency_key(value: object, field: str) -> FieldError | None:
-    if not isinstance(value, str):
-        return FieldError(field, FieldErrorCode.TYPE, "must be a string")
-    if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX_CHARS:
-        return FieldError(
-            field,
-            FieldErrorCode.LENGTH,
-            f"must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters",
-        )
-    if not _IDEMPOTENCY_KEY.fullmatch(value):
-        return FieldError(
-            field, FieldErrorCode.FORMAT, "may contain only visible ASCII characters (no spaces)"
-        )
-    return None
+# -- the two entry paths --------------------------------------------------------------------
 
 
 def parse_event(
@@ -179,39 +278,36 @@ def parse_event(
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     header_key: str | None = None,
 ) -> EventInput:
-    """Validate a decoded JSON event object; ``header_key`` is a validated header key."""
-    unknown = [name for name in document if name not in FIELDS]
-    # A few named are enough; a body of 50k junk keys must not make a 5 MB answer.
-    errors = [
-        FieldError(name, FieldErrorCode.UNKNOWN, f"unknown field; expected {', '.join(FIELDS)}")
-        for name in unknown[:MAX_UNKNOWN_REPORTED]
-    ]
-    missing = object()
-    values = {name: document.get(name, missing) for name in FIELDS}
-    for name in ("event", "resource", "resource_id", "payload"):
-        if values[name] is missing:
-            errors.append(FieldError(name, FieldErrorCode.REQUIRED, "is required"))
-    event_type = _event_type(values["event"], errors) if values["event"] is not missing else ""
-    resource = _name(values["resource"], "resource", RESOURCE_MAX_CHARS, errors)
-    resource_id = _name(values["resource_id"], "resource_id", RESOURCE_ID_MAX_CHARS, errors)
-    payload = b""
-    if values["payload"] is not missing:
-        payload = _payload_from_value(values["payload"], max_payload_bytes, errors)
-    key = header_key
-    if values["id"] is not missing:
-        body_key = values["id"]
-        problem = check_idempotency_key(body_key, "id")
-        if problem is not None:
-            errors.append(problem)
-        elif header_key is not None and body_key != header_key:
-            errors.append(
-                FieldError("id", FieldErrorCode.CONFLICT, "differs from the Idempotency-Key header")
-            )
-        else:
-            key = body_key
-    if errors:
-        raise EventInputError(errors)
-    return EventInput(event_type, resource, resource_id, payload, key)
+    """Validate a decoded JSON event object (or the same shape of Python values) with
+    :class:`EventBody`; ``header_key`` is a validated ``Idempotency-Key`` header.
+
+    The hot path of the ingest: one call of the model's validator, nothing built twice.
+    """
+    if not isinstance(document, dict):
+        document = dict(document)
+    if len(document) > MAX_UNKNOWN_REPORTED:
+        document = few_unknown(document, EventBody)
+    try:
+        # The model's own validator, called directly: no model_validate indirection.
+        model = event_body(max_payload_bytes)
+        body: EventBody = model.__pydantic_validator__.validate_python(document)
+    except ValidationError as exc:
+        errors = body_errors(exc, EventBody)
+        if not any(e.field == "id" for e in errors):
+            errors += _key_conflict(document.get("id"), header_key)
+        raise EventInputError(errors) from None
+    key: str | None = body.id  # None when absent: null is refused
+    if key is None:
+        key = header_key
+    elif header_key is not None and key != header_key:
+        raise EventInputError(_key_conflict(key, header_key))
+    return EventInput(body.event, body.resource, body.resource_id, body.payload, key)
+
+
+def _key_conflict(body_key: object, header_key: str | None) -> list[FieldError]:
+    if body_key is None or header_key is None or body_key == header_key:
+        return []
+    return [FieldError("id", FieldErrorCode.CONFLICT, "differs from the Idempotency-Key header")]
 
 
 def build_event_input(
@@ -223,106 +319,32 @@ def build_event_input(
     idempotency_key: str | None = None,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> EventInput:
-    """Validate Python values (the direct producer's path); same rules as :func:`parse_event`.
+    """Validate Python values (the direct producer's path); same model as :func:`parse_event`.
 
     ``payload`` is a mapping, or JSON text/bytes that must hold an object.
     """
-    errors: list[FieldError] = []
-    event_type = _event_type(event, errors)
-    resource = _name(resource, "resource", RESOURCE_MAX_CHARS, errors)
-    resource_id = _name(resource_id, "resource_id", RESOURCE_ID_MAX_CHARS, errors)
-    payload_bytes = b""
+    problems: list[FieldError] = []
     value: Any = payload
     if isinstance(payload, bytes | str):
         try:
             value = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            errors.append(FieldError("payload", FieldErrorCode.FORMAT, f"is not JSON: {exc}"))
+            problems.append(FieldError("payload", FieldErrorCode.FORMAT, f"is not JSON: {exc}"))
+            value = {}  # reported; the other fields are still checked
     elif isinstance(payload, Mapping) and not isinstance(payload, dict):
         value = dict(payload)
-    if not any(e.field == "payload" for e in errors):
-        payload_bytes = _payload_from_value(value, max_payload_bytes, errors)
+    document: dict[str, Any] = {
+        "event": event,
+        "resource": resource,
+        "resource_id": resource_id,
+        "payload": value,
+    }
     if idempotency_key is not None:
-        problem = check_idempotency_key(idempotency_key, "id")
-        if problem is not None:
-            errors.append(problem)
-    if errors:
-        raise EventInputError(errors)
-    return EventInput(event_type, resource, resource_id, payload_bytes, idempotency_key)
-
-
-def _event_type(value: object, errors: list[FieldError]) -> str:
-    if not isinstance(value, str):
-        errors.append(FieldError("event", FieldErrorCode.TYPE, "must be a string"))
-    elif not 1 <= len(value) <= EVENT_TYPE_MAX_CHARS:
-        errors.append(
-            FieldError(
-                "event", FieldErrorCode.LENGTH, f"must be 1 to {EVENT_TYPE_MAX_CHARS} characters"
-            )
-        )
-    elif not _EVENT_TYPE.fullmatch(value):
-        errors.append(
-            FieldError(
-                "event",
-                FieldErrorCode.FORMAT,
-                "must be dot-separated segments of letters, digits, '_' or '-' "
-                "(like order.completed)",
-            )
-        )
-    elif value.lower().startswith(RESERVED_TYPE_PREFIX):
-        errors.append(
-            FieldError(
-                "event",
-                FieldErrorCode.RESERVED,
-                f"'{RESERVED_TYPE_PREFIX}*' types are Signet's own",
-            )
-        )
-    else:
-        return value
-    return ""
-
-
-def _name(value: object, field: str, max_chars: int, errors: list[FieldError]) -> str:
-    """``resource`` and ``resource_id``: printable text, not blank, bounded."""
-    if not isinstance(value, str):
-        # A missing field was reported already; do not report it twice.
-        if not any(e.field == field for e in errors):
-            errors.append(FieldError(field, FieldErrorCode.TYPE, "must be a string"))
-    elif not value.strip():
-        errors.append(FieldError(field, FieldErrorCode.LENGTH, "must not be empty or blank"))
-    elif len(value) > max_chars:
-        errors.append(
-            FieldError(field, FieldErrorCode.LENGTH, f"must be at most {max_chars} characters")
-        )
-    elif not value.isprintable():
-        errors.append(
-            FieldError(field, FieldErrorCode.FORMAT, "must not contain control characters")
-        )
-    else:
-        return value
-    return ""
-
-
-def _payload_from_value(value: object, max_bytes: int, errors: list[FieldError]) -> bytes:
-    if not isinstance(value, dict):
-        kind = "null" if value is None else type(value).__name__
-        errors.append(
-            FieldError("payload", FieldErrorCode.TYPE, f"must be a JSON object, not {kind}")
-        )
-        return b""
+        document["id"] = idempotency_key
     try:
-        encoded = orjson.dumps(value)
-    except orjson.JSONEncodeError as exc:
-        # orjson reads 1024 levels of nesting but writes only 254; non-str keys, too.
-        errors.append(FieldError("payload", FieldErrorCode.FORMAT, f"cannot be serialised: {exc}"))
-        return b""
-    if len(encoded) > max_bytes:
-        errors.append(
-            FieldError(
-                "payload",
-                FieldErrorCode.TOO_LARGE,
-                f"is {len(encoded)} bytes as compact JSON; the limit is {max_bytes}",
-            )
-        )
-        return b""
-    return encoded
+        item = parse_event(document, max_payload_bytes=max_payload_bytes)
+    except EventInputError as exc:
+        raise EventInputError([*problems, *exc.errors]) from None
+    if problems:
+        raise EventInputError(problems)
+    return item

@@ -48,6 +48,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from signet.api.fields import FieldError, FieldErrorCode
 from signet.errors import BrokerError
 from signet.kafka.errors import is_dead_producer, kafka_error_of
 from signet.kafka.topics import Topics, kafka_client_config
@@ -56,8 +57,6 @@ from signet.records.event_input import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     EventInputError,
     EventSource,
-    FieldError,
-    FieldErrorCode,
     build_event_input,
 )
 from signet.settings import CommonSettings

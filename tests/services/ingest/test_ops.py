@@ -1,9 +1,8 @@
-"""Health, readiness, metrics, the OpenAPI document, and a broker that does not answer."""
+"""Health, readiness, metrics, and a broker that does not answer."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -69,45 +68,6 @@ async def test_metrics_count_requests_events_and_produce_latency(
     assert delta("signet_kafka_records_produced_total", topic=topics.events) == 4
     assert after[("signet_ingest_produce_seconds_sum", (("result", "ok"),))] > 0
     assert after[("signet_ingest_requests_in_flight", ())] == 1  # this very scrape
-
-
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        return [node["$ref"]] if "$ref" in node else [r for v in node.values() for r in _refs(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _refs(v)]
-    return []
-
-
-async def test_openapi_document_describes_both_endpoints(
-    client: Client, ingest_settings: IngestSettings
-) -> None:
-    reply = await client.request("GET", "/openapi.json")
-    assert reply.status == 200
-    doc = reply.json
-    assert doc["openapi"] == "3.1.0"
-    assert set(doc["paths"]) == {"/v1/events", "/v1/events/bulk"}
-    assert doc["components"]["securitySchemes"]["publishableKey"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": doc["components"]["securitySchemes"]["publishableKey"]["description"],
-    }
-    assert doc["security"] == [{"publishableKey": []}]
-    for ref in _refs(doc):
-        assert ref.startswith("#/components/schemas/")
-        assert ref.removeprefix("#/components/schemas/") in doc["components"]["schemas"], ref
-    for path in doc["paths"].values():
-        responses = path["post"]["responses"]
-        assert {"202", "400", "401", "413", "415", "422", "503"} <= set(responses)
-        for status, response in responses.items():
-            if status != "202":
-                assert "application/problem+json" in response["content"]
-    problem = doc["components"]["schemas"]["Problem"]
-    assert {"type", "title", "status"} <= set(problem["required"])
-    bulk = doc["paths"]["/v1/events/bulk"]["post"]["requestBody"]["content"]["application/json"]
-    assert bulk["schema"]["properties"]["events"]["maxItems"] == ingest_settings.max_bulk_events
-    event_input = doc["components"]["schemas"]["EventInput"]
-    assert set(event_input["required"]) == {"event", "resource", "resource_id", "payload"}
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ routes are called with the operator key, workspace routes with an admin session.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import shutil
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +16,7 @@ import pytest
 from signet.dev.broker import free_port
 from signet.security.secrets import generate_master_key
 from signet.settings import CommonSettings
+from tests.openapi_fuzz import schemathesis as run_schemathesis
 from tests.processes import ServiceProcess, service_env
 
 pytestmark = pytest.mark.timeout(900)
@@ -78,35 +76,7 @@ async def admin_token(target: FuzzTarget) -> str:
 
 
 async def schemathesis(target: FuzzTarget, report: Path, *args: str) -> tuple[int, str]:
-    executable = shutil.which("st", path=str(Path(sys.executable).parent))
-    assert executable is not None, "schemathesis is not installed (the dev extra has it)"
-    process = await asyncio.create_subprocess_exec(
-        executable,
-        "run",
-        f"{target.url}/openapi.json",
-        "--checks",
-        "not_a_server_error",
-        "--max-examples",
-        "30",
-        "--seed",
-        "4",
-        "--workers",
-        "1",
-        "--request-timeout",
-        "30",
-        "--report",
-        "ndjson",
-        "--report-dir",
-        str(report),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
-        cwd=report,  # its .schemathesis/ cache goes there, not into the checkout
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 800)
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace")
+    return await run_schemathesis(target.url, report, *args)
 
 
 def no_server_errors(code: int, out: str, target: FuzzTarget) -> None:
