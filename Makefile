@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo bench test lint typecheck fmt topics clean
+.PHONY: help install run demo bench test lint typecheck fmt topics docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: $(STAMP) ## ruff lint and format check
 
 typecheck: $(STAMP) ## mypy --strict
 	$(VENV)/bin/mypy
+
+docs: $(STAMP) ## write the docs made from the code (docs/openapi/*.json, the field reference)
+	$(PY) -m services.docs
 
 fmt: $(STAMP) ## format and fix what ruff can
 	$(VENV)/bin/ruff format .

@@ -281,6 +281,10 @@ def _responses(replies: Mapping[int | str, Reply], schemas: _Schemas) -> Schema:
         if reply.body is not None:
             media = reply.media_type or JSON_MEDIA_TYPE
             entry["content"] = {media: {"schema": schemas.ref(reply.body, "serialization")}}
+        elif reply.media_type == JSON_MEDIA_TYPE:  # a JSON object no model describes
+            entry["content"] = {
+                reply.media_type: {"schema": TypeAdapter(dict[str, Any]).json_schema()}
+            }
         elif reply.media_type is not None:
             entry["content"] = {reply.media_type: {"schema": TypeAdapter(str).json_schema()}}
         if reply.headers:
@@ -310,15 +314,3 @@ def _parameters(model: type[BaseModel] | None, where: str) -> list[Schema]:
         entry["schema"] = prop
         out.append(entry)
     return out
-
-
-class HandWrittenApi(Api):
-    """Transitional: serves a document written by hand until a service's routes declare
-    themselves. Removed once ingest and portal are migrated."""
-
-    def __init__(self, document: Schema) -> None:
-        super().__init__(document["info"]["title"], document["info"]["version"])
-        self._document = document
-
-    def document(self) -> Schema:
-        return self._document

@@ -50,6 +50,7 @@ def _document(doc: Schema) -> list[str]:
     title = doc["info"]["title"]
     schemas: Mapping[str, Schema] = doc.get("components", {}).get("schemas", {})
     users = _users(doc)
+    sent = _request_schemas(doc, schemas)
     out = ["", f"### {title}"]
     for name in sorted(schemas):
         schema = schemas[name]
@@ -81,7 +82,7 @@ def _document(doc: Schema) -> list[str]:
                 )
                 + " |"
             )
-        if schema.get("additionalProperties") is False:
+        if name in sent and schema.get("additionalProperties") is False:
             out += ["", "Other fields are refused (`unknown`)."]
     return out
 
@@ -97,6 +98,23 @@ def _users(doc: Schema) -> dict[str, set[str]]:
         for name in _refs(item):
             users.setdefault(name, set()).add(f"webhook `{hook}`")
     return users
+
+
+def _request_schemas(doc: Schema, schemas: Mapping[str, Schema]) -> set[str]:
+    """The schemas a client sends: request bodies and what they refer to, transitively."""
+    todo = [
+        name
+        for item in doc.get("paths", {}).values()
+        for op in item.values()
+        for name in _refs(op.get("requestBody", {}))
+    ]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += _refs(schemas.get(name, {}))
+    return seen
 
 
 def _refs(value: Any) -> Iterable[str]:

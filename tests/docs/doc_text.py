@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from signet.api.reference import BEGIN, END
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
@@ -114,6 +116,13 @@ def _cells(line: str) -> tuple[str, ...]:
     return tuple(cell.strip() for cell in line.strip().strip("|").split("|"))
 
 
+GENERATED = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
 @dataclass(slots=True)
 class Document:
     path: Path
@@ -129,8 +138,10 @@ class Document:
 
     @property
     def prose(self) -> str:
-        """The text with fenced code blocks blanked (each character but newlines a space)."""
-        return FENCE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), self.text)
+        """The text with fenced code blocks and the generated field reference blanked (each
+        character but newlines a space). The reference is made from the code by
+        ``make docs`` and held to it by tests/docs/test_generated.py."""
+        return GENERATED.sub(_blank, FENCE.sub(_blank, self.text))
 
     def line(self, offset: int) -> int:
         return bisect_right(self._line_starts, offset)
