@@ -25,7 +25,13 @@ from services.portal.ping import (
     ping_event,
     ping_result_view,
 )
-from services.portal.problems import ACTION_ERRORS, BODY_ERRORS, NOT_APPLIED, conflict
+from services.portal.problems import (
+    ACTION_ERRORS,
+    BODY_ERRORS,
+    NOT_APPLIED,
+    conflict,
+    log_unavailable,
+)
 from services.portal.replay import (
     DeliveryOutbox,
     LogCatchUp,
@@ -53,7 +59,7 @@ from signet.records.model import Destination, DestinationType, WorkspaceConfig
 from signet.records.payload import iso_utc_ms
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.web import Problem, not_found, read_bytes, read_json
+from signet.web import not_found, read_bytes, read_json
 
 MAX_BODY_BYTES = 16 * 1024
 DESTINATION = "/v1/workspace/destinations/{destination_id}"
@@ -112,13 +118,7 @@ def log_errors(handler: SessionHandler) -> SessionHandler:
         try:
             return await handler(request, claims)
         except StoreUnavailable as exc:
-            raise Problem(
-                503,
-                "Delivery log unavailable",
-                "the delivery log database did not answer; retry",
-                kind="log-unavailable",
-                headers={"Retry-After": "2"},
-            ) from exc
+            raise log_unavailable() from exc
 
     return translated
 

@@ -28,7 +28,8 @@ def plain_text(text: str) -> str:
     return text
 
 
-def _without_null(schema: dict[str, Any]) -> None:
+def without_null(schema: dict[str, Any]) -> None:
+    """A schema of ``X | None`` as ``X`` alone, with no ``null`` default."""
     members = schema.get("anyOf")
     if members and _NULL in members:
         rest = [m for m in members if m != _NULL]
@@ -45,7 +46,7 @@ _NULL = {"type": "null"}
 # For a field typed ``X | None`` whose ``null`` is accepted as "not given" (a default
 # applies), refused by a rule of its own, or (in an answer) never sent, the field being
 # left out instead: the document shows ``X`` alone, and no ``null`` default.
-NULL_UNDOCUMENTED: Any = Field(json_schema_extra=_without_null)
+NULL_UNDOCUMENTED: Any = Field(json_schema_extra=without_null)
 
 
 def epoch_ms(text: str) -> int:

@@ -34,13 +34,14 @@ from services.portal.delivery_log_models import (
     LoggedEvent,
     LogSigningKeys,
 )
+from services.portal.problems import log_unavailable
 from services.portal.sessions import SessionClaims
 from services.portal.views import answer
 from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
 from signet.api.operations import Api, Reply, operation, problem
 from signet.ids import now_ms
 from signet.security.hash_chain import HEAD_FIELDS, SIGNING_KEY_PATH
-from signet.web import Problem, not_found
+from signet.web import not_found
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +78,7 @@ def _store_errors(handler: SessionHandler) -> SessionHandler:
             raise not_found("nothing in the delivery log matches") from exc
         except StoreUnavailable as exc:
             logger.warning("delivery log unavailable: %s", exc)
-            raise Problem(
-                503,
-                "Delivery log unavailable",
-                "the delivery log database did not answer; retry",
-                kind="log-unavailable",
-                headers={"Retry-After": "2"},
-            ) from exc
+            raise log_unavailable() from exc
 
     return translated
 

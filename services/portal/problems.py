@@ -59,6 +59,17 @@ ACTION_ERRORS: Replies = {
 }
 
 
+def log_unavailable() -> Problem:
+    """The delivery log's database did not answer: a 503 to retry, not a 500."""
+    return Problem(
+        503,
+        "Delivery log unavailable",
+        "the delivery log database did not answer; retry",
+        kind="log-unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
 def forbidden(detail: str) -> Problem:
     return Problem(403, "Forbidden", detail, kind="forbidden")
 

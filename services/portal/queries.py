@@ -14,25 +14,15 @@ from typing import Any, TypeVar
 from multidict import MultiMapping
 from pydantic import BaseModel, ConfigDict
 
+from services.portal.body_fields import without_null
 from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
 from signet.api.reading import read_strings
-
-_NULL = {"type": "null"}
 
 
 def _as_parameters(schema: dict[str, Any]) -> None:
     """An optional parameter is one that may be left out: no null branch, no null default."""
     for prop in schema.get("properties", {}).values():
-        if "default" in prop and prop["default"] is None:
-            del prop["default"]
-        members = prop.get("anyOf")
-        if members and _NULL in members:
-            rest = [m for m in members if m != _NULL]
-            del prop["anyOf"]
-            if len(rest) == 1:
-                prop.update(rest[0])
-            else:
-                prop["anyOf"] = rest
+        without_null(prop)
 
 
 class QueryModel(BaseModel):
