@@ -13,10 +13,11 @@ TEST_WORKERS ?= 4
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/typescript/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e '.[dev]'
+	npm ci --prefix sdk/typescript --no-audit --no-fund
 	touch $@
 
 install: $(STAMP) ## create .venv and install Signet with the dev tools
@@ -44,6 +45,7 @@ typecheck: $(STAMP) ## mypy --strict
 
 docs: $(STAMP) ## write the docs made from the code (docs/openapi/*.json, the field reference)
 	$(PY) -m services.docs
+	npm run --prefix sdk/typescript generate
 
 fmt: $(STAMP) ## format and fix what ruff can
 	$(VENV)/bin/ruff format .

@@ -60,3 +60,57 @@ def installed() -> Path:
         "(npm ci --prefix sdk/typescript)"
     )
     return PACKAGE
+
+
+class NodeServer:
+    """A long-running node script (a webhook receiver) whose output lines are collected.
+
+    async with NodeServer([node, "receiver.mjs"], cwd, env) as server:
+        await eventually(lambda: server.lines_with("verified"), "a verified delivery")
+    """
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self._command = command
+        self._cwd = cwd
+        self._env = {**os.environ, **env}
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.lines: list[str] = []
+
+    def lines_with(self, text: str) -> list[str]:
+        return [line for line in self.lines if text in line]
+
+    @property
+    def exited(self) -> bool:
+        return self._process is not None and self._process.returncode is not None
+
+    def describe(self) -> str:
+        state = f"exited {self._process.returncode}" if self.exited and self._process else "running"
+        return f"{' '.join(self._command[1:])} ({state}) said:\n" + "\n".join(self.lines)
+
+    async def __aenter__(self) -> NodeServer:
+        self._process = await asyncio.create_subprocess_exec(
+            *self._command,
+            cwd=self._cwd,
+            env=self._env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self._reader = asyncio.create_task(self._read(self._process))
+        return self
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            self.lines.append(line.decode(errors="replace").rstrip("\n"))
+
+    async def __aexit__(self, *exc: object) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+        if self._reader is not None:
+            await self._reader
