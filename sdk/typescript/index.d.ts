@@ -55,12 +55,17 @@ export declare class RetryPolicy implements Required<RetryOptions> {
 /** Milliseconds from a Retry-After header (delta-seconds or an HTTP date); undefined if unreadable. */
 export declare function parseRetryAfter(value: string | null | undefined, now?: number): number | undefined;
 
+/** The environment's AbortSignal (DOM or @types/node), or what the client relies on of one. */
+type Signal = typeof globalThis extends { AbortSignal: { prototype: infer S } }
+  ? S
+  : { readonly aborted: boolean };
+
 /** What the client sends through `fetch`, and reads of its answer. */
 export interface FetchInit {
   method: string;
   body: string;
   headers: Record<string, string>;
-  signal: { readonly aborted: boolean };
+  signal: Signal;
 }
 export interface FetchResponse {
   status: number;

@@ -40,6 +40,10 @@ export class SignetEventsClient {
     if (typeof publishableKey !== "string" || !publishableKey.startsWith(PUBLISHABLE_KEY_PREFIX)) {
       throw new AuthenticationError("a publishable key starts with pk_test_ or pk_live_");
     }
+    if (!isHeaderSafe(publishableKey)) {
+      // fetch would refuse the header on every attempt, which would read as a network failure.
+      throw new AuthenticationError("a publishable key is printable ASCII without spaces");
+    }
     if (!URL.canParse(baseUrl) || !["http:", "https:"].includes(new URL(baseUrl).protocol)) {
       throw new TypeError(`baseUrl must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
     }

@@ -101,6 +101,7 @@ describe("what a refusal becomes", () => {
 describe("what the constructor refuses", () => {
   test("a key that is no publishable key, and a base URL that is not http(s)", () => {
     assert.throws(() => new SignetEventsClient("sk_live_x"), AuthenticationError);
+    assert.throws(() => new SignetEventsClient("pk_live_x\n"), AuthenticationError);
     assert.throws(() => new SignetEventsClient("pk_test_x", { baseUrl: "ftp://example.com" }), TypeError);
     assert.throws(() => new SignetEventsClient("pk_test_x", { baseUrl: "nowhere" }), TypeError);
     assert.throws(() => new SignetEventsClient("pk_test_x", { maxBulkEvents: 0 }), RangeError);

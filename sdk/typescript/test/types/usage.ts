@@ -1,4 +1,5 @@
-// Compiled by `npm run check` (tsc, strict): the public types read as the README uses them.
+// Compiled by `npm run check` (tsc, strict, no environment types): the public types read
+// as the README uses them.
 
 import {
   InvalidEventError,
