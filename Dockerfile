@@ -11,9 +11,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY sdk/python ./sdk/python
 COPY signet ./signet
 COPY services ./services
-RUN pip wheel --wheel-dir /wheels .
+# Signet needs signet-sdk (sdk/python), built from this tree, not taken from an index.
+RUN pip wheel --wheel-dir /wheels ./sdk/python .
 
 # --- runtime: the wheels installed into a clean slim image, nothing else -----------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -13,10 +13,10 @@ TEST_WORKERS ?= 4
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml sdk/typescript/package-lock.json
+$(STAMP): pyproject.toml sdk/python/pyproject.toml sdk/typescript/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e './sdk/python[kafka]' -e '.[dev]'
 	npm ci --prefix sdk/typescript --no-audit --no-fund
 	touch $@
 
@@ -40,8 +40,9 @@ lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP) ## mypy --strict
+typecheck: $(STAMP) ## mypy --strict (the SDK's sources also for its oldest Python, 3.10)
 	$(VENV)/bin/mypy
+	cd sdk/python && ../../$(VENV)/bin/mypy
 
 docs: $(STAMP) ## write the docs made from the code (docs/openapi/*.json, the field reference)
 	$(PY) -m services.docs

@@ -9,7 +9,7 @@ signature:
        receiver at the dispatcher's per-destination concurrency; no Kafka, no signing
   (b1) Signet, HTTP ingest (bulk), one workspace with one webhook destination
   (b2) the same with two destinations (deliveries counted at both)
-  (c)  Signet, events written straight to Kafka by ``signet.sdk.producer``
+  (c)  Signet, events written straight to Kafka by ``signet_sdk.producer``
 For each: sustained deliveries/s at peak, then emit → receive latency p50/p95/p99 at a
 fixed offered rate of 25 % of that path's peak. The limit's peak is run three times
 (before, between and after the Signet paths) and the median is the limit. Plus the
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from signet_sdk.client import AsyncEventsClient
 
 from bench.loads import IngestLoad, KafkaLoad, LimitLoad, seed_event
 from bench.measure import PeakResult, measure_latency, measure_peak, percentile
@@ -53,7 +54,6 @@ from bench.stack import (
     ReceiverProcess,
     running_stack,
 )
-from signet.sdk.client import AsyncEventsClient
 from signet.settings import DispatcherSettings
 
 LATENCY_SHARE = 0.25

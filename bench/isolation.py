@@ -33,14 +33,14 @@ from pathlib import Path
 import aiohttp
 import orjson
 from aiohttp import web
+from signet_sdk.ids import new_id, now_ms
+from signet_sdk.signing import generate_secret
 
 from signet.dev.broker import EmbeddedBroker, free_port
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics, ensure_topics
 from signet.records import codec
 from signet.records.model import Delivery, Destination, SigningSecret, WorkspaceConfig
-from signet.sdk.signing import generate_secret
 from signet.security.secrets import MasterKeyRing, generate_master_key, hint, secret_aad
 from signet.settings import CommonSettings
 

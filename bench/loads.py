@@ -6,8 +6,8 @@ tick (50 ms) emits what the rate says is due, whether or not earlier events arri
 
 - limit: a plain aiohttp client POSTing the body Signet would deliver straight to the
   receiver (no Kafka, no signing), ``concurrency`` requests at a time.
-- ingest: Signet's HTTP ingest, bulk requests through :class:`signet.sdk.client.AsyncEventsClient`.
-- kafka: straight to ``signet.events`` with :class:`signet.sdk.producer.EventProducer`.
+- ingest: Signet's HTTP ingest, bulk requests through :class:`signet_sdk.client.AsyncEventsClient`.
+- kafka: straight to ``signet.events`` with :class:`signet_sdk.producer.EventProducer`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 import aiohttp
 import orjson
+from signet_sdk.client import AsyncEventsClient, AuthenticationError
 
 from signet.dev.devstack.info import SEED_EVENT, SEED_PAYLOAD, SEED_RESOURCE, SEED_RESOURCE_ID
-from signet.sdk.client import AsyncEventsClient, AuthenticationError
-from signet.sdk.producer import EventProducer
+from signet.producer import EventProducer
 from signet.settings import CommonSettings
 
 TICK_SECONDS = 0.05

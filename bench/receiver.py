@@ -4,7 +4,7 @@
 
 Routes, on loopback only:
 - ``POST /hook/{name}``: a delivery. With a key registered for ``name`` the signature is
-  verified (:class:`signet.sdk.verify.WebhookVerifier`) and a request that fails is counted
+  verified (:class:`signet_sdk.verify.WebhookVerifier`) and a request that fails is counted
   as ``rejected`` (answered 400); without one (the limit run: no signing) it is counted
   unverified. The body's ``sent_at_ns`` (put there by the load generator, inside ``data``
   for Signet deliveries) gives the emit → receive latency.
@@ -26,8 +26,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-
-from signet.sdk.verify import SignatureError, WebhookVerifier
+from signet_sdk.verify import SignatureError, WebhookVerifier
 
 
 class Tally:

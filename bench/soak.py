@@ -9,7 +9,7 @@ and the benchmark receiver, which verifies every signature. First path (b)'s pea
 bulk ingest → one webhook destination), briefly, unless ``--rate`` is given; then 25 % of
 it for ``--minutes``, through the HTTP ingest as a careful client sends: every event has
 its own idempotency key, and 429, 5xx, timeouts and connection errors are retried with
-backoff (``signet.sdk.client``) and, when its attempts run out, again with the same keys, so
+backoff (``signet_sdk.client``) and, when its attempts run out, again with the same keys, so
 a retry never delivers twice. Halfway, the broker is frozen (SIGSTOP) for
 ``--freeze-seconds`` and thawed (SIGCONT).
 
@@ -41,6 +41,7 @@ from typing import Any
 
 import aiohttp
 from rich.console import Console
+from signet_sdk.client import RETRY_STATUSES, ClientError, UnavailableError
 
 from bench.e2e import IDLE_SETTLE_SECONDS, LATENCY_SHARE, on_stack, parse_setting, stack_names_of
 from bench.loads import IngestLoad, seed_event
@@ -55,7 +56,6 @@ from bench.stack import (
     rss_mb,
     stack_processes,
 )
-from signet.sdk.client import RETRY_STATUSES, ClientError, UnavailableError
 
 BATCH = 250  # path (b)'s peak, as bench.e2e sends it
 INGEST_CONCURRENCY = 4

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from signet.client import ClientError, EventsClient, InvalidEventError
+from signet_sdk.client import ClientError, EventsClient, InvalidEventError
 
 ORDER = {
     "order_id": "ord_lannister_77",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from signet.client import AsyncEventsClient
+from signet_sdk.client import AsyncEventsClient
 
 
 async def emit_many(key: str, url: str, count: int) -> None:

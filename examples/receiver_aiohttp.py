@@ -14,8 +14,7 @@ import argparse
 from typing import Any
 
 from aiohttp import web
-
-from signet.verify import InMemoryReplayCache, ReplayError, SignatureError, WebhookVerifier
+from signet_sdk.verify import InMemoryReplayCache, ReplayError, SignatureError, WebhookVerifier
 
 VERIFIER: web.AppKey[WebhookVerifier] = web.AppKey("verifier", WebhookVerifier)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import make_server
 
-from signet.verify import InMemoryReplayCache, ReplayError, SignatureError, WebhookVerifier
+from signet_sdk.verify import InMemoryReplayCache, ReplayError, SignatureError, WebhookVerifier
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 

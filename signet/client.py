@@ -1,9 +1,9 @@
 """The HTTP events client: the stable public import path.
 
-The code lives in :mod:`signet.sdk.client`; ``signet/sdk/`` keeps the SDK together.
+The code lives in the SDK, :mod:`signet_sdk.client` (``pip install signet-sdk``).
 """
 
-from signet.sdk.client import (
+from signet_sdk.client import (
     AsyncEventsClient,
     AuthenticationError,
     BulkItem,

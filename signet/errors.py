@@ -11,18 +11,28 @@
     └── CommandTimeoutError        the router did not apply a command in time   retriable=True
 
 Policy lives on the class: callers ask ``exc.retriable`` instead of chaining isinstance
-checks. Services add their own subclasses (``services/*/errors.py``).
+checks. Services add their own subclasses (``services/*/errors.py``). The root and
+``BrokerError`` are the SDK's (:mod:`signet_sdk.errors`): its client, verifier and direct
+producer raise into the same tree.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from signet_sdk.errors import BrokerError, SignetError
 
-class SignetError(Exception):
-    """Root of every error Signet raises on purpose."""
-
-    retriable: ClassVar[bool] = False
+__all__ = [
+    "BrokerError",
+    "CodecError",
+    "CommandTimeoutError",
+    "ConfigurationError",
+    "DestinationRefused",
+    "InvalidRecordError",
+    "SecretError",
+    "SignetError",
+    "UnknownSchemaError",
+]
 
 
 class ConfigurationError(SignetError):
@@ -47,12 +57,6 @@ class SecretError(SignetError):
 
 class DestinationRefused(SignetError):
     """A destination URL Signet will not connect to (private address, plain http, …)."""
-
-
-class BrokerError(SignetError):
-    """Kafka refused a request or did not answer in time."""
-
-    retriable: ClassVar[bool] = True
 
 
 class CommandTimeoutError(SignetError):

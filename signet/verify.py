@@ -1,9 +1,9 @@
 """Verifying a delivery: the stable public import path.
 
-The code lives in :mod:`signet.sdk.verify`; ``signet/sdk/`` keeps the SDK together.
+The code lives in the SDK, :mod:`signet_sdk.verify` (``pip install signet-sdk``).
 """
 
-from signet.sdk.verify import (
+from signet_sdk.verify import (
     DEFAULT_TOLERANCE_SECONDS,
     InMemoryReplayCache,
     ReplayCache,

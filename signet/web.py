@@ -14,10 +14,10 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pydantic import Field
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors
+from signet_sdk.contract.models import Answer
 
 import signet
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
-from signet.api.models import Answer
 from signet.api.operations import Api, Operation, Reply, problem
 from signet.kafka.health import KafkaHealth
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from signet_sdk.retry_after import parse_retry_after
 from yarl import URL
 
 from services.alerter.errors import (
@@ -40,7 +41,6 @@ from services.alerter.metrics import AlerterMetrics
 from signet import __version__
 from signet.backoff import Backoff
 from signet.errors import DestinationRefused
-from signet.sdk.retry_after import parse_retry_after
 from signet.security.ssrf import DestinationGuard
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,12 @@ import logging
 from collections import OrderedDict
 from functools import partial
 
+from signet_sdk.ids import derived_id, now_ms
+
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.outcomes import OutcomeWriter
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
-from signet.ids import derived_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec

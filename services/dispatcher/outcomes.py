@@ -12,11 +12,12 @@ import logging
 from collections.abc import Mapping
 from functools import partial
 
+from signet_sdk.ids import new_id, now_ms
+
 from services.dispatcher.policy import Verdict
 from services.dispatcher.results import AttemptResult
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics, outcome_headers
 from signet.records import codec

@@ -25,6 +25,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from signet_sdk.ids import now_ms
+from signet_sdk.signing import SigningError, sign_delivery
+
 from services.dispatcher.breaker import Admission, CircuitBreakers, Decision
 from services.dispatcher.disabling import DestinationDisabler
 from services.dispatcher.errors import DestinationUnavailable
@@ -46,7 +49,6 @@ from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
 from signet.errors import InvalidRecordError, SecretError
-from signet.ids import now_ms
 from signet.kafka.consumer import RecordingGate
 from signet.records import codec
 from signet.records.model import (
@@ -57,7 +59,6 @@ from signet.records.model import (
     WorkspaceConfig,
 )
 from signet.records.payload import iso_utc_ms
-from signet.sdk.signing import SigningError, sign_delivery
 
 
 class AttemptSender(Protocol):

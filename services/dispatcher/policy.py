@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from signet_sdk.retry_after import parse_retry_after
+
 from services.dispatcher.results import AttemptResult, ErrorKind
-from signet.sdk.retry_after import parse_retry_after
 
 HONOURS_RETRY_AFTER = frozenset({429, 503})
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from signet_sdk.ids import now_ms
+
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.schedule import tier_for
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
-from signet.ids import now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics, tier_label
 from signet.records import codec

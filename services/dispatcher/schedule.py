@@ -23,9 +23,10 @@ import random
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
+
 from signet.kafka.topics import RETRY_TIERS_SECONDS
 from signet.records.model import RetryPolicy
-from signet.sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet.settings import DispatcherSettings
 
 

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from signet.api.fields import FieldError, FieldErrorCode
-from signet.ids import now_ms
+from signet_sdk.contract.fields import FieldError, FieldErrorCode
+from signet_sdk.ids import now_ms
+
 from signet.kafka.config_view import KeyMatch
 from signet.web import Problem
 

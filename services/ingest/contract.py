@@ -1,6 +1,6 @@
 """The ingest's HTTP contract: the models of its requests and answers, and its replies.
 
-The event body is :class:`signet.records.event_input.EventBody`, the rules every event
+The event body is :class:`signet_sdk.contract.events.EventBody`, the rules every event
 meets wherever it enters. Limits come from the running settings (:class:`Limits`), and
 the models are made from them when the app is built (:meth:`Contract.of`), so the same
 model validates a request and states its limits in ``/openapi.json``.
@@ -20,14 +20,14 @@ from pydantic import (
     create_model,
     with_config,
 )
+from signet_sdk.contract.events import EventBody, IdempotencyKey, event_body
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
+from signet_sdk.contract.models import Answer, Body
+from signet_sdk.contract.models import Problem as ProblemBody
+from signet_sdk.contract.rules import body_errors, few_unknown, optional_not_null
 from typing_extensions import TypedDict
 
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
-from signet.api.models import Answer, Body
-from signet.api.models import Problem as ProblemBody
 from signet.api.operations import Reply, SecurityScheme, problem
-from signet.api.rules import body_errors, few_unknown, optional_not_null
-from signet.records.event_input import EventBody, IdempotencyKey, event_body
 from signet.web import Problem
 
 EVENTS_ROUTE = "/v1/events"

@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from aiohttp import web
+from signet_sdk.contract.events import EventInput, EventInputError, parse_event
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors
+from signet_sdk.contract.models import Answer
 
 from services.ingest import problems
 from services.ingest.auth import AUTHORIZATION, PublishableKeyAuth
@@ -41,12 +44,9 @@ from services.ingest.contract import (
 from services.ingest.errors import IdempotencyConflictError
 from services.ingest.intake import Accepted, EventIntake
 from services.ingest.metrics import IngestMetrics
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
-from signet.api.models import Answer
 from signet.api.operations import operation
 from signet.api.reading import read_strings
 from signet.errors import BrokerError
-from signet.records.event_input import EventInput, EventInputError, parse_event
 from signet.web import Problem, invalid_request, read_json
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]

@@ -1,7 +1,7 @@
 """Produce an event once per idempotency key, also under concurrent duplicate requests.
 
 The event id itself needs no memory: it is derived from (workspace, key)
-(:func:`signet.records.event_input.event_id_for`), so every replica answers the same id. What
+(:func:`signet_sdk.contract.events.event_id_for`), so every replica answers the same id. What
 this module adds is *not producing a second record*: an in-memory cache, bounded in time
 (``idempotency_ttl_seconds``, 24 h) and size (``idempotency_cache_size``), remembers keys
 whose record the broker acknowledged; a request arriving while the first one with the

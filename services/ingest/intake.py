@@ -17,12 +17,13 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from signet_sdk.contract.events import EventInput, EventSource
+
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.metrics import IngestMetrics
 from signet.errors import BrokerError
 from signet.kafka.clients import AsyncProducer
 from signet.records import codec
-from signet.records.event_input import EventInput, EventSource
 from signet.records.model import Event
 
 
@@ -55,9 +56,8 @@ class EventIntake:
         event_id = item.event_id(workspace_id)
 
         async def produce() -> None:
-            await self._publish(
-                item.to_event(workspace_id, event_id=event_id, source=EventSource.HTTP)
-            )
+            record = item.to_record(workspace_id, event_id=event_id, source=EventSource.HTTP)
+            await self._publish(Event(**record))
 
         if item.idempotency_key is None:
             await produce()

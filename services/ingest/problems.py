@@ -9,8 +9,9 @@ a bulk result entry, fields are relative to that event, and ``""`` is the event 
 
 from __future__ import annotations
 
+from signet_sdk.contract.fields import FieldError, FieldErrorCode
+
 from services.ingest.errors import IdempotencyConflictError
-from signet.api.fields import FieldError, FieldErrorCode
 from signet.errors import BrokerError
 from signet.web import Problem
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiohttp import web
+from signet_sdk.ids import now_ms
 
 from services.portal import commands
 from services.portal.auth import SESSION_TOKEN, SessionGuard, SessionHandler
@@ -52,7 +53,6 @@ from services.portal.signing_secrets import SchemeCatalog
 from services.portal.views import answer, destination_fields, primary_secret
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import parse_model, read_model
-from signet.ids import now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records.model import Destination, DestinationType, WorkspaceConfig

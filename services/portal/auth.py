@@ -12,12 +12,12 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from signet_sdk.ids import now_ms
 
 from services.portal.errors import SessionError
 from services.portal.problems import forbidden
 from services.portal.sessions import SessionClaims, SessionSigner, normalize_origin
 from signet.api.operations import SecurityScheme
-from signet.ids import now_ms
 from signet.web import Handler, unauthorized
 
 SessionHandler = Callable[[web.Request, SessionClaims], Awaitable[web.StreamResponse]]

@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
-
-from signet.api.fields import FieldErrorCode, RuleError
+from signet_sdk.contract.fields import FieldErrorCode, RuleError
 
 TIME_MAX_LEN = 40
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

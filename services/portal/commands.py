@@ -12,9 +12,10 @@ import logging
 import time
 from typing import Protocol
 
+from signet_sdk.ids import new_id, now_ms
+
 from services.portal.metrics import PortalMetrics
 from signet.errors import BrokerError, CommandTimeoutError
-from signet.ids import new_id, now_ms
 from signet.records import codec
 from signet.records.model import (
     CommandKind,

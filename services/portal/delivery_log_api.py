@@ -18,6 +18,8 @@ from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors
+from signet_sdk.ids import now_ms
 
 from services.portal.auth import SESSION_TOKEN, SessionGuard
 from services.portal.delivery_log.chain import is_name
@@ -37,9 +39,7 @@ from services.portal.delivery_log_models import (
 from services.portal.problems import log_unavailable
 from services.portal.sessions import SessionClaims
 from services.portal.views import answer
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
 from signet.api.operations import Api, Reply, operation, problem
-from signet.ids import now_ms
 from signet.security.hash_chain import HEAD_FIELDS, SIGNING_KEY_PATH
 from signet.web import not_found
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import Field
+from signet_sdk.contract.models import Answer
 
 from services.portal.delivery_log.store import (
     AttemptRecord,
@@ -21,7 +22,6 @@ from services.portal.delivery_log.store import (
     EventRecord,
 )
 from services.portal.views import Time, at, iso
-from signet.api.models import Answer
 from signet.records.model import OutcomeStatus
 
 

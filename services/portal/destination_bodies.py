@@ -6,7 +6,7 @@ and rule of a webhook destination and a Slack alert channel, declared once.
 ``PATCH …/{destination_id}`` a :class:`DestinationPatch`. Ranges are ``Field``
 constraints over this module's constants, so the validation, its field errors and the
 OpenAPI document read the same numbers. Rules a schema cannot say are validators here,
-raising :class:`~signet.api.fields.RuleError` so they name their field like any other:
+raising :class:`~signet_sdk.contract.fields.RuleError` so they name their field like any other:
 the URL checks (https unless ``SIGNET_ALLOW_INSECURE_DESTINATIONS``, no credentials,
 the shape of a Slack URL), the secret formats of each signature scheme, the schemes this
 deployment offers. What depends on the deployment reaches them as the validation context,
@@ -35,13 +35,19 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from signet_sdk.contract.fields import (
+    FieldError,
+    FieldErrorCode,
+    FieldErrors,
+    RuleError,
+    field_errors,
+)
+from signet_sdk.contract.models import Body
+from signet_sdk.signing import InvalidSecretError
 
 from services.portal.body_fields import NULL_UNDOCUMENTED, plain_text
 from services.portal.signing_secrets import SchemeCatalog
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors, RuleError, field_errors
-from signet.api.models import Body
 from signet.records.model import DestinationType, SignatureScheme
-from signet.sdk.signing import InvalidSecretError
 
 NAME_MAX = 100
 URL_MAX = 2048

@@ -13,6 +13,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from signet_sdk.contract.models import given
+from signet_sdk.ids import new_id
+from signet_sdk.signing import SecretMaterial
+
 from services.portal.destination_bodies import (
     LOCAL_SLACK_HOSTS,
     SLACK_PATHS,
@@ -28,8 +32,6 @@ from services.portal.destination_bodies import (
     slack_url_error,
 )
 from services.portal.signing_secrets import SchemeCatalog
-from signet.api.models import given
-from signet.ids import new_id
 from signet.records.model import (
     Destination,
     DestinationType,
@@ -38,7 +40,6 @@ from signet.records.model import (
     SigningSecret,
 )
 from signet.records.model import RetryPolicy as RetryPolicyRecord
-from signet.sdk.signing import SecretMaterial
 from signet.security.secrets import MasterKeyRing, hint, secret_aad, slack_url_aad
 
 # The rules live with the bodies; docs tests read these from here too.
@@ -93,7 +94,7 @@ class DestinationBuilder:
     # -- reading ---------------------------------------------------------------------------
 
     def read_new(self, raw: bytes, kind: DestinationType | None = None) -> NewBody:
-        """A create body, or :class:`~signet.api.fields.FieldErrors` naming each field
+        """A create body, or :class:`~signet_sdk.contract.fields.FieldErrors` naming each field
         (``kind``: what :func:`destination_kind` said of ``raw``, if it was asked)."""
         return read_new_destination(raw, BodyRules(self._rules, self._schemes), kind)
 

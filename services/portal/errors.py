@@ -2,7 +2,7 @@
 
 SignetError
 ├── FieldErrors           a request breaks its rules; one error per field
-│                         (signet.api.fields: the shape ingest answers too)
+│                         (signet_sdk.contract.fields: the shape ingest answers too)
 └── PortalError
     └── SessionError      a session token that is garbled, forged or expired
 """

@@ -13,7 +13,8 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from signet.ids import new_id
+from signet_sdk.ids import new_id
+
 from signet.records.model import Environment, PublishableKey
 
 _ALPHABET = string.ascii_letters + string.digits

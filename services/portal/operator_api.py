@@ -14,6 +14,9 @@ from typing import Annotated
 from aiohttp import web
 from multidict import MultiMapping
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
+from signet_sdk.contract.models import Body
+from signet_sdk.ids import new_id, now_ms
 
 from services.portal import commands
 from services.portal.auth import OPERATOR_KEY, OperatorGuard
@@ -42,11 +45,8 @@ from services.portal.views import (
     key_view,
     workspace_view,
 )
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
-from signet.api.models import Body
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import read_model, read_strings
-from signet.ids import new_id, now_ms
 from signet.records.model import Environment, WorkspaceConfig
 from signet.web import Problem, not_found
 

@@ -16,11 +16,11 @@ from typing import Literal
 
 import orjson
 from pydantic import Field
+from signet_sdk.contract.models import Answer
+from signet_sdk.ids import new_id
 
 from services.portal.delivery_log.store import AttemptRecord
 from services.portal.views import Time, iso
-from signet.api.models import Answer
-from signet.ids import new_id
 from signet.records.model import Delivery, Destination, Event
 from signet.records.payload import delivery_id, render_body
 

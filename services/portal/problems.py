@@ -1,7 +1,7 @@
 """The portal's problem+json answers, the middleware translating domain errors to them,
 and how its operations document them.
 
-Domain modules raise :class:`~signet.api.fields.FieldErrors`, :class:`BrokerError` or
+Domain modules raise :class:`~signet_sdk.contract.fields.FieldErrors`, :class:`BrokerError` or
 :class:`CommandTimeoutError`; only here do they become HTTP statuses.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from signet_sdk.contract.fields import FieldErrors
 
 from services.portal.commands import ConfigReader
-from signet.api.fields import FieldErrors
 from signet.api.operations import Reply, problem
 from signet.errors import BrokerError, CommandTimeoutError
 from signet.web import Handler, Problem, invalid_request

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from multidict import MultiMapping
 from pydantic import BaseModel, ConfigDict
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors
 
 from services.portal.body_fields import without_null
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
 from signet.api.reading import read_strings
 
 

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
+from signet_sdk.contract.fields import FieldErrorCode, RuleError
+from signet_sdk.contract.models import Answer, Body
+from signet_sdk.ids import new_id
+from signet_sdk.ids import now_ms as clock_ms
 
 from services.portal.body_fields import NULL_UNDOCUMENTED, TimeText, epoch_ms
 from services.portal.delivery_log.store import DeliveryRecord
 from services.portal.views import Time
-from signet.api.fields import FieldErrorCode, RuleError
-from signet.api.models import Answer, Body
 from signet.backoff import Backoff
 from signet.errors import BrokerError
-from signet.ids import new_id
-from signet.ids import now_ms as clock_ms
 from signet.kafka.clients import AsyncProducer
 from signet.records import codec
 from signet.records.model import Delivery

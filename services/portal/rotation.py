@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
+from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors
+from signet_sdk.contract.models import Body
+from signet_sdk.ids import new_id
+from signet_sdk.signing import InvalidSecretError, SecretMaterial
 
 from services.portal.body_fields import NULL_UNDOCUMENTED, plain_text
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.views import DestinationInfo
-from signet.api.fields import FieldError, FieldErrorCode, FieldErrors
-from signet.api.models import Body
-from signet.ids import new_id
 from signet.records.model import Destination, SignatureScheme, SigningSecret
-from signet.sdk.signing import InvalidSecretError, SecretMaterial
 from signet.security.secrets import MasterKeyRing, hint, secret_aad
 
 DEFAULT_OVERLAP_SECONDS = 24 * 3600

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from signet_sdk.ids import new_id
 
 from services.portal.errors import SessionError
 from signet.errors import ConfigurationError
-from signet.ids import new_id
 from signet.security.secrets import MasterKeyRing
 
 TOKEN_PREFIX = "sess_"  # noqa: S105 - a label, not a secret

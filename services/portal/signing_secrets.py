@@ -1,6 +1,6 @@
 """Which secret each signature scheme takes: generate one, or check a customer's own.
 
-A thin seam over ``signet.sdk.signing`` (the same functions the dispatcher signs with decide
+A thin seam over ``signet_sdk.signing`` (the same functions the dispatcher signs with decide
 what the portal accepts, so a stored secret is always one the dispatcher can use). The
 catalog also says which schemes a destination may choose in this deployment.
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from signet_sdk import signing
+from signet_sdk.signing import SecretMaterial
+
 from signet.records.model import SignatureScheme
-from signet.sdk import signing
-from signet.sdk.signing import SecretMaterial
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,11 +15,11 @@ from typing import Annotated
 
 from aiohttp import web
 from pydantic import Field
+from signet_sdk.contract.models import Answer
 
 from services.portal.body_fields import NULL_UNDOCUMENTED
 from services.portal.destination_bodies import RetryPolicy
 from services.portal.sessions import Role, SessionClaims
-from signet.api.models import Answer
 from signet.records.model import (
     Destination,
     DestinationType,

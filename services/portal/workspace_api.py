@@ -10,6 +10,7 @@ route declares its operation next to its handler; the bodies are
 from __future__ import annotations
 
 from aiohttp import web
+from signet_sdk.ids import now_ms
 
 from services.portal import commands
 from services.portal.auth import SESSION_TOKEN, SessionGuard, SessionHandler
@@ -38,7 +39,6 @@ from services.portal.views import (
     session_workspace_view,
 )
 from signet.api.operations import Api, Reply, operation, problem
-from signet.ids import now_ms
 from signet.records.model import Destination, WorkspaceConfig
 from signet.web import not_found, read_bytes
 

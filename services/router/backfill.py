@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from signet_sdk.kafka_errors import kafka_error_of
 
 from signet.errors import BrokerError
-from signet.kafka.errors import kafka_error_of
 from signet.kafka.health import ClientState
 from signet.kafka.topics import consumer_client_config
 from signet.runner import request_restart

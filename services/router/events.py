@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from signet_sdk.ids import now_ms
+
 from signet.errors import CodecError, SignetError
-from signet.ids import now_ms
 from signet.kafka.topics import Topics
 from signet.records import codec
 from signet.records.model import Event, WorkspaceConfig

@@ -34,8 +34,8 @@ from typing import Any
 
 from aiokafka import errors as aiokafka_errors
 from confluent_kafka import KafkaException
+from signet_sdk.kafka_errors import kafka_error_of
 
-from signet.kafka.errors import kafka_error_of
 from signet.kafka.health import ClientState
 from signet.runner import request_restart
 

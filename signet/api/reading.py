@@ -7,8 +7,8 @@ from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from signet_sdk.contract.fields import FieldErrors, field_errors
 
-from signet.api.fields import FieldErrors, field_errors
 from signet.web import read_bytes
 
 M = TypeVar("M", bound=BaseModel)

@@ -3,7 +3,7 @@
 The portal's OpenAPI document describes them as its ``webhooks`` entry, so receivers and
 SDKs can be typed from it. The bytes themselves are made elsewhere —
 :func:`signet.records.payload.render_body` and the signature schemes of
-:mod:`signet.sdk.signing` — and tests/signet/api/test_webhook.py holds these models to
+:mod:`signet_sdk.signing` — and tests/signet/api/test_webhook.py holds these models to
 what those produce.
 """
 
@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ConfigDict, Field
-
-from signet.api.models import Answer
+from signet_sdk.contract.models import Answer
 
 EVENT_WEBHOOK = "event"
 
@@ -43,7 +42,7 @@ class WebhookBody(Answer):
 class WebhookHeaders(Answer):
     """The headers of a delivery. Which signature headers come depends on the
     destination's `signature_scheme`; `webhook-id` comes with every scheme. (The names
-    are those of :mod:`signet.sdk.signing.headers`; the test holds them to it.)"""
+    are those of :mod:`signet_sdk.signing.headers`; the test holds them to it.)"""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 

@@ -22,11 +22,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import Counter
+from signet_sdk.ids import now_ms
+from signet_sdk.kafka_errors import is_dead_producer, kafka_error_of
 
 from signet.backoff import Pause, retry_until_done
 from signet.errors import BrokerError, SignetError
-from signet.ids import now_ms
-from signet.kafka.errors import is_dead_producer, kafka_error_of
 from signet.kafka.health import ClientState
 from signet.kafka.metrics import KafkaMetrics
 from signet.kafka.topics import Topics, kafka_client_config

@@ -1,7 +1,8 @@
 """Avro single-object encoding of every Signet record.
 
 Wire format (Avro spec, "Single object encoding"): ``C3 01`` + the 8-byte little-endian
-CRC-64-AVRO fingerprint of the writer schema's canonical form + the Avro binary body. Any
+CRC-64-AVRO fingerprint of the writer schema's canonical form + the Avro binary body
+(:mod:`signet_sdk.wire`, whose direct producer writes ``signet.Event`` the same way). Any
 record names its own schema without a registry; a reader resolves an older writer schema
 (kept in ``schemas/history/``) to the current one, so fields added with defaults appear.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import struct
 import types
 import typing
 from collections.abc import Callable
@@ -21,24 +21,17 @@ from typing import Any, TypeVar
 
 import fastavro
 import fastavro.schema
+from signet_sdk.wire import MAGIC, fingerprint
 
 from signet.errors import CodecError, UnknownSchemaError
 from signet.records.model import TOP_LEVEL_RECORDS, Record
 
-MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 # The Avro contract ships inside the package (``schemas/`` at the repository root links here).
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 R = TypeVar("R", bound=Record)
 Converter = Callable[[Any], Any]
-
-
-def fingerprint(schema: Any) -> bytes:
-    """CRC-64-AVRO fingerprint of a parsed schema, as the 8 little-endian wire bytes."""
-    canonical = fastavro.schema.to_parsing_canonical_form(schema)
-    value = int(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"), 16)
-    return struct.pack("<Q", value)
 
 
 @dataclasses.dataclass(slots=True, frozen=True)

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
 
+# A destination's field type, named here beside the records' own enums.
+from signet_sdk.signing.schemes import SignatureScheme as SignatureScheme
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -21,14 +24,6 @@ class Environment(StrEnum):
 class DestinationType(StrEnum):
     WEBHOOK = "webhook"
     SLACK = "slack"
-
-
-class SignatureScheme(StrEnum):
-    STANDARD_WEBHOOKS = "standard-webhooks"
-    STANDARD_WEBHOOKS_ED25519 = "standard-webhooks-ed25519"
-    HMAC_SHA256 = "hmac-sha256"
-    HMAC_SHA512 = "hmac-sha512"
-    GITHUB = "github"
 
 
 class CommandKind(StrEnum):

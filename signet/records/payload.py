@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from signet_sdk.ids import derived_id
 
 from signet.errors import InvalidRecordError
-from signet.ids import derived_id
 from signet.records.model import Event
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -22,8 +22,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from signet_sdk.ids import new_id, now_ms
+
 from signet.errors import SignetError
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.topics import Topics

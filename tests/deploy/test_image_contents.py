@@ -12,7 +12,9 @@ from pathlib import Path
 
 from tests.deploy.chart import ROOT
 
-CONTEXT = ("pyproject.toml", "README.md", "signet", "services")  # the Dockerfile's COPYs
+# The Dockerfile's COPYs
+CONTEXT = ("pyproject.toml", "README.md", "sdk/python", "signet", "services")
+SDK_DATA = {"signet_sdk/py.typed", "signet_sdk/schemas/signet.Event.avsc"}
 
 
 def _package_files() -> set[str]:
@@ -32,12 +34,16 @@ def test_the_wheel_carries_every_data_file(tmp_path: Path) -> None:
     for name in CONTEXT:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, context / name, ignore=ignore)
+            ignore_tests = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+            shutil.copytree(
+                source, context / name, ignore=ignore_tests if "sdk" in name else ignore
+            )
         else:
             shutil.copy2(source, context / name)
-    # As the Dockerfile's `pip wheel .`, without the dependencies (only our wheel matters).
+    # As the Dockerfile's `pip wheel ./sdk/python .`, without the dependencies.
+    wheel_command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path)]
     result = subprocess.run(  # noqa: S603 - our own arguments
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), "."],
+        [*wheel_command, "./sdk/python", "."],
         cwd=context,
         capture_output=True,
         text=True,
@@ -53,3 +59,7 @@ def test_the_wheel_carries_every_data_file(tmp_path: Path) -> None:
     assert "signet/records/schemas/signet.Event.avsc" in expected
     missing = sorted(expected - packed)
     assert not missing, f"the image would lack {missing}: add them to package-data"
+    (sdk_wheel,) = tmp_path.glob("signet_sdk-*.whl")
+    with zipfile.ZipFile(sdk_wheel) as archive:
+        sdk_packed = set(archive.namelist())
+    assert sdk_packed >= SDK_DATA, sorted(SDK_DATA - sdk_packed)

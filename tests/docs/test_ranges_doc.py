@@ -18,6 +18,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from signet_sdk.client import MAX_BULK_EVENTS
+from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
+from signet_sdk.signing.hmac_sha256 import MAX_SECRET_CHARS, MIN_SECRET_CHARS
+from signet_sdk.signing.standard_webhooks import KEY_SIZES
+
 from bench.soak import GIVE_UP_SECONDS
 from bench.soak import MAX_IN_FLIGHT as SOAK_MAX_IN_FLIGHT
 from services.dispatcher.app import RATE_WAIT_SECONDS
@@ -30,10 +35,6 @@ from services.portal.destination_bodies import (
 from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
 from signet.kafka.topics import BATCHING_FETCH, RETRY_TIERS_SECONDS
-from signet.sdk.client import MAX_BULK_EVENTS
-from signet.sdk.retry_after import MAX_RETRY_AFTER_SECONDS
-from signet.sdk.signing.hmac_sha256 import MAX_SECRET_CHARS, MIN_SECRET_CHARS
-from signet.sdk.signing.standard_webhooks import KEY_SIZES
 from signet.settings import CommonSettings, DispatcherSettings, IngestSettings
 from tests.docs.doc_text import (
     INLINE_CODE,
@@ -118,13 +119,13 @@ RANGES: tuple[Range, ...] = (
         "docs/receiving-webhooks.md",
         rf"after base64-decoding \(({NUMBER}){DASH}({NUMBER} bytes)\)",
         KEY_SIZES,
-        "signet.sdk.signing.standard_webhooks.KEY_SIZES",
+        "signet_sdk.signing.standard_webhooks.KEY_SIZES",
     ),
     Range(
         "docs/receiving-webhooks.md",
         rf"used whole \(({NUMBER}){DASH}({NUMBER}) characters\)",
         (MIN_SECRET_CHARS, MAX_SECRET_CHARS),
-        "signet.sdk.signing.hmac_sha256.MIN_SECRET_CHARS, MAX_SECRET_CHARS",
+        "signet_sdk.signing.hmac_sha256.MIN_SECRET_CHARS, MAX_SECRET_CHARS",
     ),
     # The dispatcher's timing.
     Range(
@@ -137,7 +138,7 @@ RANGES: tuple[Range, ...] = (
         "docs/delivery.md",
         r"the delay is clamped to \[the schedule's delay, (\d+ h)\]",
         (MAX_RETRY_AFTER_SECONDS,),
-        "signet.sdk.retry_after.MAX_RETRY_AFTER_SECONDS",
+        "signet_sdk.retry_after.MAX_RETRY_AFTER_SECONDS",
     ),
     Range(
         "docs/delivery.md",
@@ -180,7 +181,7 @@ RANGES: tuple[Range, ...] = (
         "docs/getting-started.md",
         rf"`emit_bulk` sends up to ({NUMBER}) events a request",
         (MAX_BULK_EVENTS,),
-        "signet.sdk.client.MAX_BULK_EVENTS",
+        "signet_sdk.client.MAX_BULK_EVENTS",
     ),
     Range(
         "docs/getting-started.md",

@@ -1,7 +1,7 @@
 """The verification code of ``docs/receiving-webhooks.md`` verifies what Signet signs.
 
 Each ``<!-- verify:LANG -->`` block is run as written (Python in-process, Node and Go as
-child processes when the machine has them) against signatures made by ``signet.sdk.signing``
+child processes when the machine has them) against signatures made by ``signet_sdk.signing``
 during a rotation: both secrets verify (the newest only, for `github`), a stranger's
 secret, a changed body and a stale timestamp do not.
 """
@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-
-from signet.sdk.signing import generate_secret, sign_delivery
+from signet_sdk.signing import generate_secret, sign_delivery
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "receiving-webhooks.md"
 BODY = b'{"id":"evt_doc","type":"order.completed","data":{"total":12900}}'

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings
+from signet_sdk.signing.base import DEFAULT_TOLERANCE_SECONDS
 
 from services.dispatcher.consumer import DeliveryConsumer
 from services.dispatcher.limits import SLOW_SECONDS, STUCK_SECONDS
@@ -37,7 +38,6 @@ from services.router.apply import APPLIED_COMMANDS_KEPT
 from signet.kafka.config_view import FETCH_WAIT_MAX_MS as CONFIG_VIEW_FETCH_WAIT_MAX_MS
 from signet.kafka.topics import RETRY_TIERS_SECONDS, tier_label
 from signet.runner import GC_THRESHOLDS
-from signet.sdk.signing.base import DEFAULT_TOLERANCE_SECONDS
 from signet.settings import (
     DEFAULT_RETRY_DELAYS_SECONDS,
     AlerterSettings,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from signet.sdk.producer import EventProducer
+from signet.producer import EventProducer
 from tests.faults.conftest import FaultStack, ServiceSettings
 from tests.faults.workspace import add_webhook, create_workspace, wait_until_delivered
 from tests.receiver import Receiver, Reply

@@ -16,7 +16,7 @@ from signet.errors import BrokerError
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.metrics import KafkaMetrics
 from signet.kafka.topics import Topics
-from signet.sdk.producer import EventProducer
+from signet.producer import EventProducer
 from signet.settings import CommonSettings
 from tests.eventually import eventually
 from tests.faults.conftest import FreezableBroker

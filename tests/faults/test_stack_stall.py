@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from signet.sdk.producer import EventProducer
+from signet.producer import EventProducer
 from tests.eventually import eventually
 from tests.faults.conftest import FaultStack, ServiceSettings
 from tests.faults.workspace import (

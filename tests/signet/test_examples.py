@@ -14,10 +14,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from signet_sdk.signing import generate_secret, sign_delivery
 
 from services.ingest.app import IngestApp
 from signet.dev.broker import free_port
-from signet.sdk.signing import generate_secret, sign_delivery
 from signet.verify import InMemoryReplayCache, WebhookVerifier
 from tests.services.ingest.conftest import (  # noqa: F401 - fixtures
     Workspaces,

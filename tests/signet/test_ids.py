@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from signet.ids import derived_id, new_id
+from signet_sdk.ids import derived_id, new_id
 
 ID = re.compile(r"[a-z]+_[0-9A-HJKMNP-TV-Z]{26}")
 AT = 1_767_225_600_000  # 2026-01-01T00:00:00Z

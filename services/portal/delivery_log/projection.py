@@ -30,6 +30,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from signet_sdk.ids import now_ms
+from signet_sdk.kafka_errors import kafka_error_of
 
 from services.portal.delivery_log.chain import checked_delivery, checked_outcome
 from services.portal.delivery_log.errors import RecordRejected, StoreUnavailable
@@ -37,10 +39,8 @@ from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.delivery_log.store import ApplyResult, LogStore, ProjectionBatch
 from signet.backoff import retry_until_done
 from signet.errors import SignetError
-from signet.ids import now_ms
 from signet.kafka.clients import DeadLetterWriter
 from signet.kafka.consumer import STALL_CHECK_SECONDS, RecordingGate, poll_until_stopped
-from signet.kafka.errors import kafka_error_of
 from signet.kafka.health import ClientState
 from signet.kafka.metrics import ConsumerMeter, KafkaMetrics
 from signet.kafka.topics import BATCHING_FETCH, Topics, group_consumer_config

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from multidict import MultiMapping
 from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
+from signet_sdk.contract.fields import FieldErrorCode, RuleError
 
 from services.portal.delivery_log.store import DeliveryFilter, DeliveryStatus
 from services.portal.queries import QueryModel, read_query
-from signet.api.fields import FieldErrorCode, RuleError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100

@@ -14,9 +14,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from signet_sdk.ids import now_ms
+
 from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.delivery_log.store import LogStore, PurgeResult
-from signet.ids import now_ms
 
 logger = logging.getLogger(__name__)
 

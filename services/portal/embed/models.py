@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from signet_sdk.contract.models import Answer
 
 from services.portal.queries import QueryModel
 from services.portal.views import Time
-from signet.api.models import Answer
 
 
 class EmbedPageQuery(QueryModel):

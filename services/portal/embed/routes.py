@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from signet_sdk.ids import now_ms
 
 from services.portal.auth import SESSION_TOKEN, SessionGuard
 from services.portal.embed.frames import (
@@ -32,7 +33,6 @@ from services.portal.embed.models import EmbedPageQuery, EmbedUrl
 from services.portal.sessions import SessionClaims, SessionSigner, normalize_origin
 from services.portal.views import answer, at
 from signet.api.operations import Api, Reply, operation, problem
-from signet.ids import now_ms
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
 

@@ -2,7 +2,7 @@
 
 A workspace "Casterly" in production, a primary webhook signed with the customer's own
 HMAC secret, a secondary "audit log" webhook with its own secret, a Slack alert channel;
-local receivers that verify every signature (:mod:`signet.sdk.verify`) and a local Slack
+local receivers that verify every signature (:mod:`signet_sdk.verify`) and a local Slack
 stand-in that prints what Slack would show. The seed ``order.completed`` reaches both
 receivers; then the audit log starts failing and the demo shows the retry trail, the
 exhausted outcome and the Slack alert.

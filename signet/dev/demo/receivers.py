@@ -1,6 +1,6 @@
 """The customer's webhook receivers, on loopback: each verifies every request it gets.
 
-A receiver checks the signature with its own key (:class:`signet.sdk.verify.WebhookVerifier`,
+A receiver checks the signature with its own key (:class:`signet_sdk.verify.WebhookVerifier`,
 with a replay cache keyed by ``webhook-id``), answers 200 when healthy, and 503 when
 the demo broke it; a failed request releases its id, so Signet's retry verifies again.
 Each request is kept as an :class:`Arrival` for the demo to show.
@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-
-from signet.sdk.verify import ReplayError, SignatureError, WebhookVerifier
+from signet_sdk.verify import ReplayError, SignatureError, WebhookVerifier
 
 PATH = "/hook"
 

@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from signet_sdk.client import AsyncEventsClient
+from signet_sdk.verify import InMemoryReplayCache, WebhookVerifier
+
 from signet.dev.demo.api import DemoFailed, PortalCalls
 from signet.dev.demo.narration import FAIL, OK, Narrator, hint
 from signet.dev.demo.receivers import Arrival, VerifyingReceiver
 from signet.dev.demo.slack import SlackStandIn, render
 from signet.dev.devstack.info import SEED_EVENT, SEED_PAYLOAD, SEED_RESOURCE, SEED_RESOURCE_ID
-from signet.sdk.client import AsyncEventsClient
-from signet.sdk.verify import InMemoryReplayCache, WebhookVerifier
 
 # Short so the demo takes seconds: 4 attempts, 1 s, 2 s and 3 s apart (±20 % jitter).
 AUDIT_MAX_ATTEMPTS = 4

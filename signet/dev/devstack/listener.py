@@ -3,7 +3,7 @@
 For the walk-through and for trying Signet out, not for production. Each request is
 printed as one summary line (event type, ``webhook-id``, the verdict) and its body;
 with ``--secret whsec_…`` the Standard Webhooks signature is checked with
-``signet.sdk.signing`` and an unverified request is answered 401, so a receiver that
+``signet_sdk.signing`` and an unverified request is answered 401, so a receiver that
 rejects forgeries looks like it does in real life. ``/readyz`` answers 200 once it
 listens.
 """
@@ -19,11 +19,11 @@ import orjson
 from aiohttp import web
 from rich.console import Console
 from rich.text import Text
+from signet_sdk.signing import standard_webhooks
+from signet_sdk.signing.errors import SigningError
+from signet_sdk.signing.headers import WEBHOOK_ID
 
 from signet.dev.broker import free_port
-from signet.sdk.signing import standard_webhooks
-from signet.sdk.signing.errors import SigningError
-from signet.sdk.signing.headers import WEBHOOK_ID
 
 BODY_PREVIEW_CHARS = 2000
 MAX_BODY_BYTES = 1 << 20

@@ -38,10 +38,10 @@ from confluent_kafka import (
     Message,
     TopicPartition,
 )
+from signet_sdk.ids import now_ms
 
 from signet.dev.devstack.snapshot import LatestRecords, compacted_topics, write_snapshot
 from signet.errors import BrokerError
-from signet.ids import now_ms
 from signet.kafka.topics import consumer_client_config
 from signet.settings import CommonSettings
 

@@ -38,9 +38,9 @@ from typing import Any
 
 import orjson
 from pydantic import SecretStr
+from signet_sdk.signing.standard_webhooks import generate_secret
 
 from signet.errors import ConfigurationError, SignetError
-from signet.sdk.signing.standard_webhooks import generate_secret
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import DevStackSettings
 

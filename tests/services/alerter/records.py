@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from confluent_kafka import Message
+from signet_sdk.ids import new_id, now_ms
 
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics, outcome_headers
 from signet.records import codec

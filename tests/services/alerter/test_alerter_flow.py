@@ -7,8 +7,8 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from signet_sdk.ids import new_id
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.settings import CommonSettings

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
+from signet_sdk.ids import new_id
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics, outcome_headers
 from signet.records import codec

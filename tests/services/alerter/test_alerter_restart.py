@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from signet.ids import new_id
+from signet_sdk.ids import new_id
+
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.settings import CommonSettings

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, TopicPartition
+from signet_sdk.ids import new_id
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics, kafka_client_config
 from signet.settings import CommonSettings

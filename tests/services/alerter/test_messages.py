@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from signet_sdk.ids import new_id
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -23,7 +24,6 @@ from services.alerter.messages import (
     url_host,
 )
 from services.alerter.storm import Digest, Folded, StormKey
-from signet.ids import new_id
 from signet.records.model import OutcomeStatus
 from tests.services.alerter.records import outcome, webhook_destination, workspace
 

@@ -8,13 +8,13 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.eventually import never
 from tests.receiver import Receiver

@@ -8,11 +8,11 @@ import dataclasses
 import fastavro
 import fastavro.schema
 import pytest
+from signet_sdk.ids import new_id
 
 from services.dispatcher.disabling import disable_command, disabled_outcome
 from services.router.apply import DISABLED_BY_SIGNET, apply_command
 from signet.errors import InvalidRecordError
-from signet.ids import new_id
 from signet.records import codec
 from signet.records.codec import DEFAULT_SCHEMA_DIR
 from signet.records.model import (

@@ -6,14 +6,14 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+from signet_sdk.ids import new_id, now_ms
+from signet_sdk.signing import generate_secret
 from standardwebhooks import Webhook
 
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import OUTCOME_STATUS_HEADER, Topics
 from signet.records import codec
 from signet.records.model import DeadLetter, Delivery, Outcome, OutcomeStatus, WorkspaceConfig
-from signet.sdk.signing import generate_secret
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import RunningDispatcher
 from tests.services.dispatcher.scrape import sample, samples, scrape, scrape_until

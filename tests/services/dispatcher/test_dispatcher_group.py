@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
-from signet.ids import new_id
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
+
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import RETRY_TIERS_SECONDS, Topics
 from signet.records.model import Outcome
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.eventually import eventually
 from tests.processes import ServiceProcess

@@ -7,13 +7,13 @@ import re
 from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, TopicPartition
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
 from standardwebhooks import Webhook
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics, kafka_client_config
 from signet.records.model import Outcome, OutcomeStatus
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process

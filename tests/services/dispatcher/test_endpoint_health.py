@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 import pytest
+from signet_sdk.ids import new_id, now_ms
+from signet_sdk.signing import generate_secret
 
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records.model import Outcome, OutcomeStatus, WorkspaceCommand
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import Setting, dispatcher_process

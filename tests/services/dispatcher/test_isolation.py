@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
 
 from signet.dev.broker import EmbeddedBroker
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records.model import Delivery, Outcome, OutcomeStatus
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import (

@@ -9,12 +9,12 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records.model import Outcome
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process

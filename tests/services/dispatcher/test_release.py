@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from signet_sdk.ids import new_id, now_ms
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser
-from signet.ids import new_id, now_ms
 from signet.kafka.offsets import OffsetTracker, Partition, Ticket
 from signet.records import codec
 from signet.records.model import Delivery

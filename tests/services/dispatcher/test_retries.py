@@ -12,9 +12,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
 from standardwebhooks import Webhook
 
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import OUTCOME_STATUS_HEADER, Topics
 from signet.records import codec
@@ -26,7 +27,6 @@ from signet.records.model import (
     RetryPolicy,
     WorkspaceCommand,
 )
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings
 from tests.eventually import eventually
 from tests.receiver import Receiver, Reply

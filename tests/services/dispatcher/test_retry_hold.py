@@ -11,14 +11,14 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from signet_sdk.ids import new_id, now_ms
+from signet_sdk.signing import generate_secret
 
 from services.dispatcher.schedule import tier_for
 from signet.dev.broker import EmbeddedBroker
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec
-from signet.sdk.signing import generate_secret
 from signet.settings import CommonSettings, DispatcherSettings
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import (

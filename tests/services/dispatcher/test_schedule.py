@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 
 from services.dispatcher.schedule import (
     GiveUp,
@@ -20,7 +21,6 @@ from services.dispatcher.schedule import (
 )
 from signet.kafka.topics import RETRY_TIERS_SECONDS
 from signet.records.model import RetryPolicy
-from signet.sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet.settings import DispatcherSettings
 
 NOW = 1_700_000_000_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import orjson
 from confluent_kafka import Message
+from signet_sdk.ids import new_id, now_ms
 
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec

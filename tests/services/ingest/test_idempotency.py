@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from signet_sdk.contract.events import event_id_for
+
 from signet.kafka.topics import Topics
-from signet.records.event_input import event_id_for
 from signet.settings import IngestSettings
 from tests.services.ingest.conftest import Client, Workspaces, seed_event
 from tests.services.ingest.topic_reader import EventRecord, contains_ids, read_events

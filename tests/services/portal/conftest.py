@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from signet_sdk.contract.fields import FieldErrorCode
 
 from services.portal.app import PortalService
-from signet.api.fields import FieldErrorCode
 from signet.dev.broker import free_port
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings, PortalSettings

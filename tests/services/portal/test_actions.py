@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from signet_sdk.ids import new_id, now_ms
 
 from services.portal.delivery_log.store import DeliveryRecord
 from services.portal.ping import ping_delivery, ping_event
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec

@@ -13,10 +13,10 @@ import pytest
 import standardwebhooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from signet_sdk.contract.fields import FieldErrors
 
 from services.portal.destinations import DestinationBuilder, DestinationRules, NewDestination
 from services.portal.signing_secrets import SchemeCatalog
-from signet.api.fields import FieldErrors
 from signet.errors import SecretError
 from signet.records.model import Destination, RetryPolicy, SignatureScheme
 from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad, slack_url_aad

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 import standardwebhooks
+from signet_sdk.ids import new_id, now_ms
 
 from services.dispatcher.signing_keys import SigningKeys
 from services.portal.app import PortalService
 from signet.dev.broker import free_port
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec

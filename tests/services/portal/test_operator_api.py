@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from signet_sdk.ids import now_ms
 
 from services.portal.sessions import Role, SessionSigner
-from signet.ids import now_ms
 from signet.records import codec
 from tests.services.portal.conftest import Answer, RunningPortal
 

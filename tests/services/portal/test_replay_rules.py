@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from signet_sdk.contract.fields import FieldErrors
 
 from services.portal.delivery_log.store import DeliveryRecord, DeliveryStatus
 from services.portal.ping import TEST_EVENT_TYPE, ping_delivery, ping_event
@@ -18,7 +19,6 @@ from services.portal.replay import (
     plan_recovery,
     replay_delivery,
 )
-from signet.api.fields import FieldErrors
 from signet.api.reading import parse_model
 from signet.records.model import Destination
 

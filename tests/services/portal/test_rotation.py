@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import pytest
 import standardwebhooks
+from signet_sdk.contract.fields import FieldErrors
+from signet_sdk.signing import sign_delivery, verify_delivery
 
 from services.dispatcher.signing_keys import SigningKeys, active_secrets
 from services.portal.rotation import (
@@ -24,10 +26,8 @@ from services.portal.rotation import (
     rotated_secrets,
 )
 from services.portal.signing_secrets import SchemeCatalog
-from signet.api.fields import FieldErrors
 from signet.api.reading import parse_model
 from signet.records.model import Destination, SealedSecret, SigningSecret
-from signet.sdk.signing import sign_delivery, verify_delivery
 from signet.security.secrets import MasterKeyRing, generate_master_key, secret_aad
 from tests.services.portal.conftest import PortalClient, RunningPortal
 

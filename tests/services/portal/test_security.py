@@ -22,9 +22,9 @@ import time
 from typing import Any
 
 import pytest
+from signet_sdk.ids import new_id, now_ms
 
 from services.portal.sessions import Role, SessionSigner
-from signet.ids import new_id, now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records import codec

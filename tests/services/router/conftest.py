@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from signet_sdk.ids import new_id
 
 from services.router.source import expected_partition
 from signet.dev.broker import free_port
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.topics import Topics, kafka_client_config

@@ -6,8 +6,8 @@ import itertools
 from typing import Any
 
 import orjson
+from signet_sdk.ids import new_id, now_ms
 
-from signet.ids import new_id, now_ms
 from signet.records.model import (
     CommandKind,
     Destination,

@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
+from signet_sdk.ids import now_ms
 
 from services.router.source import expected_partition
-from signet.ids import now_ms
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.topics import Topics

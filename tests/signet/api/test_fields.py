@@ -1,4 +1,4 @@
-"""signet.api.fields: a model's validation errors become Signet's one field-error shape."""
+"""signet_sdk.contract.fields: a model's validation errors become Signet's one field-error shape."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 import pytest
 from pydantic import Field, field_validator
+from signet_sdk.contract.fields import FieldErrorCode, FieldErrors, RuleError, field_name
+from signet_sdk.contract.models import Body, given
 
-from signet.api.fields import FieldErrorCode, FieldErrors, RuleError, field_name
-from signet.api.models import Body, given
 from signet.api.reading import parse_model
 
 

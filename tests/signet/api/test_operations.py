@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 from pydantic import Field
+from signet_sdk.contract.models import Answer, Body
 
-from signet.api.models import Answer, Body
 from signet.api.operations import (
     Api,
     Reply,

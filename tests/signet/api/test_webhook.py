@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
+from signet_sdk.signing import generate_secret, sign_delivery
 
 from services.dispatcher.sender import USER_AGENT, Sender
 from signet.api.webhook import WebhookBody, WebhookHeaders
 from signet.records.model import Event, SignatureScheme
 from signet.records.payload import render_body
-from signet.sdk.signing import generate_secret, sign_delivery
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from tests.receiver import Receiver
 

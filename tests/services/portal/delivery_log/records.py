@@ -6,8 +6,8 @@ import itertools
 from typing import Any
 
 import orjson
+from signet_sdk.ids import new_id
 
-from signet.ids import new_id
 from signet.records.model import Delivery, Outcome, OutcomeStatus
 
 _clock = itertools.count(1_760_000_000_000, 1000)

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from pydantic import BaseModel
+from signet_sdk.ids import new_id, now_ms
 
 from services.portal.auth import SessionGuard
 from services.portal.delivery_log.query import DEFAULT_LIMIT, MAX_LIMIT
@@ -33,7 +34,6 @@ from services.portal.delivery_log_models import (
 )
 from services.portal.sessions import Role, SessionSigner
 from signet.api.operations import Api
-from signet.ids import new_id, now_ms
 from signet.records.model import OutcomeStatus
 from signet.security.chain_key import LogSigner
 from signet.security.hash_chain import load_public_key, verify_export

@@ -12,12 +12,12 @@ from typing import TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry
+from signet_sdk.ids import new_id
 
 from services.portal.delivery_log.factory import store_for
 from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.delivery_log.projection import LogProjection
 from services.portal.delivery_log.sql_store import SqlLogStore
-from signet.ids import new_id
 from signet.kafka.clients import AsyncProducer, DeadLetterWriter
 from signet.kafka.metrics import KafkaMetrics
 from signet.kafka.topics import Topics

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from multidict import MultiDict
+from signet_sdk.contract.fields import FieldErrors
 
 from services.portal.delivery_log.query import DEFAULT_LIMIT, parse_time, read_delivery_query
 from services.portal.delivery_log.store import DeliveryFilter, DeliveryStatus
-from signet.api.fields import FieldErrors
 
 SINCE_MS = 1_776_450_120_000  # 2026-04-17T18:22:00Z
 

@@ -9,6 +9,7 @@ from contextlib import aclosing
 
 import pytest
 from prometheus_client import CollectorRegistry
+from signet_sdk.ids import new_id
 
 from services.portal.delivery_log import sql_store
 from services.portal.delivery_log.errors import InvalidCursor
@@ -24,7 +25,6 @@ from services.portal.delivery_log.store import (
     DeliverySummary,
     ProjectionBatch,
 )
-from signet.ids import new_id
 from signet.records.model import Delivery, Outcome, OutcomeStatus
 from signet.security.chain_key import LogSigner
 from signet.security.hash_chain import ChainHead, verify_export

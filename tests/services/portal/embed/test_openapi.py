@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
+from signet_sdk.ids import now_ms
 
 from services.portal.auth import SessionGuard
 from services.portal.embed.frames import FrameTickets
@@ -24,7 +25,6 @@ from services.portal.embed.models import EmbedUrl
 from services.portal.embed.routes import ASSET_MEDIA_RANGE, EmbedRoutes, asset_files
 from services.portal.sessions import Role, SessionSigner
 from signet.api.operations import Api
-from signet.ids import now_ms
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.web import json_response, problem_middleware
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from signet_sdk.ids import now_ms
 
 from services.portal.auth import SessionGuard
 from services.portal.embed.frames import FrameTickets
 from services.portal.embed.routes import STATIC_DIR, EmbedRoutes, asset_files
 from services.portal.sessions import Role, SessionSigner
 from signet.api.operations import Api
-from signet.ids import now_ms
 from signet.security.secrets import MasterKeyRing, generate_master_key
 
 PUBLIC_URL = "https://portal.example.com"

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from rich.console import Console
+from signet_sdk.signing import generate_secret, sign_delivery
+from signet_sdk.verify import InMemoryReplayCache, WebhookVerifier
 
 from signet.dev.demo.narration import hint
 from signet.dev.demo.receivers import VerifyingReceiver
 from signet.dev.demo.slack import SlackStandIn, mrkdwn, render
-from signet.sdk.signing import generate_secret, sign_delivery
-from signet.sdk.verify import InMemoryReplayCache, WebhookVerifier
 
 BODY = b'{"id":"evt_1","type":"order.completed","data":{}}'
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import aiohttp
 import orjson
 from rich.console import Console
+from signet_sdk.signing import standard_webhooks
 from standardwebhooks import Webhook
 
 from signet.dev.devstack.listener import Listener, check_signature, summarize
-from signet.sdk.signing import standard_webhooks
 
 SECRET = standard_webhooks.generate_secret().secret
 BODY = orjson.dumps({"id": "evt_1", "type": "order.completed", "data": {"order_id": "ord_1"}})

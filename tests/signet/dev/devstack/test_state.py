@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from signet_sdk.signing.standard_webhooks import validate_secret
 
 from signet.dev.devstack.state import (
     MASTER_KEYS_FILE,
@@ -18,7 +19,6 @@ from signet.dev.devstack.state import (
     read_runtime,
 )
 from signet.errors import ConfigurationError
-from signet.sdk.signing.standard_webhooks import validate_secret
 from signet.security.secrets import MasterKeyRing
 from signet.settings import DevStackSettings
 

@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from signet_sdk.signing.standard_webhooks import generate_secret
+from signet_sdk.verify import WebhookVerifier
 
 from signet.dev.broker import free_port
 from signet.dev.devstack.info import SEED_PAYLOAD
@@ -40,8 +42,6 @@ from signet.dev.devstack.services import EMBED_HOST_STATE_FILE
 from signet.dev.devstack.snapshot import SNAPSHOT_FILE, read_snapshot
 from signet.records import codec
 from signet.records.model import WorkspaceConfig
-from signet.sdk.signing.standard_webhooks import generate_secret
-from signet.sdk.verify import WebhookVerifier
 from tests.eventually import eventually
 from tests.receiver import Receiver
 from tests.signet.dev.devstack.up_process import READY_BANNER, UpProcess, up_env

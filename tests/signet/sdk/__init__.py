@@ -1,1 +1,0 @@
-"""Tests of signet/sdk/."""
