@@ -13,7 +13,6 @@ import hashlib
 import os
 import secrets
 import signal
-import time
 import uuid
 
 import aiohttp
@@ -24,6 +23,7 @@ from signet.kafka.topics import Topics
 from signet.records import codec
 from signet.records.model import PublishableKey, WorkspaceConfig
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.processes import ServiceProcess, service_env
 from tests.services.ingest.conftest import seed_event
 from tests.services.ingest.topic_reader import contains_ids, read_events
@@ -95,15 +95,16 @@ async def test_serves_then_drains_the_request_in_flight_on_sigterm(
                 held = asyncio.create_task(
                     _post(session, url, key, seed_event(resource_id="in-flight"))
                 )
-                deadline = time.monotonic() + 10
-                while await _in_flight(session, url) < 2:  # the held request + this scrape
-                    assert time.monotonic() < deadline, "the held request never started"
-                    await asyncio.sleep(0.05)
+
+                async def held_in_flight() -> bool:
+                    return await _in_flight(session, url) >= 2  # the held request + this scrape
+
+                async def stopped_listening() -> bool:
+                    return not await _listening(port)
+
+                await eventually(held_in_flight, "the held request to start", timeout=10)
                 stopping = asyncio.create_task(process.stop(timeout=30))
-                deadline = time.monotonic() + 10
-                while await _listening(port):
-                    assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
-                    await asyncio.sleep(0.05)
+                await eventually(stopped_listening, "no new connections after SIGTERM", timeout=10)
                 # Keep the fault a while: a shutdown that does not wait for in-flight
                 # requests (or waits less than this) fails the held request.
                 await asyncio.sleep(1.0)
