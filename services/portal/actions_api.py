@@ -19,6 +19,7 @@ from services.portal.auth import SESSION_TOKEN, SessionGuard, SessionHandler
 from services.portal.commands import CommandBus, ConfigReader
 from services.portal.delivery_log.errors import StoreUnavailable
 from services.portal.delivery_log.store import DeliveryRecord, LogStore
+from services.portal.erasure_api import payload_erased
 from services.portal.ping import (
     TEST_EVENT_TYPE,
     PingResult,
@@ -268,7 +269,10 @@ class ActionsApi:
         "logged a moment before) is waited for, a few seconds at most.",
         responses={
             202: Reply("queued", Replayed),
-            409: problem("its destination is gone or disabled, or its body is not logged yet"),
+            409: problem(
+                "its destination is gone or disabled, its body is not logged yet, or its "
+                "event's payload was erased (`code: payload_erased`)"
+            ),
             **LOG_ERRORS,
         },
         security=[SESSION_TOKEN],
@@ -280,11 +284,15 @@ class ActionsApi:
         record = await self._store.get_delivery(config.workspace_id, original_id)
         if record is None:
             raise not_found(f"no delivery {original_id}")
+        if record.payload_erased_at is not None:  # for good, whatever the destination
+            raise payload_erased(record.event_id, record.payload_erased_at)
         if config.destination(record.destination_id) is None:
             raise conflict(f"destination {record.destination_id} no longer exists")
         sendable(config, record.destination_id)
         if record.body is None:
             record = await self._logged_body(config.workspace_id, record)
+        if record.payload_erased_at is not None:  # erased while we waited
+            raise payload_erased(record.event_id, record.payload_erased_at)
         if record.body is None:
             raise conflict(f"the log has not recorded the body of {original_id} yet; retry")
         delivery = replay_delivery(record, record.body, now_ms=now_ms())
@@ -309,7 +317,10 @@ class ActionsApi:
         body=RecoverRequest,
         responses={
             202: Reply("replayed", Recovered),
-            409: problem("a Slack channel or a disabled destination"),
+            409: problem(
+                "a Slack channel or a disabled destination, or every failed delivery of the "
+                "range is of an event whose payload was erased (`code: payload_erased`)"
+            ),
             **LOG_ERRORS,
             **BODY_ERRORS,
         },
@@ -328,6 +339,10 @@ class ActionsApi:
             )
 
         plan = plan_recovery(await self._catch_up.with_bodies(read), limit)
+        if plan.erased and not plan.replay and not plan.without_body:
+            # Nothing to recover but erased events: say why rather than replay nothing.
+            first = plan.erased[0]
+            raise payload_erased(first.event_id, first.payload_erased_at)
         started = now_ms()
         deliveries = [
             replay_delivery(r, r.body, now_ms=started) for r in plan.replay if r.body is not None
@@ -342,4 +357,6 @@ class ActionsApi:
             recovered["next_since"] = iso_utc_ms(plan.next_since_ms)
         if plan.without_body:
             recovered["skipped_without_body"] = plan.without_body
+        if plan.erased:
+            recovered["skipped_erased"] = len(plan.erased)
         return answer(Recovered.model_validate(recovered), 202)

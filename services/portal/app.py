@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AsyncExitStack
+from functools import partial
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -20,9 +21,11 @@ from services.portal import delivery_log_api
 from services.portal.actions_api import ActionsApi
 from services.portal.auth import OperatorGuard, SessionGuard
 from services.portal.commands import CommandBus
+from services.portal.delivery_log.retention import own_log_retention
 from services.portal.delivery_log.service import DeliveryLog
 from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.embed import routes as embed_routes
+from services.portal.erasure_api import ErasureApi
 from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
 from services.portal.problems import require_caught_up, translate_errors
@@ -149,10 +152,14 @@ class PortalService:
             DestinationRules(allow_insecure_urls=settings.allow_insecure_destinations),
         )
         self._producer = AsyncProducer(settings, self.metrics.kafka)
-        self.delivery_log = DeliveryLog(
-            settings, self._producer, self.metrics.registry, self.metrics.kafka
-        )
         self._view = ConfigView(settings)
+        self.delivery_log = DeliveryLog(
+            settings,
+            self._producer,
+            self.metrics.registry,
+            self.metrics.kafka,
+            own_retention=partial(own_log_retention, self._view),
+        )
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self.kafka_health.watch(self._producer.state)
         if self.delivery_log.projection is not None:
@@ -228,6 +235,12 @@ class PortalService:
             guard=SessionGuard(self._signer, self._own_origin),
             producer=self._producer,
             store=self.delivery_log.store,
+        ).register(app, api)
+        ErasureApi.from_settings(
+            settings,
+            store=self.delivery_log.store,
+            producer=self._producer,
+            guard=SessionGuard(self._signer, self._own_origin),
         ).register(app, api)
         embed_routes.register(app, api, settings)
         delivery_log_api.register(

@@ -163,3 +163,14 @@ def delete_destination(workspace_id: str, destination_id: str) -> WorkspaceComma
         issued_at=now_ms(),
         target_id=destination_id,
     )
+
+
+def set_log_retention(workspace_id: str, days: int | None) -> WorkspaceCommand:
+    """Keep the workspace's delivery log ``days`` days (None: the global setting)."""
+    return WorkspaceCommand(
+        id=new_id("cmd"),
+        workspace_id=workspace_id,
+        kind=CommandKind.SET_LOG_RETENTION.value,
+        issued_at=now_ms(),
+        log_retention_days=days,
+    )

@@ -141,8 +141,13 @@ class LoggedEvent(Answer):
     created_at: Time
     resource: str | None
     resource_id: str | None
-    data: Any = Field(description="the event's payload, as sent")
+    data: Any = Field(description="the event's payload, as sent; null once erased")
     deliveries: list[DeliveryWithAttempts]
+    payload_erased_at: Time | None = Field(
+        default=None,
+        description="when the payload was erased from the log (`data`, `resource` and "
+        "`resource_id` are null from then on); null: never",
+    )
 
     @classmethod
     def of(cls, event: EventRecord) -> LoggedEvent:
@@ -161,6 +166,7 @@ class LoggedEvent(Answer):
             resource_id=_text(sent.get("resource_id")),
             data=sent.get("data"),
             deliveries=[DeliveryWithAttempts.of_history(h) for h in event.deliveries],
+            payload_erased_at=iso(event.payload_erased_at),
         )
 
 

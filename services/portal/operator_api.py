@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors, RuleError
-from signet_sdk.contract.models import Body
+from signet_sdk.contract.models import Body, given
 from signet_sdk.ids import new_id, now_ms
 
 from services.portal import commands
@@ -47,7 +47,12 @@ from services.portal.views import (
 )
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import read_model, read_strings
-from signet.records.model import Environment, WorkspaceConfig
+from signet.records.model import (
+    MAX_LOG_RETENTION_DAYS,
+    MIN_LOG_RETENTION_DAYS,
+    Environment,
+    WorkspaceConfig,
+)
 from signet.web import Problem, not_found
 
 MAX_BODY_BYTES = 64 * 1024
@@ -109,6 +114,19 @@ class NewWorkspace(Body):
     environment: Environment = Field(
         description="production keys are pk_live_, the others pk_test_"
     )
+
+
+class WorkspaceChanges(Body):
+    """A PATCH: what is left out stays as it is."""
+
+    log_retention_days: Annotated[
+        int | None,
+        Field(
+            ge=MIN_LOG_RETENTION_DAYS,
+            le=MAX_LOG_RETENTION_DAYS,
+            description="days its delivery log keeps; null: back to SIGNET_LOG_RETENTION_DAYS",
+        ),
+    ] = None
 
 
 class NewSession(Body):
@@ -178,6 +196,7 @@ class OperatorApi:
             self.create_workspace,
             self.list_workspaces,
             self.get_workspace,
+            self.update_workspace,
             self.add_key,
             self.revoke_key,
             self.create_session,
@@ -262,6 +281,28 @@ class OperatorApi:
     )
     async def get_workspace(self, request: web.Request) -> web.Response:
         return answer(workspace_view(self._workspace(request.match_info["workspace_id"])))
+
+    @operation(
+        "PATCH",
+        WORKSPACE,
+        summary="Change a workspace's settings (its delivery log's retention)",
+        body=WorkspaceChanges,
+        responses={
+            200: Reply("the workspace as changed", Workspace),
+            404: problem("no such workspace"),
+            **WRITE_ERRORS,
+            **BODY_ERRORS,
+        },
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
+    async def update_workspace(self, request: web.Request) -> web.Response:
+        config = self._workspace(request.match_info["workspace_id"])
+        changes = await read_model(request, WorkspaceChanges, MAX_BODY_BYTES)
+        wanted = changes.log_retention_days
+        if given(changes, "log_retention_days") and wanted != config.log_retention_days:
+            config = await self._bus.submit(commands.set_log_retention(config.workspace_id, wanted))
+        return answer(workspace_view(config))
 
     # -- publishable keys ------------------------------------------------------------------
 

@@ -106,6 +106,9 @@ class Recovered(Answer):
     skipped_without_body: int = Field(
         default=0, description="failed deliveries whose body the log has not recorded"
     )
+    skipped_erased: int = Field(
+        default=0, description="failed deliveries of events whose payload was erased"
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -116,6 +119,7 @@ class RecoveryPlan:
     truncated: bool
     next_since_ms: int | None
     without_body: int  # failed deliveries whose body the log has not seen: not replayable
+    erased: tuple[DeliveryRecord, ...] = ()  # failed deliveries of erased events: never
 
 
 def plan_recovery(records: Sequence[DeliveryRecord], limit: int) -> RecoveryPlan:
@@ -140,13 +144,16 @@ def plan_recovery(records: Sequence[DeliveryRecord], limit: int) -> RecoveryPlan
     seen: set[str] = set()
     replay: list[DeliveryRecord] = []
     without_body = 0
+    erased: list[DeliveryRecord] = []
     for record in batch:
-        if record.body is None:
+        if record.payload_erased_at is not None:
+            erased.append(record)
+        elif record.body is None:
             without_body += 1
         elif record.event_id not in seen:
             seen.add(record.event_id)
             replay.append(record)
-    return RecoveryPlan(tuple(replay), truncated, next_since, without_body)
+    return RecoveryPlan(tuple(replay), truncated, next_since, without_body, tuple(erased))
 
 
 # -- waiting for the log --------------------------------------------------------------------
@@ -173,10 +180,10 @@ class LogCatchUp:
     poll: Backoff = _POLL
 
     def awaited(self, record: DeliveryRecord, now: int) -> bool:
-        """Whether ``record``'s body is missing but should arrive soon."""
-        return record.body is None and now - record.first_seen_at < (
-            self.expected_within_seconds * 1000
-        )
+        """Whether ``record``'s body is missing but should arrive soon (never once erased)."""
+        return (
+            record.body is None and record.payload_erased_at is None
+        ) and now - record.first_seen_at < (self.expected_within_seconds * 1000)
 
     async def with_bodies(
         self,

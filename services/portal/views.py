@@ -89,6 +89,9 @@ class Workspace(Answer):
     version: int
     created_at: Time
     updated_at: Time
+    log_retention_days: int | None = Field(
+        description="days its delivery log keeps; null: the portal's SIGNET_LOG_RETENTION_DAYS"
+    )
 
 
 class WorkspaceCreated(Workspace):
@@ -126,6 +129,7 @@ def _workspace_fields(config: WorkspaceConfig) -> dict[str, object]:
         "version": config.version,
         "created_at": at(config.created_at),
         "updated_at": at(config.updated_at),
+        "log_retention_days": config.log_retention_days,
     }
 
 

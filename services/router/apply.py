@@ -14,6 +14,8 @@ import dataclasses
 
 from signet.errors import InvalidRecordError
 from signet.records.model import (
+    MAX_LOG_RETENTION_DAYS,
+    MIN_LOG_RETENTION_DAYS,
     CommandKind,
     Destination,
     DestinationType,
@@ -75,6 +77,9 @@ def apply_command(current: WorkspaceConfig | None, cmd: WorkspaceCommand) -> Wor
             return _record(current, cmd, destinations=_put_destination(current, cmd))
         case CommandKind.DISABLE_DESTINATION:
             return _record(current, cmd, destinations=_disable_destination(current, cmd))
+        case CommandKind.SET_LOG_RETENTION:
+            days = _checked_retention(cmd)
+            return dataclasses.replace(_record(current, cmd), log_retention_days=days)
         case _:  # CommandKind.DELETE_DESTINATION, the last one _KINDS lets through
             return _record(current, cmd, destinations=_delete_destination(current, cmd))
 
@@ -119,6 +124,16 @@ def _record(
         destinations=current.destinations if destinations is None else destinations,
         applied_commands=[*current.applied_commands, cmd.id][-APPLIED_COMMANDS_KEPT:],
     )
+
+
+def _checked_retention(cmd: WorkspaceCommand) -> int | None:
+    days = cmd.log_retention_days
+    if days is not None and not MIN_LOG_RETENTION_DAYS <= days <= MAX_LOG_RETENTION_DAYS:
+        raise InvalidRecordError(
+            f"set_log_retention {cmd.id}: {days} days is not in "
+            f"{MIN_LOG_RETENTION_DAYS}..{MAX_LOG_RETENTION_DAYS}"
+        )
+    return days
 
 
 def _checked_key(cmd: WorkspaceCommand, key: PublishableKey) -> PublishableKey:

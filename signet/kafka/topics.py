@@ -74,6 +74,10 @@ class Topics:
         return f"{self.prefix}outcomes"
 
     @property
+    def payload_erasures(self) -> str:
+        return f"{self.prefix}payload-erasures"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}dlq"
 
@@ -101,6 +105,8 @@ def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
         TopicSpec(t.deliveries, fanout, delete(7)),
         TopicSpec(t.outcomes, keyed, delete(30)),
         TopicSpec(t.dlq, keyed, delete(30)),
+        # Kept as long as any topic the log projection could re-read an erased payload from.
+        TopicSpec(t.payload_erasures, keyed, delete(30)),
     ]
     specs += [TopicSpec(t.retry(s), fanout, delete(7)) for s in RETRY_TIERS_SECONDS]
     return specs

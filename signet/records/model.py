@@ -26,6 +26,10 @@ class DestinationType(StrEnum):
     SLACK = "slack"
 
 
+# The range of a workspace's own delivery-log retention (``log_retention_days``), in days.
+MIN_LOG_RETENTION_DAYS, MAX_LOG_RETENTION_DAYS = 1, 365
+
+
 class CommandKind(StrEnum):
     CREATE_WORKSPACE = "create_workspace"
     ADD_PUBLISHABLE_KEY = "add_publishable_key"
@@ -33,6 +37,7 @@ class CommandKind(StrEnum):
     PUT_DESTINATION = "put_destination"
     DELETE_DESTINATION = "delete_destination"
     DISABLE_DESTINATION = "disable_destination"  # by the dispatcher: 410 or failing too long
+    SET_LOG_RETENTION = "set_log_retention"
 
 
 class OutcomeStatus(StrEnum):
@@ -125,6 +130,7 @@ class WorkspaceCommand:
     destination: Destination | None = None
     target_id: str | None = None
     reason: str | None = None
+    log_retention_days: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -139,6 +145,7 @@ class WorkspaceConfig:
     publishable_keys: list[PublishableKey] = field(default_factory=list)
     destinations: list[Destination] = field(default_factory=list)
     applied_commands: list[str] = field(default_factory=list)
+    log_retention_days: int | None = None  # None: the global SIGNET_LOG_RETENTION_DAYS
 
     def destination(self, destination_id: str) -> Destination | None:
         return next((d for d in self.destinations if d.id == destination_id), None)
@@ -186,6 +193,18 @@ class Outcome:
 
 
 @dataclass(slots=True, frozen=True)
+class PayloadErasure:
+    """Drop one event's payload from the delivery log (``DELETE …/events/{id}/payload``)."""
+
+    avro_name: ClassVar[str] = "signet.PayloadErasure"
+    id: str
+    workspace_id: str
+    event_id: str
+    requested_at: int
+    requested_by: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class DeadLetter:
     avro_name: ClassVar[str] = "signet.DeadLetter"
     source_topic: str
@@ -210,6 +229,7 @@ Record = (
     | WorkspaceConfig
     | Delivery
     | Outcome
+    | PayloadErasure
     | DeadLetter
 )
 TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
@@ -218,5 +238,6 @@ TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     WorkspaceConfig,
     Delivery,
     Outcome,
+    PayloadErasure,
     DeadLetter,
 )

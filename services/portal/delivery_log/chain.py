@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from signet.errors import InvalidRecordError
-from signet.records.model import Delivery, Outcome, OutcomeStatus
+from signet.records.model import Delivery, Outcome, OutcomeStatus, PayloadErasure
 from signet.security.hash_chain import rfc3339
 
 MAX_NAME_CHARS = 255
@@ -56,6 +56,14 @@ def checked_delivery(delivery: Delivery) -> Delivery:
         _name(delivery.replay_of, "delivery replay_of")
     _time(delivery.event_created_at, "event_created_at")
     return delivery
+
+
+def checked_erasure(erasure: PayloadErasure) -> PayloadErasure:
+    """The erasure if it may enter the log; ``InvalidRecordError`` otherwise."""
+    for what in ("id", "workspace_id", "event_id"):
+        _name(getattr(erasure, what), f"erasure {what}")
+    _time(erasure.requested_at, "requested_at")
+    return erasure
 
 
 def checked_outcome(outcome: Outcome) -> Outcome:

@@ -18,8 +18,8 @@ class LogMetrics:
         return cls(
             records=Counter(
                 "signet_portal_log_records_total",
-                "Records the log projection consumed, by kind (delivery, outcome) and result "
-                "(new, duplicate, dead_letter)",
+                "Records the log projection consumed, by kind (delivery, outcome, erasure) "
+                "and result (new, duplicate, dead_letter)",
                 ["kind", "result"],
                 registry=registry,
             ),

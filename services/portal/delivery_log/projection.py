@@ -1,4 +1,5 @@
-"""Fills the delivery log from ``signet.deliveries`` and ``signet.outcomes``.
+"""Fills the delivery log from ``signet.deliveries`` and ``signet.outcomes``, and erases
+payloads as ``signet.payload-erasures`` asks (``erasure_writes.py``).
 
 One consumer in group ``signet-portal-log`` (the setting) reads both topics; confluent-kafka
 runs in one dedicated thread, so the event loop never blocks on it. Each poll is one
@@ -33,7 +34,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from signet_sdk.ids import now_ms
 from signet_sdk.kafka_errors import kafka_error_of
 
-from services.portal.delivery_log.chain import checked_delivery, checked_outcome
+from services.portal.delivery_log.chain import (
+    checked_delivery,
+    checked_erasure,
+    checked_outcome,
+)
 from services.portal.delivery_log.errors import RecordRejected, StoreUnavailable
 from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.delivery_log.store import ApplyResult, LogStore, ProjectionBatch
@@ -45,7 +50,7 @@ from signet.kafka.health import ClientState
 from signet.kafka.metrics import ConsumerMeter, KafkaMetrics
 from signet.kafka.topics import BATCHING_FETCH, Topics, group_consumer_config
 from signet.records import codec
-from signet.records.model import Delivery, Outcome
+from signet.records.model import Delivery, Outcome, PayloadErasure
 from signet.runner import request_restart
 from signet.settings import PortalSettings
 
@@ -66,7 +71,7 @@ UNREACHABLE = frozenset(
     }
 )
 T = TypeVar("T")
-Record = Delivery | Outcome
+Record = Delivery | Outcome | PayloadErasure
 
 
 class _Stopping(Exception):
@@ -87,6 +92,7 @@ class LogProjection:
     ) -> None:
         topics = Topics.from_settings(settings)
         self._deliveries_topic, self._outcomes_topic = topics.deliveries, topics.outcomes
+        self._erasures_topic = topics.payload_erasures
         conf: dict[str, Any] = {
             **group_consumer_config(
                 settings,
@@ -128,7 +134,7 @@ class LogProjection:
         self._stopping.clear()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="portal-log-consumer")
         self._consumer = Consumer(self._conf)
-        topics = [self._deliveries_topic, self._outcomes_topic]
+        topics = [self._deliveries_topic, self._outcomes_topic, self._erasures_topic]
         await self._in_thread(partial(self._consumer.subscribe, topics))
         self._task = asyncio.create_task(self._run(), name="portal-log-projection")
 
@@ -232,12 +238,15 @@ class LogProjection:
     def _decode(self, msg: Message) -> Record:
         if msg.topic() == self._outcomes_topic:
             return checked_outcome(codec.decode(msg.value(), Outcome))
+        if msg.topic() == self._erasures_topic:
+            return checked_erasure(codec.decode(msg.value(), PayloadErasure))
         return checked_delivery(codec.decode(msg.value(), Delivery))
 
     async def _apply(self, records: Sequence[Record]) -> ApplyResult:
         batch = ProjectionBatch(
             deliveries=[r for r in records if isinstance(r, Delivery)],
             outcomes=[r for r in records if isinstance(r, Outcome)],
+            erasures=[r for r in records if isinstance(r, PayloadErasure)],
         )
 
         def unavailable(exc: BaseException, delay: float) -> None:
@@ -256,12 +265,15 @@ class LogProjection:
         records = self._metrics.records
         records.labels("attempt", "new").inc(result.new_attempts)
         records.labels("delivery", "new").inc(result.new_deliveries)
+        records.labels("erasure", "new").inc(result.new_erasures)
         records.labels("record", "duplicate").inc(result.duplicates)
 
     async def _dead_letter(self, msg: Message, error: SignetError) -> None:
         await self._dead_letters.write_until_acknowledged(msg, error, pause=self._pause)
         self.dead_lettered += 1
-        kind = "outcome" if msg.topic() == self._outcomes_topic else "delivery"
+        kind = {self._outcomes_topic: "outcome", self._erasures_topic: "erasure"}.get(
+            msg.topic() or "", "delivery"
+        )
         self._metrics.records.labels(kind, "dead_letter").inc()
 
     async def _commit(self, consumer: Consumer, messages: Sequence[Message]) -> None:

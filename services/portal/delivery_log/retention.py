@@ -1,5 +1,7 @@
-"""Deletes what is older than the retention period (``SIGNET_LOG_RETENTION_DAYS``), now and
-then, in bounded steps so the projection's transactions never wait long behind it.
+"""Deletes what is older than the retention period (``SIGNET_LOG_RETENTION_DAYS``, or a
+workspace's own ``log_retention_days``), now and then, in bounded steps so the
+projection's transactions never wait long behind it. Erasure markers (``log_erasures``)
+are never deleted: they are what keeps an erased payload from coming back.
 
 How it meets the hash chain: each chain loses a *prefix* (its oldest entries, through the
 newest one logged before the cut-off), never a middle, and the chain head is kept. The
@@ -12,17 +14,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from typing import Protocol
 
 from signet_sdk.ids import now_ms
 
 from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.delivery_log.store import LogStore, PurgeResult
+from signet.records.model import WorkspaceConfig
 
 logger = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
 STEP_ROWS = 5_000
+
+
+# Each workspace's own retention in days, for those that have one (operator API:
+# ``PATCH /v1/workspaces/{id}``); the others keep the global setting.
+OwnRetention = Callable[[], Mapping[str, float]]
+
+
+def no_own_retention() -> Mapping[str, float]:
+    return {}
+
+
+class Workspaces(Protocol):
+    def workspaces(self) -> list[WorkspaceConfig]: ...
+
+
+def own_log_retention(workspaces: Workspaces) -> dict[str, float]:
+    """The workspaces (of a config view) that have a retention of their own, in days."""
+    return {
+        config.workspace_id: config.log_retention_days
+        for config in workspaces.workspaces()
+        if config.log_retention_days is not None
+    }
 
 
 class RetentionTask:
@@ -33,12 +59,14 @@ class RetentionTask:
         *,
         retention_days: float,
         interval_seconds: float,
+        own_retention: OwnRetention = no_own_retention,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._retention_ms = int(retention_days * DAY_MS)
         self._interval = interval_seconds
+        self._own_retention = own_retention
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -57,21 +85,36 @@ class RetentionTask:
         await task
 
     async def purge_once(self) -> PurgeResult:
-        """Delete everything past retention now, a step at a time; the total deleted."""
-        cutoff = self._clock() - self._retention_ms
+        """Delete everything past retention now, a step at a time; the total deleted.
+
+        The global retention for every workspace without one of its own, then each of
+        those with its own."""
+        now = self._clock()
+        own = dict(self._own_retention())
+        attempts, deliveries = await self._purge(now - self._retention_ms, excluding=own)
+        for workspace_id, days in sorted(own.items()):
+            more = await self._purge(now - int(days * DAY_MS), workspace_id=workspace_id)
+            attempts, deliveries = attempts + more[0], deliveries + more[1]
+        if attempts or deliveries:
+            logger.info("retention deleted %d attempts, %d deliveries", attempts, deliveries)
+        return PurgeResult(attempts=attempts, deliveries=deliveries)
+
+    async def _purge(
+        self, cutoff: int, *, workspace_id: str | None = None, excluding: Collection[str] = ()
+    ) -> tuple[int, int]:
         attempts = deliveries = 0
         while not self._stopping.is_set():
-            step = await self._store.purge(cutoff, max_rows=STEP_ROWS)
+            step = await self._store.purge(
+                cutoff, max_rows=STEP_ROWS, workspace_id=workspace_id, excluding=excluding
+            )
             attempts += step.attempts
             deliveries += step.deliveries
             self._metrics.purged.labels("attempts").inc(step.attempts)
             self._metrics.purged.labels("deliveries").inc(step.deliveries)
-            if step.attempts + step.deliveries == 0:
+            if step.attempts + step.deliveries + step.notes == 0:
                 break
             await asyncio.sleep(0)  # let the projection's transactions in between steps
-        if attempts or deliveries:
-            logger.info("retention deleted %d attempts, %d deliveries", attempts, deliveries)
-        return PurgeResult(attempts=attempts, deliveries=deliveries)
+        return attempts, deliveries
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

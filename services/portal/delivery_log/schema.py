@@ -96,7 +96,33 @@ CREATE TABLE IF NOT EXISTS log_heads (
 """
 
 
+# Migration 2, payload erasure (docs/operations.md#retention-and-erasure). ``log_erasures``
+# remembers each erased event for good (it is what refuses a later copy of its body);
+# ``log_chain_notes`` holds the chain entries that are not attempts (``kind: erasure``),
+# numbered from the same head as ``log_attempts`` and trimmed with them by retention.
+_ERASURES = """
+CREATE TABLE IF NOT EXISTS log_erasures (
+    workspace_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    erasure_id TEXT NOT NULL,
+    erased_at {BIGINT} NOT NULL,
+    PRIMARY KEY (workspace_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS log_chain_notes (
+    workspace_id TEXT NOT NULL,
+    seq {BIGINT} NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    logged_at {BIGINT} NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, seq)
+);
+CREATE INDEX IF NOT EXISTS log_chain_notes_by_logged ON log_chain_notes (logged_at);
+"""
+
+
 def statements(dialect: Dialect) -> list[str]:
     """The DDL for ``dialect``, one statement per item."""
-    ddl = _DDL.format(**_TYPES[dialect])
+    ddl = (_DDL + _ERASURES).format(**_TYPES[dialect])
     return [s.strip() for s in ddl.split(";") if s.strip()]

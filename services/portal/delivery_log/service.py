@@ -17,7 +17,11 @@ from prometheus_client import CollectorRegistry
 from services.portal.delivery_log.factory import store_for
 from services.portal.delivery_log.metrics import LogMetrics
 from services.portal.delivery_log.projection import LogProjection
-from services.portal.delivery_log.retention import RetentionTask
+from services.portal.delivery_log.retention import (
+    OwnRetention,
+    RetentionTask,
+    no_own_retention,
+)
 from services.portal.delivery_log.signing import LogKeys
 from services.portal.delivery_log.sql_store import SqlLogStore
 from signet.kafka.clients import AsyncProducer, DeadLetterWriter
@@ -37,6 +41,8 @@ class DeliveryLog:
         producer: AsyncProducer,
         registry: CollectorRegistry,
         kafka_metrics: KafkaMetrics,
+        *,
+        own_retention: OwnRetention = no_own_retention,
     ) -> None:
         self.store: SqlLogStore = store_for(
             settings.database_url, pool_size=settings.database_pool_size
@@ -55,6 +61,7 @@ class DeliveryLog:
                 self.metrics,
                 retention_days=settings.log_retention_days,
                 interval_seconds=settings.log_retention_interval_seconds,
+                own_retention=own_retention,
             )
         self._started = False
 

@@ -12,13 +12,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import orjson
 
-from services.portal.delivery_log.chain import checked_delivery, checked_outcome, is_name
+from services.portal.delivery_log.chain import (
+    checked_delivery,
+    checked_erasure,
+    checked_outcome,
+    is_name,
+)
 from services.portal.delivery_log.database import Connection, Database, Row, chunks, in_list
 from services.portal.delivery_log.errors import InvalidCursor, RecordRejected
 from services.portal.delivery_log.sql_writes import apply_records, purge_before
@@ -53,6 +58,12 @@ _ATTEMPT = (
     "error, response_excerpt, request_headers, next_attempt_at, replay_of"
 )
 _NEWEST_FIRST = " ORDER BY event_created_at DESC, id DESC"
+# A delivery's body and when its event's payload was erased (NULL: never).
+_BODY = (
+    "body, (SELECT erased_at FROM log_erasures WHERE log_erasures.workspace_id = "
+    "log_deliveries.workspace_id AND log_erasures.event_id = log_deliveries.event_id) "
+    "AS payload_erased_at"
+)
 
 
 class ChangeSignal:
@@ -104,7 +115,11 @@ def _summary_fields(row: Row) -> dict[str, Any]:
 
 def _record(row: Row) -> DeliveryRecord:
     body = row["body"]
-    return DeliveryRecord(**_summary_fields(row), body=None if body is None else bytes(body))
+    return DeliveryRecord(
+        **_summary_fields(row),
+        body=None if body is None else bytes(body),
+        payload_erased_at=row["payload_erased_at"],
+    )
 
 
 def _attempt(row: Row) -> AttemptRecord:
@@ -125,12 +140,15 @@ class _Snapshot:
     async def links(self, batch_size: int = 500) -> AsyncIterator[Sequence[Link]]:
         after = -1
         while True:
+            # Attempts and notes (erasures) share one sequence; a chain's entries are both.
+            between = "WHERE workspace_id = ? AND seq > ? AND seq <= ?"
+            bounds = (self._head.workspace_id, after, self._head.seq)
             rows = await self._conn.fetch(
-                "SELECT seq, prev_hash, hash, entry FROM log_attempts WHERE workspace_id = ? "
-                "AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                self._head.workspace_id,
-                after,
-                self._head.seq,
+                f"SELECT seq, prev_hash, hash, entry FROM log_attempts {between} UNION ALL "
+                f"SELECT seq, prev_hash, hash, entry FROM log_chain_notes {between} "
+                "ORDER BY seq LIMIT ?",
+                *bounds,
+                *bounds,
                 batch_size,
             )
             if not rows:
@@ -168,7 +186,7 @@ class SqlLogStore:
 
     async def get_delivery(self, workspace_id: str, delivery_id: str) -> DeliveryRecord | None:
         rows = await self._fetch(
-            f"SELECT {_SUMMARY}, body FROM log_deliveries WHERE workspace_id = ? AND id = ?",
+            f"SELECT {_SUMMARY}, {_BODY} FROM log_deliveries WHERE workspace_id = ? AND id = ?",
             workspace_id,
             delivery_id,
         )
@@ -224,7 +242,7 @@ class SqlLogStore:
     ) -> list[DeliveryRecord]:
         upper = "" if until is None else " AND event_created_at < ?"
         rows = await self._fetch(
-            f"SELECT {_SUMMARY}, body FROM log_deliveries WHERE workspace_id = ? "
+            f"SELECT {_SUMMARY}, {_BODY} FROM log_deliveries WHERE workspace_id = ? "
             "AND destination_id = ? AND status IN (?, ?) AND event_created_at >= ?"
             f"{upper} ORDER BY event_created_at, id LIMIT ?",
             workspace_id,
@@ -240,7 +258,7 @@ class SqlLogStore:
     async def get_event(self, workspace_id: str, event_id: str) -> EventRecord | None:
         async with self.database.read() as conn:
             rows = await conn.fetch(
-                f"SELECT {_SUMMARY}, body FROM log_deliveries WHERE workspace_id = ? "
+                f"SELECT {_SUMMARY}, {_BODY} FROM log_deliveries WHERE workspace_id = ? "
                 "AND event_id = ? ORDER BY first_seen_at, id",
                 workspace_id,
                 event_id,
@@ -271,6 +289,7 @@ class SqlLogStore:
             deliveries=tuple(
                 DeliveryHistory(_summary(r), tuple(by_delivery.get(r["id"], ()))) for r in rows
             ),
+            payload_erased_at=first.payload_erased_at,
         )
 
     async def attempts(self, workspace_id: str, delivery_id: str) -> list[AttemptRecord]:
@@ -339,15 +358,29 @@ class SqlLogStore:
             raise RecordRejected(str(exc)) from exc
         async with self.database.write() as conn:
             result = await apply_records(
-                conn, deliveries, outcomes, now_ms, self.database.lock_clause()
+                conn,
+                deliveries,
+                outcomes,
+                now_ms,
+                self.database.lock_clause(),
+                [checked_erasure(e) for e in batch.erasures],
             )
         if result.new_attempts:
             self._signal.notify()
         return result
 
-    async def purge(self, before_ms: int, *, max_rows: int = 10_000) -> PurgeResult:
+    async def purge(
+        self,
+        before_ms: int,
+        *,
+        max_rows: int = 10_000,
+        workspace_id: str | None = None,
+        excluding: Collection[str] = (),
+    ) -> PurgeResult:
         async with self.database.write() as conn:
-            return await purge_before(conn, before_ms, max_rows)
+            return await purge_before(
+                conn, before_ms, max_rows, workspace_id=workspace_id, excluding=excluding
+            )
 
 
 async def _head(conn: Connection, workspace_id: str) -> ChainHead:

@@ -13,15 +13,16 @@ outcomes read out of order still leave the right status.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
 from services.portal.delivery_log.chain import entry_fields
 from services.portal.delivery_log.database import Connection, chunks, in_list
+from services.portal.delivery_log.erasure_writes import apply_erasures, erased_events
 from services.portal.delivery_log.store import ApplyResult, DeliveryStatus, PurgeResult
-from signet.records.model import Delivery, Outcome
+from signet.records.model import Delivery, Outcome, PayloadErasure
 from signet.security.hash_chain import ChainHead, append, genesis_hash
 
 CHUNK = 200
@@ -119,9 +120,12 @@ async def _present(
 async def put_deliveries(
     conn: Connection, deliveries: Sequence[Delivery], now_ms: int
 ) -> tuple[int, int]:
-    """Insert new deliveries, fill in bodies learnt late; (new, duplicates)."""
+    """Insert new deliveries, fill in bodies learnt late; (new, duplicates).
+
+    The body of an erased event is never stored, whenever its copy arrives."""
     present = await _present(conn, "log_deliveries", deliveries, ", body IS NOT NULL AS has_body")
     fresh = [d for d in deliveries if not present.get((d.workspace_id, d.id), {}).get("has_body")]
+    erased = await erased_events(conn, ((d.workspace_id, d.event_id) for d in fresh))
     await conn.executemany(
         _PUT_DELIVERY,
         [
@@ -132,7 +136,7 @@ async def put_deliveries(
                 d.event_id,
                 d.event_type,
                 d.event_created_at,
-                d.body,
+                None if (d.workspace_id, d.event_id) in erased else d.body,
                 d.replay_of,
                 now_ms,
                 now_ms,
@@ -144,7 +148,7 @@ async def put_deliveries(
     return new, len(deliveries) - len(fresh)
 
 
-async def _lock_heads(
+async def lock_heads(
     conn: Connection, workspace_ids: list[str], lock_clause: str, now_ms: int
 ) -> dict[str, ChainHead]:
     # Sorted: writers of two replicas take the same rows in the same order, no deadlock.
@@ -172,7 +176,7 @@ async def append_outcomes(
     """Log new outcomes, extending their chains; (new, duplicates, heads moved)."""
     if not outcomes:
         return 0, 0, ()
-    heads = await _lock_heads(conn, sorted({o.workspace_id for o in outcomes}), lock_clause, now_ms)
+    heads = await lock_heads(conn, sorted({o.workspace_id for o in outcomes}), lock_clause, now_ms)
     # Read after taking the heads: a replica that logged these first has committed by now.
     present = await _present(conn, "log_attempts", outcomes)
     new = [o for o in outcomes if (o.workspace_id, o.id) not in present]
@@ -243,30 +247,73 @@ async def apply_records(
     outcomes: Sequence[Outcome],
     now_ms: int,
     lock_clause: str,
+    erasures: Sequence[PayloadErasure] = (),
 ) -> ApplyResult:
+    if erasures:
+        # Every head this batch extends, taken at once in one order (no deadlock between
+        # replicas); taking some of them again below is a no-op.
+        chains = {o.workspace_id for o in outcomes} | {e.workspace_id for e in erasures}
+        await lock_heads(conn, sorted(chains), lock_clause, now_ms)
     new_deliveries, duplicate_deliveries = await put_deliveries(conn, unique(deliveries), now_ms)
     new_attempts, duplicate_attempts, heads = await append_outcomes(
         conn, unique(outcomes), now_ms, lock_clause
     )
+    new_erasures = duplicate_erasures = 0
+    if erasures:  # after the deliveries: a body in this very batch is dropped too
+        held = await lock_heads(  # the heads as the outcomes above left them
+            conn, sorted({e.workspace_id for e in erasures}), lock_clause, now_ms
+        )
+        new_erasures, duplicate_erasures, moved = await apply_erasures(conn, erasures, held, now_ms)
+        await conn.executemany(
+            "UPDATE log_heads SET seq = ?, hash = ?, updated_at = ? WHERE workspace_id = ?",
+            [(h.seq, h.hash, now_ms, h.workspace_id) for h in moved.values()],
+        )
+        heads = (*(h for h in heads if h.workspace_id not in moved), *moved.values())
     return ApplyResult(
         new_deliveries=new_deliveries,
         new_attempts=new_attempts,
-        duplicates=duplicate_deliveries + duplicate_attempts,
+        new_erasures=new_erasures,
+        duplicates=duplicate_deliveries + duplicate_attempts + duplicate_erasures,
         heads=heads,
     )
 
 
-async def purge_before(conn: Connection, before_ms: int, max_rows: int) -> PurgeResult:
+def _scope(workspace_id: str | None, excluding: Collection[str]) -> tuple[str, list[str]]:
+    """The ``AND …`` restricting a purge to one workspace, or to all but some."""
+    if workspace_id is not None:
+        return " AND workspace_id = ?", [workspace_id]
+    if excluding:
+        return f" AND workspace_id NOT IN {in_list(len(excluding))}", sorted(excluding)
+    return "", []
+
+
+async def purge_before(
+    conn: Connection,
+    before_ms: int,
+    max_rows: int,
+    *,
+    workspace_id: str | None = None,
+    excluding: Collection[str] = (),
+) -> PurgeResult:
     """Delete a prefix of each chain (through its newest entry logged before ``before_ms``)
-    and deliveries untouched since then; at most about ``max_rows`` of each."""
+    and deliveries untouched since then; at most about ``max_rows`` of each.
+
+    A chain's entries are its attempts and its notes (erasures), numbered as one sequence.
+    """
+    scope, scoped = _scope(workspace_id, excluding)
     cuts = await conn.fetch(
-        "SELECT workspace_id, MIN(seq) AS low, MAX(seq) AS cut FROM log_attempts "
-        "WHERE logged_at < ? GROUP BY workspace_id ORDER BY workspace_id",
+        "SELECT workspace_id, MIN(seq) AS low, MAX(seq) AS cut FROM ("
+        f"SELECT workspace_id, seq FROM log_attempts WHERE logged_at < ?{scope} UNION ALL "
+        f"SELECT workspace_id, seq FROM log_chain_notes WHERE logged_at < ?{scope}"
+        ") AS old GROUP BY workspace_id ORDER BY workspace_id",
         before_ms,
+        *scoped,
+        before_ms,
+        *scoped,
     )
-    attempts = 0
+    attempts = notes = 0
     for row in cuts:
-        budget = max_rows - attempts
+        budget = max_rows - attempts - notes
         if budget <= 0:
             break
         bound = min(row["cut"], row["low"] + budget - 1)
@@ -275,10 +322,16 @@ async def purge_before(conn: Connection, before_ms: int, max_rows: int) -> Purge
             row["workspace_id"],
             bound,
         )
+        notes += await conn.execute(
+            "DELETE FROM log_chain_notes WHERE workspace_id = ? AND seq <= ?",
+            row["workspace_id"],
+            bound,
+        )
     deliveries = await conn.execute(
         "DELETE FROM log_deliveries WHERE (workspace_id, id) IN "
-        "(SELECT workspace_id, id FROM log_deliveries WHERE updated_at < ? LIMIT ?)",
+        f"(SELECT workspace_id, id FROM log_deliveries WHERE updated_at < ?{scope} LIMIT ?)",
         before_ms,
+        *scoped,
         max_rows,
     )
-    return PurgeResult(attempts=attempts, deliveries=deliveries)
+    return PurgeResult(attempts=attempts, deliveries=deliveries, notes=notes)

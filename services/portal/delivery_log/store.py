@@ -12,13 +12,13 @@ the event's creation time, which never changes, so pages stay stable while the l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from signet.records.model import Delivery, Outcome, OutcomeStatus
+from signet.records.model import Delivery, Outcome, OutcomeStatus, PayloadErasure
 from signet.security.hash_chain import ChainHead, Link
 
 
@@ -90,9 +90,11 @@ class DeliverySummary:
 
 @dataclass(slots=True, frozen=True)
 class DeliveryRecord(DeliverySummary):
-    """A delivery with the exact bytes POSTed; ``body`` is None until its record was seen."""
+    """A delivery with the exact bytes POSTed; ``body`` is None until its record was seen,
+    and for good once the event's payload was erased (``payload_erased_at``)."""
 
     body: bytes | None
+    payload_erased_at: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -129,6 +131,7 @@ class EventRecord:
     created_at: int
     body: bytes | None  # the body POSTed (the same for every destination), if seen
     deliveries: tuple[DeliveryHistory, ...]
+    payload_erased_at: int | None = None  # then ``body`` is None for good
 
 
 @dataclass(slots=True, frozen=True)
@@ -137,12 +140,14 @@ class ProjectionBatch:
 
     deliveries: Sequence[Delivery] = ()
     outcomes: Sequence[Outcome] = ()
+    erasures: Sequence[PayloadErasure] = ()
 
 
 @dataclass(slots=True, frozen=True)
 class ApplyResult:
     new_deliveries: int = 0
     new_attempts: int = 0
+    new_erasures: int = 0
     duplicates: int = 0  # records already in the log (a replay of the topic): no change
     heads: tuple[ChainHead, ...] = field(default_factory=tuple)
 
@@ -151,6 +156,7 @@ class ApplyResult:
 class PurgeResult:
     attempts: int = 0
     deliveries: int = 0
+    notes: int = 0  # chain entries that are not attempts (erasures)
 
 
 class LogSnapshot(Protocol):
@@ -239,9 +245,19 @@ class LogStore(Protocol):
         """
         ...
 
-    async def purge(self, before_ms: int, *, max_rows: int = 10_000) -> PurgeResult:
+    async def purge(
+        self,
+        before_ms: int,
+        *,
+        max_rows: int = 10_000,
+        workspace_id: str | None = None,
+        excluding: Collection[str] = (),
+    ) -> PurgeResult:
         """Delete entries logged before ``before_ms`` as a prefix of each chain (the newest
         such entry and everything before it), and deliveries idle since then; chain heads
         stay. At most about ``max_rows`` rows per call: call again while it deletes some.
+
+        Only in ``workspace_id`` when given; never in the workspaces ``excluding`` names
+        (those with a retention of their own).
         """
         ...

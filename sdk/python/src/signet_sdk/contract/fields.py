@@ -33,6 +33,7 @@ class FieldErrorCode(StrEnum):
     CONFLICT = "conflict"  # clashes with what is stored (a reused idempotency key)
     INVALID = "invalid"  # breaks a rule of its own (a URL that resolves to loopback)
     UNAUTHORIZED = "unauthorized"  # a credential missing, malformed or refused (a 401's)
+    PAYLOAD_ERASED = "payload_erased"  # the event's payload was erased from the log (a 409's)
 
 
 @dataclass(slots=True, frozen=True)
