@@ -188,3 +188,20 @@ def test_invalid_create_says_why(fields: dict[str, object], reason: str) -> None
     for current in (None, created()):
         with pytest.raises(InvalidRecordError, match=reason):
             apply_command(current, create_workspace(WS, **fields))
+
+
+def test_set_log_retention_sets_and_clears_the_workspaces_own() -> None:
+    config = apply_command(
+        created(), command(WS, CommandKind.SET_LOG_RETENTION, log_retention_days=7)
+    )
+    assert (config.log_retention_days, config.version) == (7, 2)
+    assert codec.decode(codec.encode(config), WorkspaceConfig) == config
+    config = apply_command(config, command(WS, CommandKind.SET_LOG_RETENTION))
+    assert (config.log_retention_days, config.version) == (None, 3)  # the global one again
+
+
+@pytest.mark.parametrize("days", [0, 366, -1])
+def test_set_log_retention_outside_1_to_365_is_invalid(days: int) -> None:
+    cmd = command(WS, CommandKind.SET_LOG_RETENTION, log_retention_days=days)
+    with pytest.raises(InvalidRecordError, match=r"1\.\.365"):
+        apply_command(created(), cmd)

@@ -20,6 +20,7 @@ from signet.records.model import (
     Destination,
     Event,
     Outcome,
+    PayloadErasure,
     RetryPolicy,
     SealedSecret,
     SigningSecret,
@@ -253,3 +254,26 @@ def test_the_sdk_writes_events_the_services_read() -> None:
     decoded = codec.decode(encode_event(record), Event)
     assert decoded == Event(**record)
     assert codec.encode(decoded) == encode_event(record)
+
+
+def test_config_and_commands_written_before_log_retention_still_decode() -> None:
+    """Records of the writers before ``log_retention_days`` read it as None (the global)."""
+    config = WorkspaceConfig("ws_1", 4, "Shop", "production", 1, 6, [], [], ["cmd_1"])
+    fields = dataclasses.asdict(config)
+    del fields["log_retention_days"]
+    old = codec.default_codec().encode_with(_history("signet.WorkspaceConfig.v1.avsc"), fields)
+    assert codec.decode(old, WorkspaceConfig) == config
+
+    command = WorkspaceCommand("cmd_2", "ws_1", "revoke_publishable_key", 6, target_id="pk_1")
+    fields = dataclasses.asdict(command)
+    del fields["log_retention_days"]
+    old = codec.default_codec().encode_with(_history("signet.WorkspaceCommand.v2.avsc"), fields)
+    assert codec.decode(old, WorkspaceCommand) == command
+
+    kept = dataclasses.replace(config, log_retention_days=90)
+    assert codec.decode(codec.encode(kept), WorkspaceConfig).log_retention_days == 90
+
+
+def test_a_payload_erasure_round_trips() -> None:
+    erasure = PayloadErasure("era_1", "ws_1", "evt_1", 7, requested_by="ses_1")
+    assert codec.decode(codec.encode(erasure), PayloadErasure) == erasure
