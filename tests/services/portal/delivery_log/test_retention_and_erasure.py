@@ -40,11 +40,11 @@ async def erase(store: SqlLogStore, *erasures: PayloadErasure, now: int = NOW) -
 async def test_a_workspaces_own_retention_purges_only_its_rows(store: SqlLogStore) -> None:
     short, default, long = new_id("ws"), new_id("ws"), new_id("ws")
     older = {ws: delivery(ws, "dst_a") for ws in (default, long)}
-    for sent in older.values():  # forty days old: past 30, not past 90
-        await put(store, [sent], [outcome(sent)], now=NOW - 40 * DAY)
+    for one in older.values():  # forty days old: past 30, not past 90
+        await put(store, [one], [outcome(one)], now=NOW - 40 * DAY)
     aged = {ws: [delivery(ws, "dst_a") for _ in range(2)] for ws in (short, default, long)}
-    for sent in aged.values():  # ten days old: past 7, not past the default 30
-        await put(store, sent, [outcome(d) for d in sent], now=NOW - 10 * DAY)
+    for two in aged.values():  # ten days old: past 7, not past the default 30
+        await put(store, two, [outcome(d) for d in two], now=NOW - 10 * DAY)
     metrics = LogMetrics.create(CollectorRegistry())
     task = RetentionTask(
         store,
