@@ -1,6 +1,7 @@
 """The tamper-evident delivery log: hash chain, signed export head, and its verifier.
 
-Each workspace's log is a sequence of entries, one per delivery attempt (``Outcome``),
+Each workspace's log is a sequence of entries, one per delivery attempt (``Outcome``) and
+one per payload erasure (``{"kind": "erasure", "workspace_id", "event_id", "erased_at"}``),
 numbered ``seq`` = 1, 2, 3… Entry n commits to entry n-1:
 
     hash_n = SHA-256(bytes(hash_{n-1}) || canonical(entry_n))      (hex in JSON)

@@ -3,6 +3,7 @@ and the test event's body."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
@@ -97,6 +98,21 @@ def test_one_replay_per_event_and_none_without_a_body() -> None:
     plan = plan_recovery(records, 10)
     assert [r.id for r in plan.replay] == ["dlv_a"]
     assert plan.without_body == 1
+
+
+def test_erased_events_are_never_replayed_nor_counted_as_missing_bodies() -> None:
+    erased = dataclasses.replace(record("dlv_e", NOW, body=None), payload_erased_at=NOW + 5)
+    records = [record("dlv_a", NOW), erased, record("dlv_b", NOW + 1, body=None)]
+    plan = plan_recovery(records, 10)
+    assert [r.id for r in plan.replay] == ["dlv_a"]
+    assert (plan.without_body, [r.id for r in plan.erased]) == (1, ["dlv_e"])
+
+
+async def test_an_erased_body_is_not_waited_for() -> None:
+    erased = dataclasses.replace(record("dlv_e", NOW, body=None), payload_erased_at=NOW)
+    log = FakeLog(erased, arrives_at=None)
+    await LogCatchUp().with_bodies(log.read, clock=log.clock, pause=log.pause)
+    assert log.reads == 1 and log.slept == []
 
 
 def read_recover(body: Any) -> RecoverRequest:
