@@ -50,6 +50,7 @@ GENESIS_LABEL = b"signet/log/v1/genesis/"
 LINK_FIELDS = ("prev_hash", "hash")
 HEAD_FIELDS = ("workspace_id", "seq", "hash", "first_seq", "anchor", "exported_at", "key_id")
 SIGNING_KEY_PATH = "/v1/log-signing-key"
+ERASURE_KIND = "erasure"  # the ``kind`` of an erasure entry (an attempt's entry has none)
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant RFC 3339 spells
 
 
@@ -145,11 +146,14 @@ class VerifyResult:
     head_seq: int | None = None
     head_hash: str | None = None
     key_id: str | None = None
+    erasures: int = 0  # entries of kind ``erasure`` among ``entries``
 
     def describe(self) -> str:
         if self.ok:
+            plural = "s" if self.erasures > 1 else ""
+            erased = f" ({self.erasures} payload erasure{plural})" if self.erasures else ""
             return (
-                f"OK: {self.entries} entries of {self.workspace_id} verified "
+                f"OK: {self.entries} entries{erased} of {self.workspace_id} verified "
                 f"(through seq {self.head_seq}, head {self.head_hash}, key {self.key_id})"
             )
         where = "the head line" if self.line is None else f"line {self.line}"
@@ -218,7 +222,7 @@ def verify_export(
     """
     key = _as_public_key(public_key)
     raw_lines = _split(lines)
-    entries = 0
+    entries = erasures = 0
     try:
         if not raw_lines:
             raise _Broken("the export is empty: missing head")
@@ -253,6 +257,8 @@ def verify_export(
                 raise _Broken("hash does not match the entry's contents", number, entry)
             expected_seq, expected_prev = seq + 1, stated_hash
             entries += 1
+            if entry.get("kind") == ERASURE_KIND:
+                erasures += 1
         if (expected_seq - 1, expected_prev) != (head_seq, head_hash):
             raise _Broken(
                 f"the last entry (seq {expected_seq - 1}) is not the signed head's "
@@ -276,6 +282,7 @@ def verify_export(
         head_seq=head_seq,
         head_hash=head_hash,
         key_id=key_id,
+        erasures=erasures,
     )
 
 

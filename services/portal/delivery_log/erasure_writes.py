@@ -20,10 +20,9 @@ from typing import Any
 
 from services.portal.delivery_log.database import Connection, chunks, in_list
 from signet.records.model import PayloadErasure
-from signet.security.hash_chain import ChainHead, append, rfc3339
+from signet.security.hash_chain import ERASURE_KIND, ChainHead, append, rfc3339
 
 CHUNK = 200
-ERASURE_KIND = "erasure"
 
 
 def erasure_entry(workspace_id: str, event_id: str, erased_at: int) -> dict[str, Any]:

@@ -105,6 +105,7 @@ async def test_an_erasure_drops_the_body_and_chains_an_entry(store: SqlLogStore)
     lines = (await export(store, ws)).decode().splitlines()
     result = verify_export("\n".join(lines) + "\n", SIGNER.public_key)
     assert result.ok and (result.entries, result.head_seq) == (4, 4), result.describe()
+    assert result.erasures == 1 and "(1 payload erasure)" in result.describe()
     entry = orjson.loads(lines[3])
     assert {k: entry[k] for k in ("kind", "workspace_id", "event_id", "erased_at", "seq")} == {
         "kind": "erasure",

@@ -214,7 +214,7 @@ async def test_erasure_end_to_end(
     good.write_text(export.text)
     verify = ["verify-log", str(good), "--portal-url", client.base_url]
     assert await asyncio.to_thread(signet, verify) == 0
-    assert f"OK: {len(entries)} entries" in capsys.readouterr().out
+    assert f"OK: {len(entries)} entries (1 payload erasure)" in capsys.readouterr().out
 
     # The erasure entry is covered like any attempt: claim another event was erased.
     at = notes[0]
