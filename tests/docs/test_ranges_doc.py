@@ -35,6 +35,7 @@ from services.portal.destination_bodies import (
 from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
 from signet.kafka.topics import BATCHING_FETCH, RETRY_TIERS_SECONDS
+from signet.records.model import MAX_LOG_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
 from signet.settings import CommonSettings, DispatcherSettings, IngestSettings
 from tests.docs.doc_text import (
     INLINE_CODE,
@@ -69,6 +70,13 @@ class Range:
 
 
 RANGES: tuple[Range, ...] = (
+    # A workspace's own delivery-log retention (signet/records/model.py).
+    Range(
+        "docs/workspace-api.md",
+        rf"whole number of days from ({NUMBER}) to\s+({NUMBER})",
+        (MIN_LOG_RETENTION_DAYS, MAX_LOG_RETENTION_DAYS),
+        "signet.records.model.MIN_LOG_RETENTION_DAYS, MAX_LOG_RETENTION_DAYS",
+    ),
     # The portal's request limits (services/portal/destinations.py, rotation.py).
     Range(
         "docs/delivery.md",

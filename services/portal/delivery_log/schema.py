@@ -96,7 +96,7 @@ CREATE TABLE IF NOT EXISTS log_heads (
 """
 
 
-# Migration 2, payload erasure (docs/operations.md#retention-and-erasure). ``log_erasures``
+# Migration 2, payload erasure (docs/operations.md#7-retention-and-erasure). ``log_erasures``
 # remembers each erased event for good (it is what refuses a later copy of its body);
 # ``log_chain_notes`` holds the chain entries that are not attempts (``kind: erasure``),
 # numbered from the same head as ``log_attempts`` and trimmed with them by retention.
