@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from services.portal.delivery_log.database import Connection, chunks, in_list
+from services.portal.delivery_log.database import Connection, chunks
 from signet.records.model import PayloadErasure
 from signet.security.hash_chain import ERASURE_KIND, ChainHead, append, rfc3339
 
@@ -38,20 +38,18 @@ def erasure_entry(workspace_id: str, event_id: str, erased_at: int) -> dict[str,
 async def erased_events(
     conn: Connection, events: Iterable[tuple[str, str]]
 ) -> set[tuple[str, str]]:
-    """Which of these (workspace id, event id) pairs were erased."""
-    by_workspace: dict[str, list[str]] = {}
-    for workspace_id, event_id in dict.fromkeys(events):
-        by_workspace.setdefault(workspace_id, []).append(event_id)
+    """Which of these (workspace id, event id) pairs were erased: one indexed lookup per
+    ``CHUNK`` pairs, whatever the number of workspaces among them."""
+    pairs = list(dict.fromkeys(events))
     found: set[tuple[str, str]] = set()
-    for workspace_id, event_ids in by_workspace.items():
-        for chunk in chunks(event_ids, CHUNK):
-            rows = await conn.fetch(
-                "SELECT event_id FROM log_erasures WHERE workspace_id = ? AND event_id IN "
-                + in_list(len(chunk)),
-                workspace_id,
-                *chunk,
-            )
-            found.update((workspace_id, row["event_id"]) for row in rows)
+    for chunk in chunks(pairs, CHUNK):
+        rows = await conn.fetch(
+            "SELECT workspace_id, event_id FROM log_erasures WHERE (workspace_id, event_id) IN ("
+            + ", ".join(["(?, ?)"] * len(chunk))
+            + ")",
+            *(value for pair in chunk for value in pair),
+        )
+        found.update((row["workspace_id"], row["event_id"]) for row in rows)
     return found
 
 
