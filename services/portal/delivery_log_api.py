@@ -60,7 +60,9 @@ _READ_ERRORS = {
     503: problem("the delivery log database is unavailable", **{"Retry-After": "seconds"}),
 }
 _EXPORT_DESCRIPTION = (
-    "JSON Lines: one line per attempt (its fields, seq, prev_hash, hash), then "
+    "JSON Lines: one line per attempt (its fields, seq, prev_hash, hash) or payload "
+    'erasure ({"kind": "erasure", "workspace_id", "event_id", "erased_at", seq, prev_hash, '
+    "hash}), then "
     '{"head": {' + ", ".join(HEAD_FIELDS) + '}, "signature": base64 Ed25519}. '
     "Verify with `signet verify-log FILE --public-key …`."
 )
