@@ -31,6 +31,7 @@ from services.portal.operator_api import OperatorApi
 from services.portal.problems import require_caught_up, translate_errors
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
+from services.portal.stats_api import StatsApi
 from services.portal.workspace_api import WorkspaceApi
 from signet.api.operations import Api, Reply, Webhook
 from signet.api.webhook import EVENT_WEBHOOK, WebhookBody, WebhookHeaders
@@ -246,6 +247,9 @@ class PortalService:
         delivery_log_api.register(
             app, api, self.delivery_log, SessionGuard(self._signer, self._own_origin)
         )
+        StatsApi(
+            self._view, self.delivery_log.store, SessionGuard(self._signer, self._own_origin)
+        ).register(app, api)
         return app, api
 
     async def start(self) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from services.portal.delivery_log.schema import Dialect
+from services.portal.delivery_log.schema import Dialect, pending_migrations
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +74,23 @@ def in_list(count: int) -> str:
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def migrate(conn: Connection, dialect: Dialect, now_ms: int) -> list[str]:
+    """Run the numbered migrations this database has not had yet; the names run. Call it
+    inside one transaction that excludes other writers (replicas starting together), so
+    each migration runs exactly once and its row commits with its changes."""
+    applied = [row["number"] for row in await conn.fetch("SELECT number FROM log_migrations")]
+    ran = []
+    for number, name, migration in pending_migrations(dialect, applied):
+        for statement in migration:
+            await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO log_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+            number,
+            name,
+            now_ms,
+        )
+        logger.info("delivery log: migration %d (%s) applied", number, name)
+        ran.append(name)
+    return ran

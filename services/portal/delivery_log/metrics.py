@@ -30,7 +30,7 @@ class LogMetrics:
             ),
             purged=Counter(
                 "signet_portal_log_purged_rows_total",
-                "Rows retention deleted, by table (attempts, deliveries)",
+                "Rows retention deleted, by table (attempts, deliveries, stats_buckets)",
                 ["table"],
                 registry=registry,
             ),

@@ -20,8 +20,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import asyncpg.exceptions as pg
+from signet_sdk.ids import now_ms
 
-from services.portal.delivery_log.database import Connection, Row, roll_back
+from services.portal.delivery_log.database import Connection, Row, migrate, roll_back
 from services.portal.delivery_log.errors import RecordRejected, StoreUnavailable
 from services.portal.delivery_log.schema import Dialect, statements
 from services.portal.delivery_log.sql_store import SqlLogStore
@@ -114,6 +115,7 @@ class PostgresDatabase:
                         await connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
                     for statement in statements(self.dialect):
                         await connection.execute(statement)
+                    await migrate(_Conn(connection), self.dialect, now_ms())
         except BaseException:
             await pool.close()
             raise

@@ -91,30 +91,41 @@ class RetentionTask:
         those with its own."""
         now = self._clock()
         own = dict(self._own_retention())
-        attempts, deliveries = await self._purge(now - self._retention_ms, excluding=own)
+        total = await self._purge(now - self._retention_ms, excluding=own)
         for workspace_id, days in sorted(own.items()):
             more = await self._purge(now - int(days * DAY_MS), workspace_id=workspace_id)
-            attempts, deliveries = attempts + more[0], deliveries + more[1]
-        if attempts or deliveries:
-            logger.info("retention deleted %d attempts, %d deliveries", attempts, deliveries)
-        return PurgeResult(attempts=attempts, deliveries=deliveries)
+            total = PurgeResult(
+                attempts=total.attempts + more.attempts,
+                deliveries=total.deliveries + more.deliveries,
+                buckets=total.buckets + more.buckets,
+            )
+        if total.attempts or total.deliveries or total.buckets:
+            logger.info(
+                "retention deleted %d attempts, %d deliveries, %d health buckets",
+                total.attempts,
+                total.deliveries,
+                total.buckets,
+            )
+        return total
 
     async def _purge(
         self, cutoff: int, *, workspace_id: str | None = None, excluding: Collection[str] = ()
-    ) -> tuple[int, int]:
-        attempts = deliveries = 0
+    ) -> PurgeResult:
+        attempts = deliveries = buckets = 0
         while not self._stopping.is_set():
             step = await self._store.purge(
                 cutoff, max_rows=STEP_ROWS, workspace_id=workspace_id, excluding=excluding
             )
             attempts += step.attempts
             deliveries += step.deliveries
+            buckets += step.buckets
             self._metrics.purged.labels("attempts").inc(step.attempts)
             self._metrics.purged.labels("deliveries").inc(step.deliveries)
-            if step.attempts + step.deliveries + step.notes == 0:
+            self._metrics.purged.labels("stats_buckets").inc(step.buckets)
+            if step.attempts + step.deliveries + step.notes + step.buckets == 0:
                 break
             await asyncio.sleep(0)  # let the projection's transactions in between steps
-        return attempts, deliveries
+        return PurgeResult(attempts=attempts, deliveries=deliveries, buckets=buckets)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

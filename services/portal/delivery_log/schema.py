@@ -4,11 +4,15 @@ Both tables are keyed by (workspace_id, id): a record naming another workspace's
 id lands in a row of its own and can never show up in that workspace's answers.
 ``log_heads`` keeps each chain's newest link, so the chain goes on after retention deleted
 every entry. Statements are idempotent (``IF NOT EXISTS``): every replica runs them at
-start-up. A later change to the tables adds a numbered migration beside these.
+start-up. A later change to the tables adds a numbered migration beside these
+(:func:`_migrations`): each runs once per database, inside the transaction that records
+it in ``log_migrations`` (``database.migrate``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -93,6 +97,12 @@ CREATE TABLE IF NOT EXISTS log_heads (
     hash TEXT NOT NULL,
     updated_at {BIGINT} NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS log_migrations (
+    number INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at {BIGINT} NOT NULL
+);
 """
 
 
@@ -126,3 +136,33 @@ def statements(dialect: Dialect) -> list[str]:
     """The DDL for ``dialect``, one statement per item."""
     ddl = (_DDL + _ERASURES).format(**_TYPES[dialect])
     return [s.strip() for s in ddl.split(";") if s.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    number: int
+    name: str
+    statements: tuple[str, ...]  # ``{BIGINT}`` etc. filled in per dialect
+
+
+def _migrations() -> tuple[Migration, ...]:
+    # Imported here: the rollup's module uses the database helpers, which import this one.
+    from services.portal.delivery_log import rollup
+
+    return (
+        # 1: endpoint health (GET …/destinations/{id}/stats): the per-destination rollup,
+        # backfilled from the attempts an existing log already holds.
+        Migration(1, "log_stats", (rollup.TABLE_DDL, rollup.INDEX_DDL, rollup.BACKFILL)),
+    )
+
+
+def pending_migrations(
+    dialect: Dialect, applied: Iterable[int]
+) -> list[tuple[int, str, list[str]]]:
+    """The migrations not in ``applied``, oldest first: (number, name, statements)."""
+    done = set(applied)
+    return [
+        (m.number, m.name, [s.format(**_TYPES[dialect]) for s in m.statements])
+        for m in _migrations()
+        if m.number not in done
+    ]

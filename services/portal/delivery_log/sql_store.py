@@ -26,6 +26,7 @@ from services.portal.delivery_log.chain import (
 )
 from services.portal.delivery_log.database import Connection, Database, Row, chunks, in_list
 from services.portal.delivery_log.errors import InvalidCursor, RecordRejected
+from services.portal.delivery_log.rollup import DestinationStats, read_stats
 from services.portal.delivery_log.sql_writes import apply_records, purge_before
 from services.portal.delivery_log.store import (
     ApplyResult,
@@ -336,6 +337,14 @@ class SqlLogStore:
             # Woken by our own projection at once; polling finds other replicas' writes.
             with suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), min(remaining, self._poll_seconds))
+
+    async def destination_stats(
+        self, workspace_id: str, destination_id: str, *, start: int, bucket_ms: int, count: int
+    ) -> DestinationStats:
+        async with self.database.read() as conn:
+            return await read_stats(
+                conn, workspace_id, destination_id, start=start, bucket_ms=bucket_ms, count=count
+            )
 
     # -- the chain ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from services.portal.delivery_log import rollup
 from services.portal.delivery_log.chain import entry_fields
 from services.portal.delivery_log.database import Connection, chunks, in_list
 from services.portal.delivery_log.erasure_writes import apply_erasures, erased_events
@@ -233,6 +234,7 @@ async def append_outcomes(
             )
         )
     await conn.executemany(_PUT_ATTEMPT, attempts)
+    await rollup.add_attempts(conn, _by_workspace(new), CHUNK)  # endpoint health, same commit
     await conn.executemany(
         "UPDATE log_heads SET seq = ?, hash = ?, updated_at = ? WHERE workspace_id = ?",
         [(h.seq, h.hash, now_ms, h.workspace_id) for h in moved.values()],
@@ -296,7 +298,8 @@ async def purge_before(
     excluding: Collection[str] = (),
 ) -> PurgeResult:
     """Delete a prefix of each chain (through its newest entry logged before ``before_ms``)
-    and deliveries untouched since then; at most about ``max_rows`` of each.
+    and deliveries untouched since then, and the endpoint-health buckets that ended before
+    it; at most about ``max_rows`` of each.
 
     A chain's entries are its attempts and its notes (erasures), numbered as one sequence.
     """
@@ -334,4 +337,5 @@ async def purge_before(
         *scoped,
         max_rows,
     )
-    return PurgeResult(attempts=attempts, deliveries=deliveries, notes=notes)
+    buckets = await rollup.purge_buckets(conn, before_ms, max_rows, scope, scoped)
+    return PurgeResult(attempts=attempts, deliveries=deliveries, notes=notes, buckets=buckets)

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from signet_sdk.ids import now_ms
 
-from services.portal.delivery_log.database import Connection, Row, roll_back
+from services.portal.delivery_log.database import Connection, Row, migrate, roll_back
 from services.portal.delivery_log.errors import RecordRejected, StoreUnavailable
 from services.portal.delivery_log.schema import Dialect, statements
 from services.portal.delivery_log.sql_store import SqlLogStore
@@ -101,6 +102,14 @@ class SqliteDatabase:
                 await writer.execute("PRAGMA synchronous = NORMAL")
                 for statement in statements(self.dialect):
                     await writer.execute(statement)
+            conn = _Conn(writer)
+            await conn.execute("BEGIN IMMEDIATE")  # a second process waits, then finds them run
+            try:
+                await migrate(conn, self.dialect, now_ms())
+            except BaseException:
+                await roll_back(writer.rollback)
+                raise
+            await conn.execute("COMMIT")
             for _ in range(self._reader_count):
                 reader = await self._connect()
                 self._all_readers.append(reader)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from services.portal.delivery_log.rollup import DestinationStats
 from signet.records.model import Delivery, Outcome, OutcomeStatus, PayloadErasure
 from signet.security.hash_chain import ChainHead, Link
 
@@ -157,6 +158,7 @@ class PurgeResult:
     attempts: int = 0
     deliveries: int = 0
     notes: int = 0  # chain entries that are not attempts (erasures)
+    buckets: int = 0  # endpoint-health rollup rows (rollup.py)
 
 
 class LogSnapshot(Protocol):
@@ -223,6 +225,13 @@ class LogStore(Protocol):
         Wakes as soon as this process's projection commits it, and polls the database for
         attempts another replica's projection wrote.
         """
+        ...
+
+    async def destination_stats(
+        self, workspace_id: str, destination_id: str, *, start: int, bucket_ms: int, count: int
+    ) -> DestinationStats:
+        """The destination's endpoint health in ``count`` buckets of ``bucket_ms`` from
+        ``start`` (epoch ms, both multiples of 5 minutes), from the rollup (rollup.py)."""
         ...
 
     # -- the chain --------------------------------------------------------------------------
