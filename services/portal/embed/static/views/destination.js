@@ -7,6 +7,7 @@ import {
 } from "../dom.js";
 import { confirmDialog, pageHeader, render, schemeLabel, section } from "./common.js";
 import { listOf } from "./destinations.js";
+import { healthSection } from "./health.js";
 
 const OVERLAPS = [
   [0, "Immediately — the old secret stops signing now"],
@@ -55,6 +56,7 @@ export async function destinationDetail(ctx, [id]) {
   ctx.flash.delete(destination.id);
   render(ctx.main, header,
     revealed ? revealedPanel(revealed, destination) : null,
+    isWebhook ? healthSection(ctx, destination.id) : null,
     settingsSection(ctx, destination, path, reload),
     isWebhook ? secretSection(ctx, destination, path, reload) : null,
     isWebhook && ctx.canWrite ? testSection(ctx, path) : null,

@@ -3,6 +3,7 @@
 import { ApiError } from "../api.js";
 import { badge, field, h, showFieldErrors } from "../dom.js";
 import { SCHEMES, errorPanel, loading, pageHeader, render, schemeLabel } from "./common.js";
+import { healthCell } from "./health.js";
 
 export async function destinationsList(ctx) {
   render(ctx.main, pageHeader("Destinations"), loading());
@@ -27,11 +28,12 @@ export async function destinationsList(ctx) {
     h("td", { class: "url" }, d.type === "slack" ? "Slack incoming webhook" : d.url),
     h("td", {}, d.type === "slack" ? "Failed deliveries" : (d.event_types ?? []).join(", ")),
     h("td", {}, d.type === "slack" ? "—" : schemeLabel(d.signature_scheme)),
-    h("td", {}, d.enabled ? badge("enabled") : badge("disabled"))));
+    h("td", {}, d.enabled ? badge("enabled") : badge("disabled")),
+    healthCell(ctx.api, d)));
   render(ctx.main, header, h("div", { class: "table-wrap" }, h("table", { class: "data" },
     h("caption", { class: "visually-hidden" }, "Destinations"),
     h("thead", {}, h("tr", {},
-      ["Name", "Type", "Endpoint", "Events", "Signature", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+      ["Name", "Type", "Endpoint", "Events", "Signature", "Status", "Last 24 h"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows))));
 }
 
