@@ -55,7 +55,7 @@ class StatsQuery(QueryModel):
 
 class LatencyPercentiles(Answer):
     """Over the attempts that got an HTTP answer, read from a fixed histogram: each value
-    is within its histogram bucket (about ±25 %) of the exact percentile."""
+    is within its histogram bucket of the exact percentile."""
 
     p50: float = Field(description="median latency, ms")
     p95: float = Field(description="95th percentile latency, ms")

@@ -23,7 +23,7 @@ function svg(tag, attrs = {}, ...children) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value !== null && value !== undefined) el.setAttribute(name, String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child instanceof Node) el.append(child);
     else if (child !== null && child !== undefined) el.append(document.createTextNode(String(child)));
   }
@@ -99,7 +99,7 @@ function frame(max, labels, unit) {
     return [
       svg("line", { class: "grid", x1: left, y1: y, x2: width - right, y2: y }),
       svg("text", { class: "tick", x: left - 6, y: y + 4, "text-anchor": "end" },
-        unit === "ms" ? formatLatency(value) : Math.round(value)),
+        unit === "ms" ? formatLatency(value) : Number(value.toFixed(1))),
     ];
   });
   const step = (width - left - right) / labels.length;
