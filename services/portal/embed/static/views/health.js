@@ -179,7 +179,7 @@ function figuresTable(stats, window) {
 }
 
 function healthBody(stats, window) {
-  const headline = h("dl", { class: "facts health-facts" },
+  const headline = h("dl", { class: "health-facts" },
     h("dt", {}, "Success rate"), h("dd", { dataset: { stat: "success_rate" } }, formatRate(stats.success_rate)),
     h("dt", {}, "Delivered"), h("dd", { dataset: { stat: "delivered" } }, stats.delivered),
     h("dt", {}, "Failed attempts"), h("dd", { dataset: { stat: "failed" } }, stats.failed),
