@@ -218,6 +218,22 @@ async def test_retention_deletes_buckets_past_the_cut_off(store: SqlLogStore) ->
     assert (await store.purge(at(72))).buckets == 0
 
 
+async def test_retention_of_one_workspace_keeps_the_others_buckets(store: SqlLogStore) -> None:
+    own, other = new_id("ws"), new_id("ws")
+    mine, theirs = delivery(own, "dst_a"), delivery(other, "dst_a")
+    await put(
+        store,
+        [mine, theirs],
+        [outcome(mine, attempted_at=at(1)), outcome(theirs, attempted_at=at(1))],
+    )
+    assert (await store.purge(at(66), workspace_id=own)).buckets == 1
+    assert (await hourly(store, own, "dst_a")).delivered == 0
+    assert (await hourly(store, other, "dst_a")).delivered == 1
+    # The global cut-off passes over the workspaces with a retention of their own.
+    assert (await store.purge(at(66), excluding=[other])).buckets == 0
+    assert (await store.purge(at(66))).buckets == 1
+
+
 async def _reopen(store: SqlLogStore) -> SqlLogStore:
     database = store.database
     if database.dialect.value == "sqlite":
