@@ -13,11 +13,13 @@ TEST_WORKERS ?= 4
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml sdk/python/pyproject.toml sdk/typescript/package-lock.json
+$(STAMP): pyproject.toml sdk/python/pyproject.toml sdk/typescript/package-lock.json \
+          tests/services/portal/embed/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e './sdk/python[kafka]' -e '.[dev]'
 	npm ci --prefix sdk/typescript --no-audit --no-fund
+	npm ci --prefix tests/services/portal/embed --no-audit --no-fund  # axe-core: the embed's accessibility audit
 	touch $@
 
 install: $(STAMP) ## create .venv and install Signet with the dev tools
