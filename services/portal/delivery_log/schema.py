@@ -108,8 +108,7 @@ CREATE TABLE IF NOT EXISTS log_migrations (
 
 # Payload erasure (docs/operations.md#7-retention-and-erasure): new tables with nothing to
 # move into them, so created if missing like the ones above, not a numbered migration.
-# ``log_erasures``
-# remembers each erased event for good (it is what refuses a later copy of its body);
+# ``log_erasures`` remembers each erased event for good (it refuses a later copy of its body);
 # ``log_chain_notes`` holds the chain entries that are not attempts (``kind: erasure``),
 # numbered from the same head as ``log_attempts`` and trimmed with them by retention.
 _ERASURES = """
