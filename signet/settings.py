@@ -85,6 +85,8 @@ class IngestSettings(CommonSettings):
     # An unknown publishable key waits this long for the config view to learn it (a key
     # created a moment ago) before the 401; 0: answer at once.
     unknown_key_wait_seconds: float = Field(default=1.0, ge=0, le=10)
+    # Refuse events whose type the event-type catalog does not hold (400 unknown_event_type).
+    require_cataloged_event_types: bool = False
 
 
 class PortalSettings(CommonSettings):
@@ -137,6 +139,8 @@ class RouterSettings(CommonSettings):
     # that do not answer a fetch early (Tansu). Faust alone would wait 1.5 s.
     fetch_wait_max_ms: int = Field(default=20, ge=1, le=5000)
     stop_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Dead-letter events produced straight to Kafka whose type the catalog does not hold.
+    require_cataloged_event_types: bool = False
 
 
 # The default retry schedule (docs/architecture.md#retry-tiers): the delay after attempt n

@@ -21,6 +21,7 @@ from services.ingest.idempotency import IdempotencyCache
 from services.ingest.intake import EventIntake
 from services.ingest.metrics import IngestMetrics
 from signet.api.operations import Api
+from signet.catalog.view import EventTypeView
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.health import KafkaHealth
@@ -52,6 +53,7 @@ class IngestApp:
         self.settings = settings
         self.metrics = IngestMetrics()
         self.config_view = config_view or ConfigView(settings)
+        self.catalog = EventTypeView(settings)
         # librdkafka gives up on a record about when we stop waiting for it, so a 503
         # rarely leaves a record that still lands later.
         timeout_ms = int(settings.produce_timeout_seconds * 1000)
@@ -85,6 +87,8 @@ class IngestApp:
                 max_bulk_body_bytes=settings.max_bulk_body_bytes,
                 idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             ),
+            self.catalog,
+            require_cataloged=settings.require_cataloged_event_types,
         )
         self._runner: web.AppRunner | None = None
         self._producer_started = False
@@ -111,7 +115,12 @@ class IngestApp:
         return app, api
 
     def ready(self) -> bool:
-        return self.config_view.ready and self._producer_started and not self._draining
+        return (
+            self.config_view.ready
+            and self.catalog.ready
+            and self._producer_started
+            and not self._draining
+        )
 
     @property
     def port(self) -> int:
@@ -131,6 +140,7 @@ class IngestApp:
         self._draining = False
         await self.kafka_health.start()
         await self.config_view.start()
+        await self.catalog.start()
         await self.producer.start()
         self._producer_started = True
         runner = web.AppRunner(
@@ -153,6 +163,7 @@ class IngestApp:
         if self._producer_started:
             await self.producer.stop(timeout=self.settings.produce_timeout_seconds)
             self._producer_started = False
+        await self.catalog.stop()
         await self.config_view.stop()
         await self.kafka_health.stop()
         logger.info("ingest stopped; idempotency keys remembered: %d", len(self.idempotency))

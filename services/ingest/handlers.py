@@ -46,6 +46,7 @@ from services.ingest.intake import Accepted, EventIntake
 from services.ingest.metrics import IngestMetrics
 from signet.api.operations import operation
 from signet.api.reading import read_strings
+from signet.catalog.events import CatalogReader, event_problems
 from signet.errors import BrokerError
 from signet.web import Problem, invalid_request, read_json
 
@@ -61,8 +62,13 @@ class EventHandlers:
         intake: EventIntake,
         metrics: IngestMetrics,
         limits: Limits,
+        catalog: CatalogReader,
+        *,
+        require_cataloged: bool = False,
     ) -> None:
         self._auth = auth
+        self._catalog = catalog
+        self._require_cataloged = require_cataloged
         self._intake = intake
         self._metrics = metrics
         self._limits = limits
@@ -110,6 +116,7 @@ class EventHandlers:
         item = parse_event(
             document, max_payload_bytes=self._limits.max_payload_bytes, header_key=key
         )
+        self._check_cataloged(item)
         try:
             return await self._intake.accept(workspace_id, item)
         except IdempotencyConflictError as exc:
@@ -176,10 +183,23 @@ class EventHandlers:
         if not isinstance(raw, dict):
             raise EventInputError([FieldError("", FieldErrorCode.TYPE, "must be a JSON object")])
         item = parse_event(raw, max_payload_bytes=self._limits.max_payload_bytes)
+        self._check_cataloged(item)
         if item.idempotency_key is None and key is not None:
             # The header covers the whole batch: each position gets its own key.
             item = replace(item, idempotency_key=f"{key}:{index}")
         return item
+
+    def _check_cataloged(self, item: EventInput) -> None:
+        """The event-type catalog's say: the payload against its type's schema, and the
+        type itself when the catalog is required. Nothing is produced for a refusal."""
+        problems = event_problems(
+            self._catalog,
+            item.type,
+            item.payload,
+            require_cataloged=self._require_cataloged,
+        )
+        if problems:
+            raise EventInputError(problems)
 
     async def _accept_one(
         self, workspace_id: str, index: int, item: EventInput

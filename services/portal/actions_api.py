@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
 from aiohttp import web
+from pydantic import Field
+from signet_sdk.contract.events import EVENT_TYPE_MAX_CHARS
+from signet_sdk.contract.fields import FieldError, FieldErrorCode
+from signet_sdk.contract.models import Body
 from signet_sdk.ids import now_ms
 
 from services.portal import commands
@@ -23,6 +28,7 @@ from services.portal.erasure_api import payload_erased
 from services.portal.ping import (
     TEST_EVENT_TYPE,
     PingResult,
+    catalog_test_event,
     ping_delivery,
     ping_event,
     ping_result_view,
@@ -54,13 +60,14 @@ from services.portal.signing_secrets import SchemeCatalog
 from services.portal.views import answer, destination_fields, primary_secret
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import parse_model, read_model
+from signet.catalog.events import CatalogReader
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
-from signet.records.model import Destination, DestinationType, WorkspaceConfig
+from signet.records.model import Destination, DestinationType, Event, WorkspaceConfig
 from signet.records.payload import iso_utc_ms
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.web import not_found, read_bytes, read_json
+from signet.web import invalid_request, not_found, read_bytes
 
 MAX_BODY_BYTES = 16 * 1024
 DESTINATION = "/v1/workspace/destinations/{destination_id}"
@@ -78,6 +85,23 @@ LOG_ERRORS = {
         **{"Retry-After": "seconds"},
     ),
 }
+
+
+class TestRequest(Body):
+    """What ``…/test`` sends; no body (or ``{}``) sends a ``signet.test`` event."""
+
+    event_type: str | None = Field(
+        default=None,
+        max_length=EVENT_TYPE_MAX_CHARS,
+        description="a type of the event-type catalog: its example is sent as `data`",
+        examples=["order.completed"],
+    )
+
+
+async def read_test_request(request: web.Request) -> TestRequest:
+    if not request.body_exists:
+        return TestRequest()
+    return parse_model(TestRequest, await read_bytes(request, MAX_BODY_BYTES))
 
 
 async def read_rotation(request: web.Request) -> RotationRequest:
@@ -137,6 +161,7 @@ class ActionsApi:
         test_timeout_seconds: float,
         recover_limit: int,
         catch_up: LogCatchUp | None = None,
+        catalog: CatalogReader | None = None,
     ) -> None:
         self._view = view
         self._bus = bus
@@ -147,6 +172,7 @@ class ActionsApi:
         self._test_timeout = test_timeout_seconds
         self._recover_limit = recover_limit
         self._catch_up = catch_up or LogCatchUp()
+        self._catalog = catalog
 
     @classmethod
     def from_settings(
@@ -159,6 +185,7 @@ class ActionsApi:
         guard: SessionGuard,
         producer: AsyncProducer,
         store: LogStore,
+        catalog: CatalogReader | None = None,
     ) -> ActionsApi:
         return cls(
             view=view,
@@ -173,6 +200,7 @@ class ActionsApi:
             ),
             test_timeout_seconds=settings.test_event_timeout_seconds,
             recover_limit=settings.recover_max_per_call,
+            catalog=catalog,
         )
 
     def register(self, app: web.Application, api: Api) -> None:
@@ -232,14 +260,20 @@ class ActionsApi:
     @operation(
         "POST",
         SEND_TEST,
-        summary=f"Send a signed `{TEST_EVENT_TYPE}` event to this destination and report "
-        "the receiver's answer",
-        description="No body is needed; one that is sent must be JSON (it is not read).",
+        summary=f"Send a signed `{TEST_EVENT_TYPE}` event (or a cataloged type's example) "
+        "to this destination and report the receiver's answer",
+        description="No body (or `{}`) sends a `signet.test` event. With `event_type`, the "
+        "type's example from the event-type catalog is sent as `data` with that `type` and "
+        "`resource: signet.test`: 404 when the catalog has no such type, 400 when the type "
+        "has no example.",
+        body=TestRequest,
+        body_required=False,
         responses={
             200: Reply("the attempt's result (any HTTP status of the receiver)", PingResult),
             202: Reply("sent; no result within the wait (status pending)", PingResult),
             409: problem("a Slack channel or a disabled destination"),
             **LOG_ERRORS,
+            404: problem("no such destination in this workspace, or no such event type"),
             **BODY_ERRORS,
         },
         security=[SESSION_TOKEN],
@@ -248,15 +282,29 @@ class ActionsApi:
     async def send_test(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         destination = sendable(config, request.match_info["destination_id"])
-        if request.body_exists:  # nothing to say, but a body must still be JSON
-            await read_json(request, MAX_BODY_BYTES)
-        event = ping_event(config.workspace_id, destination, now_ms=now_ms())
+        wanted = await read_test_request(request)
+        if wanted.event_type is None:
+            event = ping_event(config.workspace_id, destination, now_ms=now_ms())
+        else:
+            event = self._catalog_test(config.workspace_id, destination, wanted.event_type)
         delivery = ping_delivery(event, destination.id)
         await self._outbox.send([delivery])
         attempt = await self._store.wait_for_outcome(
             config.workspace_id, delivery.id, after_attempt_id=None, timeout=self._test_timeout
         )
         return answer(ping_result_view(delivery, attempt), 202 if attempt is None else 200)
+
+    def _catalog_test(self, workspace_id: str, destination: Destination, name: str) -> Event:
+        entry = self._catalog.get(name) if self._catalog is not None else None
+        if entry is None:
+            raise not_found(f"no event type {name} in the catalog")
+        if entry.example is None:
+            raise invalid_request(
+                [FieldError("event_type", FieldErrorCode.INVALID, f"{name} has no example")],
+                status=400,
+            )
+        example = orjson.dumps(entry.example)
+        return catalog_test_event(workspace_id, destination, name, example, now_ms=now_ms())
 
     # -- replay and recover ----------------------------------------------------------------
 

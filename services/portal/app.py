@@ -26,6 +26,7 @@ from services.portal.delivery_log.service import DeliveryLog
 from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.embed import routes as embed_routes
 from services.portal.erasure_api import ErasureApi
+from services.portal.event_types_api import CatalogWriter, EventTypesApi
 from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
 from services.portal.problems import require_caught_up, translate_errors
@@ -35,6 +36,7 @@ from services.portal.stats_api import StatsApi
 from services.portal.workspace_api import WorkspaceApi
 from signet.api.operations import Api, Reply, Webhook
 from signet.api.webhook import EVENT_WEBHOOK, WebhookBody, WebhookHeaders
+from signet.catalog.view import EventTypeView
 from signet.errors import ConfigurationError
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
@@ -59,6 +61,7 @@ API_TAGS = {
     "workspace": "One workspace, for a session: its destinations",
     "actions": "Rotate a secret, send a test event, replay and recover deliveries",
     "delivery log": "What was delivered, each attempt, and the signed export",
+    "event types": "The event-type catalog: the types the SaaS emits, with schemas and examples",
     "embed": "The embeddable workspace UI",
     "operations": "Probes, metrics and this document",
 }
@@ -161,6 +164,7 @@ class PortalService:
             self.metrics.kafka,
             own_retention=partial(own_log_retention, self._view),
         )
+        self.catalog = EventTypeView(settings)
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self.kafka_health.watch(self._producer.state)
         if self.delivery_log.projection is not None:
@@ -174,11 +178,17 @@ class PortalService:
         return self._view
 
     def ready(self) -> bool:
-        return self._producer_up and self._view.ready and self.delivery_log.ready
+        return (
+            self._producer_up
+            and self._view.ready
+            and self.catalog.ready
+            and self.delivery_log.ready
+        )
 
     async def wait_caught_up(self, timeout: float) -> None:
         """Until the view has read the whole config topic (BrokerError after ``timeout``)."""
         await self._view.wait_ready(timeout)
+        await self.catalog.wait_ready(timeout)
 
     def build_app(self) -> web.Application:
         return self.build()[0]
@@ -236,6 +246,13 @@ class PortalService:
             guard=SessionGuard(self._signer, self._own_origin),
             producer=self._producer,
             store=self.delivery_log.store,
+            catalog=self.catalog,
+        ).register(app, api)
+        EventTypesApi(
+            catalog=self.catalog,
+            writer=CatalogWriter(self._producer, self.catalog, settings.command_timeout_seconds),
+            operator=self._operator_guard,
+            session=SessionGuard(self._signer, self._own_origin),
         ).register(app, api)
         ErasureApi.from_settings(
             settings,
@@ -263,6 +280,7 @@ class PortalService:
             self._producer_up = True
             stack.callback(self._mark_producer_down)
             await stack.enter_async_context(self._view)
+            await stack.enter_async_context(self.catalog)
             runner = web.AppRunner(self.build_app(), shutdown_timeout=SHUTDOWN_SECONDS)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

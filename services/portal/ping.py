@@ -8,6 +8,10 @@ it, and the outcome lands in the delivery log like any other. Its body::
     {"id": "evt_…", "type": "signet.test", "resource": "destination",
      "resource_id": "dst_…", "workspace_id": "ws_…", "created_at": "…Z",
      "data": {"message": "…", "destination_id": "dst_…", "destination_name": "…"}}
+
+A test of a cataloged type (``{"event_type": "order.completed"}``) has that type and the
+type's example as ``data``; its ``resource`` is ``signet.test`` (``resource_id`` the
+destination), which is how the receiver and the delivery log tell it from a real one.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from signet.records.payload import delivery_id, render_body
 
 TEST_EVENT_TYPE = "signet.test"
 TEST_RESOURCE = "destination"
+# The resource of a test event of a cataloged type: marks it as a test.
+CATALOG_TEST_RESOURCE = TEST_EVENT_TYPE
 TEST_MESSAGE = "A test event from Signet: your endpoint received it; check its signature."
 
 
@@ -42,6 +48,22 @@ def ping_event(workspace_id: str, destination: Destination, *, now_ms: int) -> E
         resource=TEST_RESOURCE,
         resource_id=destination.id,
         payload=orjson.dumps(payload),
+        created_at=now_ms,
+        source="portal",
+    )
+
+
+def catalog_test_event(
+    workspace_id: str, destination: Destination, event_type: str, example: bytes, *, now_ms: int
+) -> Event:
+    """A test event of a cataloged type: its example, marked as a test by its resource."""
+    return Event(
+        id=new_id("evt", now_ms=now_ms),
+        workspace_id=workspace_id,
+        type=event_type,
+        resource=CATALOG_TEST_RESOURCE,
+        resource_id=destination.id,
+        payload=example,
         created_at=now_ms,
         source="portal",
     )

@@ -27,6 +27,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from services.router.health import READY_MEANS
+from signet.catalog.view import EventTypeView
 from signet.errors import ConfigurationError
 from signet.kafka.clients import AsyncProducer, DeadLetterWriter
 from signet.kafka.health import KafkaHealth
@@ -84,8 +85,15 @@ class RouterService:
         )
         snapshots = self._streams.snapshots
         commands = CommandApplier(snapshots, output, self.metrics, partitions=settings.partitions)
+        self.catalog = EventTypeView(settings)
         events = EventRouter(
-            snapshots, output, topics, self.metrics, partitions=settings.partitions
+            snapshots,
+            output,
+            topics,
+            self.metrics,
+            partitions=settings.partitions,
+            catalog=self.catalog,
+            require_cataloged=settings.require_cataloged_event_types,
         )
         self._streams.attach(
             on_commands=sequencer.wrap(self._counted(commands.apply_batch)),
@@ -106,7 +114,12 @@ class RouterService:
         self._stopping = False
 
     def ready(self) -> bool:
-        return self._faust is not None and not self._stopping and self._streams.ready
+        return (
+            self._faust is not None
+            and not self._stopping
+            and self._streams.ready
+            and self.catalog.ready
+        )
 
     async def start(self) -> None:
         if self._faust is not None:
@@ -116,6 +129,10 @@ class RouterService:
         await self.kafka_health.start()
         await self._producer.start()
         await self._reader.start()
+        # Events produced straight to Kafka are checked against the catalog: read it all
+        # before the first one is routed.
+        await self.catalog.start()
+        await self.catalog.wait_ready()
         # Faust's start returns only after the first table recovery: run it beside us so
         # a SIGTERM during a slow group join still stops the worker.
         self._faust = asyncio.create_task(self._run_faust(), name="faust")
@@ -172,6 +189,7 @@ class RouterService:
         with contextlib.suppress(asyncio.CancelledError):
             await faust_task
         await self._reader.stop()
+        await self.catalog.stop()
         await self._producer.stop()
         await self.kafka_health.stop()
         await self._health.stop()

@@ -12,8 +12,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from signet_sdk.contract.events import EventSource
 from signet_sdk.ids import now_ms
 
+from signet.catalog.events import CatalogReader, CatalogRefusal, event_problems
 from signet.errors import CodecError, SignetError
 from signet.kafka.topics import Topics
 from signet.records import codec
@@ -43,6 +45,8 @@ class EventRouter:
         metrics: RouterMetrics,
         *,
         partitions: int,
+        catalog: CatalogReader | None = None,
+        require_cataloged: bool = False,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._snapshots = snapshots
@@ -51,6 +55,8 @@ class EventRouter:
         self._metrics = metrics
         self._partitions = partitions
         self._clock = clock
+        self._catalog = catalog
+        self._require_cataloged = require_cataloged
         # Compiled routes per workspace, valid while the table holds the same bytes object.
         self._routes: dict[bytes, tuple[bytes, WorkspaceRoutes]] = {}
 
@@ -80,7 +86,8 @@ class EventRouter:
     def _route(self, record: SourceRecord, now: int) -> list[OutRecord]:
         event = codec.decode(record.value, Event)
         check_keyed_by_workspace(record, event.workspace_id, self._partitions)
-        check_payload(event.payload)
+        payload = check_payload(event.payload)
+        self._check_cataloged(event, payload)
         routes = self._routes_for(record.key or b"")
         if routes is None:
             self._metrics.events_unrouted.labels("unknown_workspace").inc()
@@ -94,6 +101,23 @@ class EventRouter:
             OutRecord(self._deliveries_topic, codec.encode(delivery), delivery.destination_id)
             for delivery in build_deliveries(event, destination_ids, body, now, routes.version)
         ]
+
+    def _check_cataloged(self, event: Event, payload: dict[str, object]) -> None:
+        """Events produced straight to Kafka meet the catalog here (the ingest checked
+        the others): a refused one is a dead letter naming every field error."""
+        if self._catalog is None or event.source != EventSource.KAFKA.value:
+            return
+        problems = event_problems(
+            self._catalog,
+            event.type,
+            payload,
+            require_cataloged=self._require_cataloged,
+            type_field="type",
+        )
+        if problems:
+            refusal = CatalogRefusal(event.id, event.type, problems)
+            self._metrics.events_refused.labels(refusal.code.value).inc()
+            raise refusal
 
     def _routes_for(self, key: bytes) -> WorkspaceRoutes | None:
         raw = self._snapshots.get(key)

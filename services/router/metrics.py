@@ -22,6 +22,13 @@ class RouterMetrics:
             ["reason"],
             registry=registry,
         )
+        self.events_refused = Counter(
+            "signet_router_events_refused",
+            "Events produced straight to Kafka that the event-type catalog refused "
+            "(dead-lettered), by code: schema, unknown_event_type.",
+            ["code"],
+            registry=registry,
+        )
         self.deliveries_produced = Counter(
             "signet_router_deliveries_produced",
             "Deliveries produced and acknowledged by the broker.",
@@ -61,6 +68,8 @@ class RouterMetrics:
         )
         for reason in ("unknown_workspace", "no_destination"):
             self.events_unrouted.labels(reason)
+        for code in ("schema", "unknown_event_type"):
+            self.events_refused.labels(code)
         for source in ("events", "commands"):
             self.dead_letters.labels(source)
 

@@ -66,6 +66,11 @@ class Topics:
         return f"{self.prefix}workspace-config"
 
     @property
+    def event_types(self) -> str:
+        """The event-type catalog (``signet.catalog``): compacted, keyed by type name."""
+        return f"{self.prefix}event-types"
+
+    @property
     def deliveries(self) -> str:
         return f"{self.prefix}deliveries"
 
@@ -102,6 +107,8 @@ def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
         TopicSpec(t.events, keyed, delete(7)),
         TopicSpec(t.workspace_commands, keyed, delete(7)),
         TopicSpec(t.workspace_config, keyed, {"cleanup.policy": "compact"}),
+        # One partition: a catalog is small, and its order is one order.
+        TopicSpec(t.event_types, 1, {"cleanup.policy": "compact"}),
         TopicSpec(t.deliveries, fanout, delete(7)),
         TopicSpec(t.outcomes, keyed, delete(30)),
         TopicSpec(t.dlq, keyed, delete(30)),

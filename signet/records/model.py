@@ -218,6 +218,21 @@ class DeadLetter:
     original_value: bytes | None = None
 
 
+@dataclass(slots=True, frozen=True)
+class EventTypeDefinition:
+    """One type of the event-type catalog (``signet.catalog``); schema and example are
+    JSON text."""
+
+    avro_name: ClassVar[str] = "signet.EventTypeDefinition"
+    name: str
+    description: str
+    version: int
+    updated_at: int
+    schema_json: str | None = None
+    example_json: str | None = None
+    deprecated: bool = False
+
+
 Record = (
     RetryPolicy
     | SealedSecret
@@ -231,6 +246,7 @@ Record = (
     | Outcome
     | PayloadErasure
     | DeadLetter
+    | EventTypeDefinition
 )
 TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     Event,
@@ -240,4 +256,5 @@ TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     Outcome,
     PayloadErasure,
     DeadLetter,
+    EventTypeDefinition,
 )

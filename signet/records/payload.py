@@ -25,7 +25,7 @@ def iso_utc_ms(epoch_ms: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
 
 
-def check_payload(payload: bytes) -> None:
+def check_payload(payload: bytes) -> dict[str, object]:
     """Refuse a payload that is not a JSON object: it would make every body invalid JSON.
 
     Events from the HTTP ingest are already checked, but producers that write straight to
@@ -39,6 +39,7 @@ def check_payload(payload: bytes) -> None:
         raise InvalidRecordError(
             f"event payload must be a JSON object, not {type(parsed).__name__}"
         )
+    return parsed
 
 
 def render_body(event: Event) -> bytes:

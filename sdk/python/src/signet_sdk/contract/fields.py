@@ -34,6 +34,8 @@ class FieldErrorCode(StrEnum):
     INVALID = "invalid"  # breaks a rule of its own (a URL that resolves to loopback)
     UNAUTHORIZED = "unauthorized"  # a credential missing, malformed or refused (a 401's)
     PAYLOAD_ERASED = "payload_erased"  # the event's payload was erased from the log (a 409's)
+    SCHEMA = "schema"  # a payload that fails its event type's JSON Schema (the catalog)
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"  # not in the catalog, and the catalog is required
 
 
 @dataclass(slots=True, frozen=True)
