@@ -77,21 +77,13 @@ class PayloadSchema:
 
     def problems(self, payload: object, field: str = "payload") -> list[FieldError]:
         """Every violation of the schema by ``payload`` (empty when it conforms)."""
-        errors = sorted(self._validator.iter_errors(payload), key=_order)
-        found: list[FieldError] = []
-        seen: set[tuple[str, str]] = set()
-        for error in errors:
+        found: dict[tuple[str, str], FieldError] = {}
+        for error in self._validator.iter_errors(payload):
             for problem in _as_field_errors(error, field):
-                if (problem.field, problem.message) not in seen:
-                    seen.add((problem.field, problem.message))
-                    found.append(problem)
+                found.setdefault((problem.field, problem.message), problem)
             if len(found) >= MAX_REPORTED_ERRORS:
-                return found[:MAX_REPORTED_ERRORS]
-        return found
-
-
-def _order(error: ValidationError) -> tuple[str, str]:
-    return (field_name(list(error.absolute_path)), error.message)
+                break
+        return [found[k] for k in sorted(found)][:MAX_REPORTED_ERRORS]
 
 
 def _as_field_errors(error: ValidationError, field: str) -> list[FieldError]:

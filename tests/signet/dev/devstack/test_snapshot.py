@@ -47,22 +47,24 @@ def record(key: bytes = b"ws_1", value: bytes = b"v1", **overrides: object) -> S
 
 def test_compacted_topics_come_from_the_specs() -> None:
     settings = CommonSettings(topic_prefix="p.")
-    assert compacted_topics(settings) == [Topics.from_settings(settings).workspace_config]
+    topics = Topics.from_settings(settings)
+    assert compacted_topics(settings) == [topics.workspace_config, topics.event_types]
 
 
 def test_a_compacted_topic_added_later_is_kept_without_a_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def with_catalog(settings: CommonSettings) -> list[TopicSpec]:
+    def with_another(settings: CommonSettings) -> list[TopicSpec]:
         return [
             *topic_specs(settings),
-            TopicSpec("p.event-types", 6, {"cleanup.policy": "compact,delete"}),
+            TopicSpec("p.future-config", 6, {"cleanup.policy": "compact,delete"}),
         ]
 
-    monkeypatch.setattr(snapshot_module, "topic_specs", with_catalog)
+    monkeypatch.setattr(snapshot_module, "topic_specs", with_another)
     assert compacted_topics(CommonSettings(topic_prefix="p.")) == [
         "p.workspace-config",
         "p.event-types",
+        "p.future-config",
     ]
 
 
