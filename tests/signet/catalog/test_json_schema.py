@@ -13,6 +13,7 @@ from signet.catalog.json_schema import (
     MAX_REPORTED_ERRORS,
     MAX_SCHEMA_BYTES,
     PayloadSchema,
+    inline_local_references,
     schema_problems,
 )
 from signet.catalog.view import CatalogEntry
@@ -112,3 +113,47 @@ def test_a_validator_is_compiled_once_per_version() -> None:
     assert second.payload_schema is not first.payload_schema
     assert second.payload_schema is not None and second.payload_schema.problems({})
     assert entry(3, None).payload_schema is None
+
+
+def test_local_references_are_inlined_and_validate_the_same() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "a": {"$ref": "#/$defs/cents"},
+            "b": {"$ref": "#/$defs/cents", "maximum": 10},
+            "c": {"$ref": "#/$defs/a~1b"},
+        },
+        "$defs": {"cents": {"type": "integer", "minimum": 0}, "a/b": {"type": "string"}},
+    }
+    inlined = inline_local_references(schema)
+    assert inlined["properties"]["a"] == {"type": "integer", "minimum": 0}
+    assert inlined["properties"]["b"] == {
+        "maximum": 10,
+        "allOf": [{"type": "integer", "minimum": 0}],
+    }
+    assert inlined["properties"]["c"] == {"type": "string"}
+    check = PayloadSchema(schema)
+    assert check.problems({"a": 1, "b": 5, "c": "x"}) == []
+    assert {p.field for p in check.problems({"a": -1, "b": 11, "c": 1})} == {
+        "payload.a",
+        "payload.b",
+        "payload.c",
+    }
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        # recursive
+        {
+            "$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
+            "$ref": "#/$defs/node",
+        },
+        # an anchor, and a scope change below the root
+        {"$defs": {"x": {"$anchor": "x", "type": "string"}}, "properties": {"a": {"$ref": "#x"}}},
+        {"properties": {"a": {"$id": "https://example.com/a", "type": "string"}}},
+    ],
+)
+def test_a_schema_that_cannot_be_inlined_is_kept_as_it_is(schema: dict[str, Any]) -> None:
+    assert inline_local_references(schema) is schema
+    PayloadSchema(schema).problems({})  # and still validates
