@@ -10,6 +10,7 @@ import { destinationDetail } from "./views/destination.js";
 import { destinationsList, newDestination } from "./views/destinations.js";
 import { deliveriesLog } from "./views/deliveries.js";
 import { eventDetail } from "./views/event.js";
+import { eventTypesCatalog } from "./views/event-types.js";
 import { exportLog } from "./views/export.js";
 
 const VIEWS = {
@@ -19,8 +20,9 @@ const VIEWS = {
   deliveries: deliveriesLog,
   event: eventDetail,
   export: exportLog,
+  "event-types": eventTypesCatalog,
 };
-const NAV_OF = { destinations: "destinations", "new-destination": "destinations", destination: "destinations", deliveries: "deliveries", event: "deliveries", export: "export" };
+const NAV_OF = { destinations: "destinations", "new-destination": "destinations", destination: "destinations", deliveries: "deliveries", event: "deliveries", export: "export", "event-types": "event-types" };
 
 const origins = (document.querySelector('meta[name="signet-frame-origins"]')?.content ?? "").split(/\s+/).filter(Boolean);
 applyTheme(themeFromQuery(location.search));

@@ -1,5 +1,5 @@
 // Hash routes: #/destinations, #/destinations/new, #/destinations/<id>, #/deliveries?…,
-// #/events/<event_id>, #/export. The alerter links to /embed#/events/<event_id>.
+// #/events/<event_id>, #/export, #/event-types. The alerter links to /embed#/events/<event_id>.
 
 const ROUTES = [
   [/^\/destinations\/?$/, "destinations"],
@@ -8,6 +8,7 @@ const ROUTES = [
   [/^\/deliveries\/?$/, "deliveries"],
   [/^\/events\/([\w-]+)$/, "event"],
   [/^\/export\/?$/, "export"],
+  [/^\/event-types\/?$/, "event-types"],
 ];
 
 export const DEFAULT_ROUTE = "/destinations";

@@ -8,6 +8,7 @@ import {
 import { confirmDialog, pageHeader, render, schemeLabel, section } from "./common.js";
 import { listOf } from "./destinations.js";
 import { healthSection } from "./health.js";
+import { eventTypePicker, loadCatalog, pickedEventTypes } from "./event-types.js";
 
 const OVERLAPS = [
   [0, "Immediately — the old secret stops signing now"],
@@ -18,7 +19,7 @@ const OVERLAPS = [
 
 export async function destinationDetail(ctx, [id]) {
   const path = `/v1/workspace/destinations/${encodeURIComponent(id)}`;
-  const destination = await ctx.api.get(path);
+  const [destination, catalog] = await Promise.all([ctx.api.get(path), loadCatalog(ctx.api)]);
   const reload = () => destinationDetail(ctx, [id]);
   const isWebhook = destination.type !== "slack";
   const back = ["#/destinations", "Destinations"];
@@ -57,7 +58,7 @@ export async function destinationDetail(ctx, [id]) {
   render(ctx.main, header,
     revealed ? revealedPanel(revealed, destination) : null,
     isWebhook ? healthSection(ctx, destination.id) : null,
-    settingsSection(ctx, destination, path, reload),
+    settingsSection(ctx, destination, path, reload, catalog),
     isWebhook ? secretSection(ctx, destination, path, reload) : null,
     isWebhook && ctx.canWrite ? testSection(ctx, path) : null,
     isWebhook && ctx.canWrite ? recoverSection(ctx, path) : null,
@@ -87,7 +88,7 @@ function facts(rows) {
   return h("dl", { class: "facts" }, rows.filter(Boolean).map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
 }
 
-function settingsSection(ctx, destination, path, reload) {
+function settingsSection(ctx, destination, path, reload, catalog) {
   const isWebhook = destination.type !== "slack";
   const readOnly = facts([
     ["Name", destination.name],
@@ -106,7 +107,7 @@ function settingsSection(ctx, destination, path, reload) {
     field("Name", text("name", destination.name, { maxlength: "100" }), { required: true }),
     isWebhook ? field("Endpoint URL", text("url", destination.url, { type: "url" }), { required: true })
       : field("New Slack incoming-webhook URL", text("webhook_url", "", { type: "url", placeholder: "leave empty to keep the current one" })),
-    isWebhook ? field("Event types", text("event_types", (destination.event_types ?? []).join(", ")), { hint: "Comma-separated: *, order.*, order.completed." }) : null,
+    isWebhook ? eventTypePicker(catalog, destination.event_types ?? []) : null,
     isWebhook ? field("Timeout (seconds)", text("timeout_seconds", destination.timeout_seconds, { type: "number", min: "1", max: "30" })) : null,
     isWebhook ? field("Rate limit (requests per second)", text("rate_limit_per_second", destination.rate_limit_per_second, { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Empty: no limit." }) : null,
     h("div", { class: "form-errors", role: "alert" }),
@@ -117,7 +118,7 @@ function settingsSection(ctx, destination, path, reload) {
     const body = { name: value("name") };
     if (isWebhook) {
       body.url = value("url");
-      body.event_types = listOf(value("event_types"));
+      body.event_types = pickedEventTypes(form, listOf);
       body.timeout_seconds = value("timeout_seconds") ? Number(value("timeout_seconds")) : null;
       body.rate_limit_per_second = value("rate_limit_per_second") ? Number(value("rate_limit_per_second")) : null;
     } else if (value("webhook_url")) {

@@ -4,6 +4,7 @@ import { ApiError } from "../api.js";
 import { badge, field, h, showFieldErrors } from "../dom.js";
 import { SCHEMES, errorPanel, loading, pageHeader, render, schemeLabel } from "./common.js";
 import { healthCell } from "./health.js";
+import { eventTypePicker, loadCatalog, pickedEventTypes } from "./event-types.js";
 
 export async function destinationsList(ctx) {
   render(ctx.main, pageHeader("Destinations"), loading());
@@ -57,6 +58,7 @@ export async function newDestination(ctx) {
       errorPanel(new ApiError(403, { detail: "This session can view the workspace but not change it." })));
     return;
   }
+  const catalog = await loadCatalog(ctx.api);
   const scheme = h("select", { name: "signature_scheme" },
     SCHEMES.map(([value, label]) => h("option", { value }, label)));
   const secretInput = input("secret", { type: "password", minlength: "16", disabled: true });
@@ -72,7 +74,7 @@ export async function newDestination(ctx) {
 
   const webhookFields = h("div", { class: "type-fields", dataset: { for: "webhook" } },
     field("Endpoint URL", input("url", { type: "url", placeholder: "https://example.com/webhooks", inputmode: "url" }), { required: true }),
-    field("Event types", input("event_types", { value: "*" }), { hint: "Comma-separated: * for all, order.* for a prefix, or order.completed." }),
+    eventTypePicker(catalog, catalog.length ? [] : ["*"]),
     field("Signature scheme", scheme),
     secretChoice,
     h("details", { class: "advanced" }, h("summary", {}, "Delivery options"),
@@ -141,7 +143,7 @@ function destinationBody(form) {
     type: "webhook",
     name: value("name"),
     url: value("url"),
-    event_types: listOf(value("event_types") || "*"),
+    event_types: pickedEventTypes(form, listOf),
     signature_scheme: value("signature_scheme"),
     enabled,
   };
