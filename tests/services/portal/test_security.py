@@ -133,6 +133,8 @@ class World:
         self.secrets += [mine, plain, SLACK_URL, created[1]["secret"]]
         self.ids["destination_id"] = created[0]["id"]
         self.ids["key_id"] = a["publishable_keys"][0]["id"]
+        # An event type of the catalog (the operator's routes take its name).
+        self.ids["name"] = "order.completed"
         rotated = await client.workspace(
             self.admin_a, "POST", f"{DESTINATIONS}/{created[1]['id']}/rotate-secret", {}
         )
