@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import os
 import statistics
 import time
 from typing import Any
@@ -31,8 +32,8 @@ from signet_sdk.client import AsyncEventsClient, InvalidEventError
 
 from bench.loads import IngestLoad, seed_event
 from bench.measure import PeakResult, measure_peak
-from bench.report import machine, write_json
-from bench.stack import BenchStack, ReceiverProcess, running_stack
+from bench.report import busy_note, machine, write_json
+from bench.stack import BenchStack, OtherWork, ReceiverProcess, running_stack
 from signet.dev.devstack.info import SEED_EVENT
 
 DRAIN_TIMEOUT_SECONDS = 120.0
@@ -98,14 +99,19 @@ def _emit_args(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def run(rounds: int, events: int, console: Console) -> dict[str, list[PeakResult]]:
+async def run(
+    rounds: int, events: int, console: Console
+) -> tuple[dict[str, list[PeakResult]], float]:
+    """The peaks of each side, and how much of the machine other processes took (%)."""
     peaks: dict[str, list[PeakResult]] = {WITHOUT: [], WITH: []}
+    others = 0.0
     receiver = ReceiverProcess()
     await receiver.start()
     try:
         async with running_stack() as stack:
             workspace = await stack.workspace(receiver, "catalog", ["one"])
             pids = {**stack.pids, "receiver": receiver.pid}
+            other_work = OtherWork([*pids.values(), os.getpid()])
             load = IngestLoad(
                 stack.info.ingest_url, workspace.publishable_key, batch=250, concurrency=4
             )
@@ -139,12 +145,13 @@ async def run(rounds: int, events: int, console: Console) -> dict[str, list[Peak
                             raise RuntimeError(f"{side}: {peak}")
                         peaks[side].append(peak)
                         console.print(f"round {index + 1}, {side}: {peak.per_second:,.0f}/s")
+                others = other_work.percent()
             finally:
                 await load.close()
                 await probe.close()
     finally:
         await receiver.stop()
-    return peaks
+    return peaks, others
 
 
 def median(peaks: list[PeakResult]) -> float:
@@ -171,7 +178,8 @@ def main() -> None:
     args = parser.parse_args()
     rounds, events = (1, 2_000) if args.quick else (args.rounds, args.events)
     console = Console()
-    peaks = asyncio.run(run(rounds, events, console))
+    peaks, others = asyncio.run(run(rounds, events, console))
+    where = {**machine(), "others_cpu_percent_during_run": others}
     without, with_ = median(peaks[WITHOUT]), median(peaks[WITH])
     table = Table(title=f"path (b), 1 destination: deliveries/s, median of {rounds}")
     cpu = {side: cpu_per_delivery(peaks[side]) for side in peaks}
@@ -191,11 +199,12 @@ def main() -> None:
     verdict = "met" if ratio >= 0.9 else "NOT met"
     console.print(f"with ÷ without: {ratio:.3f} (goal ≥ 0.90: {verdict})")
     console.print(f"CPU per delivery, without ÷ with: {cpu_ratio:.3f}")
+    console.print(busy_note(where))
     path = write_json(
         "catalog",
         {
             "benchmark": "catalog",
-            "machine": machine(),
+            "machine": where,
             "rounds": rounds,
             "events": events,
             "schema": ORDER_SCHEMA,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from signet_sdk.client import MAX_BULK_EVENTS
+from signet_sdk.contract.events import EVENT_TYPE_MAX_CHARS
 from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet_sdk.signing.hmac_sha256 import MAX_SECRET_CHARS, MIN_SECRET_CHARS
 from signet_sdk.signing.standard_webhooks import KEY_SIZES
@@ -34,6 +35,7 @@ from services.portal.destination_bodies import (
 )
 from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
+from signet.catalog.json_schema import MAX_REPORTED_ERRORS
 from signet.kafka.topics import BATCHING_FETCH, RETRY_TIERS_SECONDS
 from signet.records.model import MAX_LOG_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
 from signet.settings import CommonSettings, DispatcherSettings, IngestSettings
@@ -232,6 +234,19 @@ RANGES: tuple[Range, ...] = (
         rf"holds up to ({NUMBER}) deliveries\s+waiting",
         (numeric_default(DispatcherSettings, "max_pending"),),
         "DispatcherSettings.max_pending (default)",
+    ),
+    # The event-type catalog (docs/event-types.md).
+    Range(
+        "docs/event-types.md",
+        rf"at most ({NUMBER}) characters, and `signet\.\*`",
+        (EVENT_TYPE_MAX_CHARS,),
+        "signet_sdk.contract.events.EVENT_TYPE_MAX_CHARS",
+    ),
+    Range(
+        "docs/event-types.md",
+        rf"At most\s+({NUMBER}) violations are listed",
+        (MAX_REPORTED_ERRORS,),
+        "signet.catalog.json_schema.MAX_REPORTED_ERRORS",
     ),
 )
 

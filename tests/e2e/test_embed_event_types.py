@@ -4,13 +4,16 @@ wildcard pattern, deprecated types marked."""
 
 from __future__ import annotations
 
+import base64
+import os
 from typing import Any
 
+import orjson
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import Stack
-from tests.services.portal.embed.harness import StartHost, open_embedded
+from tests.services.portal.embed.harness import StartHost, VerifyingReceiver, open_embedded
 
 pytest_plugins = ["tests.services.portal.embed.fixtures"]
 pytestmark = pytest.mark.timeout(180)
@@ -136,4 +139,37 @@ async def test_a_destination_subscribes_from_the_catalog(
         session["token"], "GET", f"/v1/workspace/destinations/{destination['id']}"
     )
     assert saved["event_types"] == ["order.completed", "invoice.*"]
+    await embed.close()
+
+
+async def test_a_types_example_is_sent_as_a_test_event(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost, verifying_receivers: Any
+) -> None:
+    await catalog(embed_stack)
+    receiver: VerifyingReceiver = await verifying_receivers()
+    host = await host_pages(await new_workspace(embed_stack))
+    embed = await open_embedded(browser, host)
+    frame = embed.frame
+    await frame.get_by_role("link", name="New destination").click()
+    await frame.get_by_label("Name").fill("Orders")
+    await frame.get_by_label("Endpoint URL").fill(receiver.url)
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    receiver.secrets.append(secret)
+    await frame.get_by_label("Use my own secret").check()
+    await frame.get_by_label("Your secret").fill(secret)
+    await frame.get_by_role("button", name="Create destination").click()
+    await expect(frame.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    # Only types with an example are offered.
+    event = frame.get_by_label("Event", exact=True)
+    await expect(event.locator("option")).to_have_text(
+        ["signet.test", "order.completed (its example)"]
+    )
+    await event.select_option("order.completed")
+    await frame.get_by_role("button", name="Send test event").click()
+    await expect(frame.locator(".test-result")).to_contain_text("Your endpoint accepted it")
+    [verified] = await receiver.wait_for(1)
+    assert verified.verified  # signed with the destination's secret, like any delivery
+    sent = orjson.loads(verified.body)
+    assert sent["type"] == "order.completed" and sent["resource"] == "signet.test"
+    assert sent["data"] == TYPES["order.completed"]["example"]
     await embed.close()

@@ -60,7 +60,7 @@ export async function destinationDetail(ctx, [id]) {
     isWebhook ? healthSection(ctx, destination.id) : null,
     settingsSection(ctx, destination, path, reload, catalog),
     isWebhook ? secretSection(ctx, destination, path, reload) : null,
-    isWebhook && ctx.canWrite ? testSection(ctx, path) : null,
+    isWebhook && ctx.canWrite ? testSection(ctx, path, catalog) : null,
     isWebhook && ctx.canWrite ? recoverSection(ctx, path) : null,
     h("p", {}, h("a", { href: `#/deliveries?destination_id=${encodeURIComponent(destination.id)}` },
       "See this destination's deliveries →")));
@@ -207,13 +207,19 @@ const TEST_VERDICTS = {
   pending: ["pending", "Sent — no answer yet; it will appear in the delivery log"],
 };
 
-function testSection(ctx, path) {
+function testSection(ctx, path, catalog = []) {
   const result = h("div", { class: "test-result", role: "status", "aria-live": "polite" });
+  // A cataloged type with an example can be sent instead of signet.test.
+  const withExample = catalog.filter((type) => type.example);
+  const kind = withExample.length ? h("select", { name: "test_event_type" },
+    h("option", { value: "" }, "signet.test"),
+    withExample.map((type) => h("option", { value: type.name }, `${type.name} (its example)`))) : null;
   const button = h("button", { type: "button", class: "primary", onclick: async () => {
     button.disabled = true;
-    result.replaceChildren(h("p", {}, "Sending a signed signet.test event…"));
+    const eventType = kind?.value || "";
+    result.replaceChildren(h("p", {}, `Sending a signed ${eventType || "signet.test"} event…`));
     try {
-      const r = testResult(await ctx.api.post(`${path}/test`, {}));
+      const r = testResult(await ctx.api.post(`${path}/test`, eventType ? { event_type: eventType } : {}));
       const [status, verdict] = TEST_VERDICTS[r.status] ?? [r.status, "Your endpoint did not accept it"];
       result.replaceChildren(h("div", { class: "panel inset" },
         h("p", {}, badge(status, verdict)),
@@ -232,7 +238,9 @@ function testSection(ctx, path) {
     }
   } }, "Send test event");
   return section("Send a test event",
-    h("p", {}, "Delivers a signed ", h("code", {}, "signet.test"), " event now and shows your receiver's answer."),
+    h("p", {}, "Delivers a signed ", h("code", {}, "signet.test"), " event now and shows your receiver's answer.",
+      kind ? " Or pick an event type to send its example." : ""),
+    kind ? field("Event", kind) : null,
     button, result);
 }
 
