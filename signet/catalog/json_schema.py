@@ -150,7 +150,10 @@ def _inline(node: object, root: dict[str, Any], following: tuple[str, ...]) -> o
     target = _inline(_pointer(root, reference), root, (*following, reference))
     if not rest:
         return target
-    return {**rest, "allOf": [*rest.get("allOf", []), target]}
+    siblings = rest.get("allOf", [])
+    if not isinstance(siblings, list):
+        raise _NotInlinable  # not a schema (refused on storing anyway)
+    return {**rest, "allOf": [*siblings, target]}
 
 
 def _pointer(root: dict[str, Any], reference: str) -> object:

@@ -306,7 +306,8 @@ def _dead_letters(settings: CommonSettings, topic: str) -> list[DeadLetter]:
     try:
         partitions = consumer.list_topics(topic, 10).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        letters, at_end = [], set()
+        letters: list[DeadLetter] = []
+        at_end: set[int | None] = set()
         while len(at_end) < len(partitions):
             for msg in consumer.consume(500, 0.5):
                 err = msg.error()
