@@ -87,7 +87,7 @@ LOG_ERRORS = {
 }
 
 
-class TestRequest(Body):
+class SendTestBody(Body):
     """What ``…/test`` sends; no body (or ``{}``) sends a ``signet.test`` event."""
 
     event_type: str | None = Field(
@@ -98,10 +98,10 @@ class TestRequest(Body):
     )
 
 
-async def read_test_request(request: web.Request) -> TestRequest:
+async def read_send_test_body(request: web.Request) -> SendTestBody:
     if not request.body_exists:
-        return TestRequest()
-    return parse_model(TestRequest, await read_bytes(request, MAX_BODY_BYTES))
+        return SendTestBody()
+    return parse_model(SendTestBody, await read_bytes(request, MAX_BODY_BYTES))
 
 
 async def read_rotation(request: web.Request) -> RotationRequest:
@@ -266,7 +266,7 @@ class ActionsApi:
         "type's example from the event-type catalog is sent as `data` with that `type` and "
         "`resource: signet.test`: 404 when the catalog has no such type, 400 when the type "
         "has no example.",
-        body=TestRequest,
+        body=SendTestBody,
         body_required=False,
         responses={
             200: Reply("the attempt's result (any HTTP status of the receiver)", PingResult),
@@ -282,7 +282,7 @@ class ActionsApi:
     async def send_test(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         destination = sendable(config, request.match_info["destination_id"])
-        wanted = await read_test_request(request)
+        wanted = await read_send_test_body(request)
         if wanted.event_type is None:
             event = ping_event(config.workspace_id, destination, now_ms=now_ms())
         else:
