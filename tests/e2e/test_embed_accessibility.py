@@ -28,6 +28,19 @@ from tests.services.portal.embed.harness import EmbeddedPage, StartHost, open_em
 
 pytest_plugins = ["tests.services.portal.embed.fixtures"]
 pytestmark = pytest.mark.timeout(240)
+# Types the seeded delivery (order.completed) is not held to.
+CATALOG: dict[str, dict[str, Any]] = {
+    "invoice.paid": {
+        "description": "An invoice was settled.",
+        "schema": {
+            "type": "object",
+            "required": ["invoice_id"],
+            "properties": {"invoice_id": {"type": "string"}, "total_cents": {"minimum": 0}},
+        },
+        "example": {"invoice_id": "inv_77", "total_cents": 12900},
+    },
+    "invoice.created": {"description": "Replaced by invoice.paid.", "deprecated": True},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +52,11 @@ def _axe_installed() -> None:
 async def seeded(stack: Stack, receivers: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """A workspace with one destination and one delivered event; the screens' route values."""
     workspace = await new_workspace(stack, "Audit")
+    # The event-type catalog, so its screen and the destination forms' picker are drawn
+    # with a schema, an example and a deprecated type.
+    for name, body in CATALOG.items():
+        status, stored = await stack.operator("PUT", f"/v1/event-types/{name}", body)
+        assert status in (200, 201), stored
     event_id = await seed_delivery(stack, workspace, await receivers())
     status, session = await stack.operator(
         "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "viewer"}

@@ -52,6 +52,7 @@ SCREENS = [
     Screen("delivery log", "/deliveries", "Delivery log"),
     Screen("event", "/events/{event_id}", "{event_type}"),
     Screen("export", "/export", "Export the delivery log"),
+    Screen("event types", "/event-types", "Event types"),
 ]
 
 
