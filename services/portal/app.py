@@ -28,6 +28,7 @@ from services.portal.embed import routes as embed_routes
 from services.portal.erasure_api import ErasureApi
 from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
+from services.portal.operator_webhook_api import OperatorWebhookApi
 from services.portal.problems import require_caught_up, translate_errors
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
@@ -40,6 +41,7 @@ from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
+from signet.operator_webhook.view import OperatorWebhookView
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
 from signet.web import Handler, add_health_routes, problem_middleware
@@ -161,6 +163,7 @@ class PortalService:
             self.metrics.kafka,
             own_retention=partial(own_log_retention, self._view),
         )
+        self._operator_webhook = OperatorWebhookView(settings)
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self.kafka_health.watch(self._producer.state)
         if self.delivery_log.projection is not None:
@@ -174,7 +177,12 @@ class PortalService:
         return self._view
 
     def ready(self) -> bool:
-        return self._producer_up and self._view.ready and self.delivery_log.ready
+        return (
+            self._producer_up
+            and self._view.ready
+            and self._operator_webhook.ready
+            and self.delivery_log.ready
+        )
 
     async def wait_caught_up(self, timeout: float) -> None:
         """Until the view has read the whole config topic (BrokerError after ``timeout``)."""
@@ -243,6 +251,14 @@ class PortalService:
             producer=self._producer,
             guard=SessionGuard(self._signer, self._own_origin),
         ).register(app, api)
+        OperatorWebhookApi(
+            view=self._operator_webhook,
+            producer=self._producer,
+            ring=self._ring,
+            store=self.delivery_log.store,
+            guard=self._operator_guard,
+            timeout_seconds=settings.command_timeout_seconds,
+        ).register(app, api)
         embed_routes.register(app, api, settings)
         delivery_log_api.register(
             app, api, self.delivery_log, SessionGuard(self._signer, self._own_origin)
@@ -263,6 +279,7 @@ class PortalService:
             self._producer_up = True
             stack.callback(self._mark_producer_down)
             await stack.enter_async_context(self._view)
+            await stack.enter_async_context(self._operator_webhook)
             runner = web.AppRunner(self.build_app(), shutdown_timeout=SHUTDOWN_SECONDS)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

@@ -32,6 +32,7 @@ from signet.kafka.clients import AsyncProducer, DeadLetterWriter
 from signet.kafka.health import KafkaHealth
 from signet.kafka.metrics import ConsumerMeter, lag_by_topic
 from signet.kafka.topics import Topics, kafka_client_config
+from signet.operator_webhook.view import OperatorWebhookView
 from signet.settings import RouterSettings
 from signet.web import HealthServer
 
@@ -83,7 +84,16 @@ class RouterService:
             settings, offsets, alive=self._watchdog.alive, on_dead_client=self._liveness.report
         )
         snapshots = self._streams.snapshots
-        commands = CommandApplier(snapshots, output, self.metrics, partitions=settings.partitions)
+        # Which destination changes the operator's webhook wants announced (announce.py).
+        self._operator_webhook = OperatorWebhookView(settings)
+        commands = CommandApplier(
+            snapshots,
+            output,
+            self.metrics,
+            partitions=settings.partitions,
+            deliveries_topic=topics.deliveries,
+            wants=self._operator_webhook.wants,
+        )
         events = EventRouter(
             snapshots, output, topics, self.metrics, partitions=settings.partitions
         )
@@ -116,6 +126,8 @@ class RouterService:
         await self.kafka_health.start()
         await self._producer.start()
         await self._reader.start()
+        await self._operator_webhook.start()
+        await self._operator_webhook.wait_ready()
         # Faust's start returns only after the first table recovery: run it beside us so
         # a SIGTERM during a slow group join still stops the worker.
         self._faust = asyncio.create_task(self._run_faust(), name="faust")
@@ -172,6 +184,7 @@ class RouterService:
         with contextlib.suppress(asyncio.CancelledError):
             await faust_task
         await self._reader.stop()
+        await self._operator_webhook.stop()
         await self._producer.stop()
         await self.kafka_health.stop()
         await self._health.stop()

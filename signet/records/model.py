@@ -205,6 +205,20 @@ class PayloadErasure:
 
 
 @dataclass(slots=True, frozen=True)
+class OperatorWebhook:
+    """The operator's own webhook (signet/operator_webhook/): one record, one key."""
+
+    avro_name: ClassVar[str] = "signet.OperatorWebhook"
+    id: str
+    url: str
+    secret: SealedSecret
+    secret_hint: str
+    created_at: int
+    updated_at: int
+    event_types: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
 class DeadLetter:
     avro_name: ClassVar[str] = "signet.DeadLetter"
     source_topic: str
@@ -231,6 +245,7 @@ Record = (
     | Outcome
     | PayloadErasure
     | DeadLetter
+    | OperatorWebhook
 )
 TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     Event,
@@ -240,4 +255,5 @@ TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     Outcome,
     PayloadErasure,
     DeadLetter,
+    OperatorWebhook,
 )
