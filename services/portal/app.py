@@ -176,6 +176,10 @@ class PortalService:
     def view(self) -> ConfigView:
         return self._view
 
+    @property
+    def operator_webhook(self) -> OperatorWebhookView:
+        return self._operator_webhook
+
     def ready(self) -> bool:
         return (
             self._producer_up
