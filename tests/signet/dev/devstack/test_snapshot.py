@@ -47,7 +47,8 @@ def record(key: bytes = b"ws_1", value: bytes = b"v1", **overrides: object) -> S
 
 def test_compacted_topics_come_from_the_specs() -> None:
     settings = CommonSettings(topic_prefix="p.")
-    assert compacted_topics(settings) == [Topics.from_settings(settings).workspace_config]
+    topics = Topics.from_settings(settings)
+    assert compacted_topics(settings) == [topics.workspace_config, topics.operator_webhook]
 
 
 def test_a_compacted_topic_added_later_is_kept_without_a_change(
@@ -62,6 +63,7 @@ def test_a_compacted_topic_added_later_is_kept_without_a_change(
     monkeypatch.setattr(snapshot_module, "topic_specs", with_catalog)
     assert compacted_topics(CommonSettings(topic_prefix="p.")) == [
         "p.workspace-config",
+        "p.operator-webhook",
         "p.event-types",
     ]
 
