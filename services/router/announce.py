@@ -1,4 +1,4 @@
-"""The operational events a applied workspace command causes (pure, no Kafka).
+"""The operational events an applied workspace command causes (pure, no Kafka).
 
 The router is where a destination change becomes real (``apply.py``), so it announces it:
 created, updated, deleted, disabled (by the dispatcher: a 410 or failing too long) and a
@@ -9,9 +9,11 @@ re-seal by ``signet keys rotate``) announces nothing.
 Each event's ids come from the command id (``signet/operator_webhook/events.py``), and a
 command is applied once: one already in ``applied_commands`` is skipped before this is
 asked, so a router re-reading its uncommitted commands after a restart announces nothing
-again. The one way to announce twice is a crash after the announcement was acknowledged
-but before the snapshot was: the command is then applied again and announced again with
-the same ``webhook-id``, at most once per command of the uncommitted tail.
+again. The announcements of a batch are acknowledged before its snapshots are stored
+(``commands.py``), so none is lost; the one way to announce twice is a crash after the
+announcement was acknowledged but before the snapshot was: the command is then applied
+again and announced again with the same ``webhook-id``, at most once more per command of
+the uncommitted tail.
 """
 
 from __future__ import annotations
