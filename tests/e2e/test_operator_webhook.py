@@ -336,3 +336,35 @@ async def test_the_operator_routes_need_the_operator_key(stack: Stack) -> None:
     ):
         status, problem = await stack._call(method, stack.portal_url + path, "not-the-key", {})
         assert status == 401, (method, path, problem)
+
+
+async def test_an_event_waiting_for_its_retry_ends_unsent_once_the_webhook_is_deleted(
+    stack: Stack, make_receiver: MakeReceiver
+) -> None:
+    operator = await make_receiver()
+    operator.default = Reply(status=500)
+    status, _ = await stack.operator(
+        "PUT",
+        HOOK,
+        {"url": operator.url, "secret": own_secret(), "event_types": ["destination.created"]},
+    )
+    assert status == 200
+    _, token, _ = await workspace(stack, "Queued")
+    await destination(stack, token, "https://example.com/queued")
+    (first,) = await operator.wait_for(1, timeout=30)
+    status, _ = await stack.operator("DELETE", HOOK)
+    assert status == 204
+
+    async def ended() -> dict[str, Any] | None:
+        wanted = first.headers["webhook-id"]
+        status, page = await stack.operator("GET", HOOK + "/deliveries?status=failed")
+        assert status == 200, page
+        found = [d for d in page["data"] if d["event_id"] == wanted and d["attempts"] >= 2]
+        return found[0] if found else None
+
+    logged = await eventually(ended, "the queued retry, ended")
+    status, detail = await stack.operator("GET", f"{HOOK}/deliveries/{logged['id']}")
+    assert status == 200, detail
+    assert detail["attempts"][-1]["error"] == "no operator webhook is set"
+    assert detail["attempts"][-1]["next_attempt_at"] is None
+    assert len(operator.requests) == 1  # the retry was never sent
