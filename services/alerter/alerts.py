@@ -34,6 +34,7 @@ from services.alerter.storm import Admission, Digest, StormControl, StormKey
 from signet.errors import InvalidRecordError, SecretError, SignetError
 from signet.kafka.offsets import Partition
 from signet.kafka.topics import OUTCOME_STATUS_HEADER
+from signet.operator_webhook.events import is_operational
 from signet.records import codec
 from signet.records.model import (
     Destination,
@@ -158,7 +159,8 @@ class AlertPipeline:
         except SignetError as exc:
             self._spawn(self._dead_letter_and_complete(record, exc))
             return
-        if outcome is None:
+        # An operational event to the operator's webhook is no customer's to alert about.
+        if outcome is None or is_operational(outcome.workspace_id):
             self._metrics.outcomes.labels("skipped").inc()
             record.complete()
             return

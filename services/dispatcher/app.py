@@ -19,6 +19,7 @@ from services.dispatcher.disabling import DestinationDisabler
 from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
+from services.dispatcher.operator_hook import OperatorHook
 from services.dispatcher.outcomes import OutcomeWriter
 from services.dispatcher.pipeline import DeliveryPipeline, EndpointGuards
 from services.dispatcher.rate import RateLimiter
@@ -31,6 +32,7 @@ from signet.kafka.config_view import ConfigView
 from signet.kafka.consumer import RecordingGate
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
+from signet.operator_webhook.view import OperatorWebhookView
 from signet.security.secrets import MasterKeyRing
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from signet.settings import DispatcherSettings
@@ -79,6 +81,10 @@ class Dispatcher:
             await view.start()
             stack.push_async_callback(view.stop)
             await view.wait_ready(settings.config_ready_timeout_seconds)
+            operator_view = OperatorWebhookView(settings)
+            await operator_view.start()
+            stack.push_async_callback(operator_view.stop)
+            await operator_view.wait_ready(settings.config_ready_timeout_seconds)
 
             # What it writes (outcomes, retries, disables) is never on a delivery's way to
             # its receiver: a longer linger batches more and wakes librdkafka less.
@@ -94,6 +100,14 @@ class Dispatcher:
             )
             await sender.start()
             stack.push_async_callback(sender.stop)
+            # The operator's webhook is its own backend, often in-cluster: no SSRF guard.
+            operator_sender = Sender(
+                DestinationGuard(DestinationPolicy(allow_insecure=True, allow_private=True)),
+                connect_timeout_seconds=settings.connect_timeout_seconds,
+                excerpt_bytes=settings.response_excerpt_bytes,
+            )
+            await operator_sender.start()
+            stack.push_async_callback(operator_sender.stop)
 
             topics = Topics.from_settings(settings)
             outcomes = OutcomeWriter(producer, topics)
@@ -129,6 +143,7 @@ class Dispatcher:
                 default_timeout_seconds=settings.request_timeout_seconds,
                 config_wait_seconds=settings.config_wait_seconds,
                 recording=gate,
+                operator=OperatorHook(operator_view, operator_sender, producer, topics.deliveries),
             )
             consumer = self._consumer = DeliveryConsumer(
                 settings,

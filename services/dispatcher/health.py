@@ -50,15 +50,26 @@ class EndpointHealth:
             streak.since = since
         return self._streaks[destination_id].since
 
-    def succeeded(self, destination_id: str, *, at: int) -> None:
+    def succeeded(
+        self, destination_id: str, *, at: int, seeds: tuple[int | None, ...] = ()
+    ) -> int | None:
+        """Record a success; the start of the failure streak it ends, if any.
+
+        ``seeds``, as for :meth:`failed`: a retry that succeeds after a restart ends the
+        streak it carries (``failing_since``), unless a later success already ended it.
+        """
         ended = self._streaks.pop(destination_id, None)
+        floor = self._last_success.get(destination_id)
+        carried = [s for s in seeds if s is not None and (floor is None or s > floor)]
+        since = ended.since if ended is not None else (min(carried) if carried else None)
         # Only a destination that failed can have retries stamped before this success.
-        if ended is None and destination_id not in self._last_success:
-            return
+        if since is None and destination_id not in self._last_success:
+            return None
         self._last_success.pop(destination_id, None)
         self._last_success[destination_id] = at  # newest last: the oldest go first
         while len(self._last_success) > MAX_REMEMBERED_SUCCESSES:
             del self._last_success[next(iter(self._last_success))]
+        return since
 
     def failing_since(self, destination_id: str) -> int | None:
         streak = self._streaks.get(destination_id)

@@ -35,6 +35,7 @@ from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter, QueueTimeout
 from services.dispatcher.lookup import DestinationDirectory, DestinationLookup
 from services.dispatcher.metrics import DispatcherMetrics
+from services.dispatcher.operator_hook import OperatorHook
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
 from services.dispatcher.policy import Action, Verdict, decide
 from services.dispatcher.rate import RateLimiter
@@ -50,6 +51,7 @@ from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
 from signet.errors import InvalidRecordError, SecretError
 from signet.kafka.consumer import RecordingGate
+from signet.operator_webhook.events import is_operational
 from signet.records import codec
 from signet.records.model import (
     Delivery,
@@ -136,9 +138,12 @@ class DeliveryPipeline:
         config_wait_seconds: float,
         recording: RecordingGate | None = None,
         rng: random.Random | None = None,
+        operator: OperatorHook | None = None,
     ) -> None:
         """``recording``: while shut (a stalled broker), deliveries wait before anything
-        is sent, so nothing is sent that could not be recorded (and would be sent again)."""
+        is sent, so nothing is sent that could not be recorded (and would be sent again).
+        ``operator``: sends operational deliveries to the operator's webhook and announces
+        exhausted deliveries and recovered destinations (``operator_hook.py``)."""
         self._lookup = DestinationLookup(directory, config_wait_seconds)
         self._keys = keys
         self._sender = sender
@@ -150,6 +155,7 @@ class DeliveryPipeline:
         self._default_timeout = default_timeout_seconds
         self._recording = recording
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._operator = operator
 
     async def process(self, value: bytes | None) -> Outcome | None:
         """Handle one record of ``deliveries`` or a released retry; None when deferred."""
@@ -163,7 +169,7 @@ class DeliveryPipeline:
         if self._recording is not None and not self._recording.open:
             await self._recording.wait_open()
         try:
-            config, destination = await self._lookup.find(delivery)
+            config, destination = await self._find(delivery)
         except DestinationUnavailable as exc:
             return await self._settle(delivery, None, _Attempt(unavailable(str(exc))))
         guards = self._guards
@@ -196,6 +202,13 @@ class DeliveryPipeline:
             if probe and not judged:
                 guards.breakers.probe_abandoned(destination.id)
         return await self._settle(delivery, destination, attempt)
+
+    async def _find(self, delivery: Delivery) -> tuple[WorkspaceConfig, Destination]:
+        if is_operational(delivery.workspace_id):
+            if self._operator is None:
+                raise DestinationUnavailable("this dispatcher sends no operational events")
+            return self._operator.find(delivery)
+        return await self._lookup.find(delivery)
 
     async def _pace(self, delivery: Delivery, destination: Destination) -> bool:
         """Wait for the destination's rate-limit slot (``rate.py``); False when the delivery
@@ -243,7 +256,10 @@ class DeliveryPipeline:
         except (SecretError, SigningError) as exc:
             return _Attempt(signing_failed(f"cannot sign: {exc}"), url=url)
         attempted_at = now_ms()
-        result = await self._sender.send(url, delivery.body, headers, timeout_seconds=timeout)
+        # The operator's own backend may be in-cluster: its sender skips the SSRF guard.
+        operator = self._operator if is_operational(config.workspace_id) else None
+        sender = operator.sender if operator is not None else self._sender
+        result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout)
         return _Attempt(result, url=url, headers=headers, attempted_at=attempted_at)
 
     def _judge_endpoint(self, destination_id: str, result: AttemptResult, *, probe: bool) -> bool:
@@ -278,17 +294,32 @@ class DeliveryPipeline:
         status: OutcomeStatus | None = None
         next_attempt_at: int | None = None
         gave_up: str | None = None
+        # Operational deliveries neither judge the operator's endpoint nor announce.
+        announce = None if is_operational(delivery.workspace_id) else self._operator
         if destination is not None and verdict.action in (Action.RETRY, Action.DISABLE):
-            await self._track_health(delivery, destination, attempt, verdict)
+            if not is_operational(delivery.workspace_id):
+                await self._track_health(delivery, destination, attempt, verdict)
             plan = self._plan(delivery, destination, attempt, verdict)
             if isinstance(plan, GiveUp):
                 status, gave_up = OutcomeStatus.EXHAUSTED, plan.reason
+                if announce is not None:
+                    await announce.exhausted(
+                        delivery,
+                        at_ms=attempt.attempted_at or now_ms(),
+                        http_status=result.http_status,
+                        error=result.error or verdict.reason,
+                    )
             else:
                 reason = "circuit_open" if result.error_kind is ErrorKind.CIRCUIT_OPEN else "failed"
                 await self._retries.schedule(plan, reason=reason)
                 next_attempt_at = plan.due_at
         elif destination is not None and verdict.delivered:
-            self._guards.health.succeeded(destination.id, at=attempt.attempted_at or now_ms())
+            at = attempt.attempted_at or now_ms()
+            ended = self._guards.health.succeeded(
+                destination.id, at=at, seeds=(delivery.failing_since,)
+            )
+            if ended is not None and announce is not None:
+                await announce.recovered(delivery, failing_since=ended, at_ms=at)
         sent = attempt.headers if result.requested else {}  # a refused request sent nothing
         outcome = build_outcome(
             delivery,

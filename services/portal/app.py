@@ -29,6 +29,7 @@ from services.portal.erasure_api import ErasureApi
 from services.portal.event_types_api import CatalogWriter, EventTypesApi
 from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
+from services.portal.operator_webhook_api import OperatorWebhookApi
 from services.portal.problems import require_caught_up, translate_errors
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
@@ -42,6 +43,7 @@ from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
+from signet.operator_webhook.view import OperatorWebhookView
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
 from signet.web import Handler, add_health_routes, problem_middleware
@@ -165,6 +167,7 @@ class PortalService:
             own_retention=partial(own_log_retention, self._view),
         )
         self.catalog = EventTypeView(settings)
+        self._operator_webhook = OperatorWebhookView(settings)
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self.kafka_health.watch(self._producer.state)
         if self.delivery_log.projection is not None:
@@ -177,11 +180,16 @@ class PortalService:
     def view(self) -> ConfigView:
         return self._view
 
+    @property
+    def operator_webhook(self) -> OperatorWebhookView:
+        return self._operator_webhook
+
     def ready(self) -> bool:
         return (
             self._producer_up
             and self._view.ready
             and self.catalog.ready
+            and self._operator_webhook.ready
             and self.delivery_log.ready
         )
 
@@ -260,6 +268,14 @@ class PortalService:
             producer=self._producer,
             guard=SessionGuard(self._signer, self._own_origin),
         ).register(app, api)
+        OperatorWebhookApi(
+            view=self._operator_webhook,
+            producer=self._producer,
+            ring=self._ring,
+            store=self.delivery_log.store,
+            guard=self._operator_guard,
+            timeout_seconds=settings.command_timeout_seconds,
+        ).register(app, api)
         embed_routes.register(app, api, settings)
         delivery_log_api.register(
             app, api, self.delivery_log, SessionGuard(self._signer, self._own_origin)
@@ -281,6 +297,7 @@ class PortalService:
             stack.callback(self._mark_producer_down)
             await stack.enter_async_context(self._view)
             await stack.enter_async_context(self.catalog)
+            await stack.enter_async_context(self._operator_webhook)
             runner = web.AppRunner(self.build_app(), shutdown_timeout=SHUTDOWN_SECONDS)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

@@ -33,6 +33,7 @@ from signet.kafka.clients import AsyncProducer, DeadLetterWriter
 from signet.kafka.health import KafkaHealth
 from signet.kafka.metrics import ConsumerMeter, lag_by_topic
 from signet.kafka.topics import Topics, kafka_client_config
+from signet.operator_webhook.view import OperatorWebhookView
 from signet.settings import RouterSettings
 from signet.web import HealthServer
 
@@ -84,8 +85,17 @@ class RouterService:
             settings, offsets, alive=self._watchdog.alive, on_dead_client=self._liveness.report
         )
         snapshots = self._streams.snapshots
-        commands = CommandApplier(snapshots, output, self.metrics, partitions=settings.partitions)
         self.catalog = EventTypeView(settings)
+        # Which destination changes the operator's webhook wants announced (announce.py).
+        self._operator_webhook = OperatorWebhookView(settings)
+        commands = CommandApplier(
+            snapshots,
+            output,
+            self.metrics,
+            partitions=settings.partitions,
+            deliveries_topic=topics.deliveries,
+            wants=self._operator_webhook.wants,
+        )
         events = EventRouter(
             snapshots,
             output,
@@ -133,6 +143,8 @@ class RouterService:
         # before the first one is routed.
         await self.catalog.start()
         await self.catalog.wait_ready()
+        await self._operator_webhook.start()
+        await self._operator_webhook.wait_ready()
         # Faust's start returns only after the first table recovery: run it beside us so
         # a SIGTERM during a slow group join still stops the worker.
         self._faust = asyncio.create_task(self._run_faust(), name="faust")
@@ -190,6 +202,7 @@ class RouterService:
             await faust_task
         await self._reader.stop()
         await self.catalog.stop()
+        await self._operator_webhook.stop()
         await self._producer.stop()
         await self.kafka_health.stop()
         await self._health.stop()

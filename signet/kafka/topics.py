@@ -83,6 +83,10 @@ class Topics:
         return f"{self.prefix}payload-erasures"
 
     @property
+    def operator_webhook(self) -> str:
+        return f"{self.prefix}operator-webhook"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}dlq"
 
@@ -114,6 +118,8 @@ def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
         TopicSpec(t.dlq, keyed, delete(30)),
         # Kept as long as any topic the log projection could re-read an erased payload from.
         TopicSpec(t.payload_erasures, keyed, delete(30)),
+        # One key (signet/operator_webhook/): one partition keeps it in order.
+        TopicSpec(t.operator_webhook, 1, {"cleanup.policy": "compact"}),
     ]
     specs += [TopicSpec(t.retry(s), fanout, delete(7)) for s in RETRY_TIERS_SECONDS]
     return specs

@@ -205,6 +205,20 @@ class PayloadErasure:
 
 
 @dataclass(slots=True, frozen=True)
+class OperatorWebhook:
+    """The operator's own webhook (signet/operator_webhook/): one record, one key."""
+
+    avro_name: ClassVar[str] = "signet.OperatorWebhook"
+    id: str
+    url: str
+    secret: SealedSecret
+    secret_hint: str
+    created_at: int
+    updated_at: int
+    event_types: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
 class DeadLetter:
     avro_name: ClassVar[str] = "signet.DeadLetter"
     source_topic: str
@@ -247,6 +261,7 @@ Record = (
     | PayloadErasure
     | DeadLetter
     | EventTypeDefinition
+    | OperatorWebhook
 )
 TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     Event,
@@ -257,4 +272,5 @@ TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     PayloadErasure,
     DeadLetter,
     EventTypeDefinition,
+    OperatorWebhook,
 )

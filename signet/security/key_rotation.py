@@ -6,8 +6,10 @@ that same ring, so each of them opens secrets under either key while this runs a
 delivery is interrupted. It reads every workspace from the config topic and, for each
 destination whose signing secrets or sealed Slack URL name another key than the primary,
 produces a ``put_destination`` command with them re-sealed (same AAD, same plaintext) and
-waits until the router applied it. A second run finds nothing left and changes nothing;
-after it, the old key can leave the ring.
+waits until the router applied it. The operator's webhook secret
+(``signet/operator_webhook/``) is re-sealed the same way, by writing its record again. A
+second run finds nothing left and changes nothing; after it, the old key can leave the
+ring.
 
 The whole destination record is upserted, so a change a customer makes to the same
 destination in the instant between our read and the router applying our command would be
@@ -28,6 +30,8 @@ from signet.errors import SignetError
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
 from signet.kafka.topics import Topics
+from signet.operator_webhook.events import OPERATOR_DESTINATION_ID, operator_secret_aad
+from signet.operator_webhook.view import KEY, OperatorWebhookView
 from signet.records import codec
 from signet.records.model import CommandKind, Destination, WorkspaceCommand
 from signet.security.secrets import MasterKeyRing, secret_aad, slack_url_aad
@@ -117,6 +121,7 @@ class KeyRotation:
             ]
             for workspace_id, destination_id in targets:
                 await self._rotate_one(view, producer, workspace_id, destination_id, report)
+            await self._rotate_operator_webhook(producer, report)
         verb = "would re-encrypt" if self._dry_run else "re-encrypted"
         self._out(
             f"{verb} {len(report.resealed)} destination(s) under master key "
@@ -184,6 +189,48 @@ class KeyRotation:
             return
         report.resealed.append(name)
         self._out(f"resealed {name} ({destination.name}): {what}, {moved}")
+
+    async def _rotate_operator_webhook(
+        self, producer: AsyncProducer, report: RotationReport
+    ) -> None:
+        """The operator webhook's secret, re-sealed by writing its record again."""
+        settings, name = self._settings, OPERATOR_DESTINATION_ID
+        async with OperatorWebhookView(settings) as hooks:
+            await hooks.wait_ready(settings.config_ready_timeout_seconds)
+            hook = hooks.current
+            if hook is None:
+                return
+            if hook.secret.key_id == self._ring.primary_id:
+                report.current += 1
+                return
+            moved = f"{hook.secret.key_id} -> {self._ring.primary_id}"
+            try:
+                sealed = self._ring.reseal(hook.secret, operator_secret_aad())
+            except SignetError as exc:
+                report.failed.append(name)
+                self._out(f"FAILED   {name}: {exc}")
+                return
+            if self._dry_run:
+                report.resealed.append(name)
+                self._out(f"would    {name}: its secret, {moved}")
+                return
+            record = dataclasses.replace(hook, id=new_id("owh"), secret=sealed)
+            timeout = settings.command_timeout_seconds
+            try:
+                await producer.send(hooks.topic, codec.encode(record), key=KEY, timeout=timeout)
+                seen = await hooks.wait_for(
+                    lambda: hooks.current is not None and hooks.current.id == record.id, timeout
+                )
+            except SignetError as exc:
+                report.failed.append(name)
+                self._out(f"FAILED   {name}: {exc}")
+                return
+            if not seen:
+                report.failed.append(name)
+                self._out(f"FAILED   {name}: not seen within {timeout:g}s; run again")
+                return
+            report.resealed.append(name)
+            self._out(f"resealed {name}: its secret, {moved}")
 
 
 if __name__ == "__main__":  # ``python -m signet.security.key_rotation`` is ``signet keys rotate``

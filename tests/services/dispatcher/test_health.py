@@ -45,3 +45,19 @@ def test_only_failing_destinations_are_remembered() -> None:
     health.failed("x", at=T0)
     health.succeeded("x", at=T0 + 1)
     assert health._last_success == {"x": T0 + 1} and health.failing == 0
+
+
+def test_a_success_says_which_failure_streak_it_ended() -> None:
+    health = EndpointHealth(window_seconds=60)
+    assert health.succeeded("d", at=T0) is None  # nothing was failing
+    health.failed("d", at=T0 + 10)
+    health.failed("d", at=T0 + 20)
+    assert health.succeeded("d", at=T0 + 30) == T0 + 10
+    assert health.succeeded("d", at=T0 + 40) is None  # already ended
+
+
+def test_a_retry_that_succeeds_after_a_restart_ends_the_streak_it_carries() -> None:
+    health = EndpointHealth(window_seconds=60)  # a fresh process: no streak in memory
+    assert health.succeeded("d", at=T0 + 50, seeds=(T0 + 5,)) == T0 + 5
+    # Another retry of the same streak: a later success already ended it.
+    assert health.succeeded("d", at=T0 + 60, seeds=(T0 + 5,)) is None

@@ -183,9 +183,11 @@ async def test_the_file_follows_the_topics_within_the_bound(
     finally:
         await recorder.stop()
     snapshot = read_snapshot(path)
-    # Every compacted topic is recorded, the event-type catalog's too (empty here).
+    # Every compacted topic is recorded: the catalog's and the operator webhook's too (empty).
     catalog = Topics.from_settings(settings).event_types
-    assert snapshot is not None and snapshot.partitions == {writer.topic: 3, catalog: 1}
+    operator_webhook = Topics.from_settings(settings).operator_webhook
+    assert snapshot is not None
+    assert snapshot.partitions == {writer.topic: 3, catalog: 1, operator_webhook: 1}
 
 
 async def test_stop_saves_what_came_just_before(broker: EmbeddedBroker, tmp_path: Path) -> None:

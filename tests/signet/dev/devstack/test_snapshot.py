@@ -48,7 +48,11 @@ def record(key: bytes = b"ws_1", value: bytes = b"v1", **overrides: object) -> S
 def test_compacted_topics_come_from_the_specs() -> None:
     settings = CommonSettings(topic_prefix="p.")
     topics = Topics.from_settings(settings)
-    assert compacted_topics(settings) == [topics.workspace_config, topics.event_types]
+    assert compacted_topics(settings) == [
+        topics.workspace_config,
+        topics.event_types,
+        topics.operator_webhook,
+    ]
 
 
 def test_a_compacted_topic_added_later_is_kept_without_a_change(
@@ -63,6 +67,7 @@ def test_a_compacted_topic_added_later_is_kept_without_a_change(
     monkeypatch.setattr(snapshot_module, "topic_specs", with_another)
     assert compacted_topics(CommonSettings(topic_prefix="p.")) == [
         "p.workspace-config",
+        "p.operator-webhook",
         "p.event-types",
         "p.future-config",
     ]
