@@ -244,7 +244,7 @@ export interface components {
          * FieldErrorCode
          * @enum {string}
          */
-        FieldErrorCode: "required" | "type" | "format" | "length" | "range" | "choice" | "too_large" | "unknown" | "reserved" | "conflict" | "invalid" | "unauthorized";
+        FieldErrorCode: "required" | "type" | "format" | "length" | "range" | "choice" | "too_large" | "unknown" | "reserved" | "conflict" | "invalid" | "unauthorized" | "payload_erased" | "schema" | "unknown_event_type";
         /**
          * Problem
          * @description An RFC 9457 problem; ``errors`` names each bad field of a refused request.

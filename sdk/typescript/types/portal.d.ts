@@ -104,7 +104,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a workspace's settings (its delivery log's retention) */
+        patch: operations["update_workspace"];
         trace?: never;
     };
     "/v1/workspaces/{workspace_id}/publishable-keys": {
@@ -239,8 +240,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send a signed `signet.test` event to this destination and report the receiver's answer
-         * @description No body is needed; one that is sent must be JSON (it is not read).
+         * Send a signed `signet.test` event (or a cataloged type's example) to this destination and report the receiver's answer
+         * @description No body (or `{}`) sends a `signet.test` event. With `event_type`, the type's example from the event-type catalog is sent as `data` with that `type` and `resource: signet.test`: 404 when the catalog has no such type, 400 when the type has no example.
          */
         post: operations["send_test"];
         delete?: never;
@@ -280,6 +281,135 @@ export interface paths {
          * @description No body. A delivery whose body the log is about to record (its attempt logged a moment before) is waited for, a few seconds at most.
          */
         post: operations["replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The event-type catalog, by name */
+        get: operations["list_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/event-types/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One event type */
+        get: operations["get_type"];
+        /**
+         * Create or replace an event type
+         * @description The name follows the ingest's event-name rule. An invalid schema, a `$ref` outside the schema, a schema over the limit or an example that fails its schema is a 400 naming the field. The answer's `version` is one more than before on each change; a PUT that changes nothing keeps it.
+         */
+        put: operations["put_type"];
+        post?: never;
+        /** Delete an event type (destinations subscribed to it keep receiving it) */
+        delete: operations["delete_type"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspace/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The event-type catalog, for a workspace session (viewer or admin) */
+        get: operations["workspace_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspace/events/{event_id}/payload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase an event's payload from the delivery log (its attempts stay)
+         * @description The log drops the body of every delivery of the event, refuses any later copy of it, and adds an `erasure` entry to the workspace's chain; the event then reads `data: null` with `payload_erased_at`, and replay and recover answer 409 `payload_erased`. Idempotent. Kafka keeps its own copies until its topics' retention removes them (docs/operations.md, Retention and erasure).
+         */
+        delete: operations["erase_event_payload"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The operator webhook, without its secret */
+        get: operations["get_operator_webhook"];
+        /** Set the operator webhook: operational events go to your own backend */
+        put: operations["put_operator_webhook"];
+        post?: never;
+        /** Remove the operator webhook (idempotent): nothing more is sent, queued events end unsent */
+        delete: operations["delete_operator_webhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator-webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The operational events sent to the operator webhook, newest first: each with its type, status and attempt count (cursor pagination) */
+        get: operations["list_operator_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator-webhook/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One operational event sent to the operator webhook, with every attempt */
+        get: operations["get_operator_webhook_delivery"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -406,7 +536,7 @@ export interface paths {
         };
         /**
          * The workspace's hash-chained delivery log with a signed head
-         * @description JSON Lines: one line per attempt (its fields, seq, prev_hash, hash), then {"head": {workspace_id, seq, hash, first_seq, anchor, exported_at, key_id}, "signature": base64 Ed25519}. Verify with `signet verify-log FILE --public-key …`.
+         * @description JSON Lines: one line per attempt (its fields, seq, prev_hash, hash) or payload erasure ({"kind": "erasure", "workspace_id", "event_id", "erased_at", seq, prev_hash, hash}), then {"head": {workspace_id, seq, hash, first_seq, anchor, exported_at, key_id}, "signature": base64 Ed25519}. Verify with `signet verify-log FILE --public-key …`.
          */
         get: operations["export_delivery_log"];
         put?: never;
@@ -426,6 +556,23 @@ export interface paths {
         };
         /** The platform's Ed25519 public key that signs log exports */
         get: operations["log_signing_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspace/destinations/{destination_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A destination's health: outcomes per bucket, success rate, latency */
+        get: operations["destination_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -459,6 +606,49 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        /**
+         * CatalogPage
+         * @description Every event type of the catalog, by name.
+         */
+        CatalogPage: {
+            /** Data */
+            data: components["schemas"]["CatalogedType"][];
+        };
+        /**
+         * CatalogedType
+         * @description An event type of the catalog.
+         */
+        CatalogedType: {
+            /**
+             * Name
+             * @example order.completed
+             */
+            name: string;
+            /** Description */
+            description: string;
+            /** Schema */
+            schema: {
+                [key: string]: unknown;
+            } | null;
+            /** Example */
+            example: {
+                [key: string]: unknown;
+            } | null;
+            /** Deprecated */
+            deprecated: boolean;
+            /**
+             * Version
+             * @description 1 when created, one more on each change
+             */
+            version: number;
+            /**
+             * Updated At
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-04-17T18:22:00.123Z
+             */
+            updated_at: string;
+        };
         /**
          * DeliveryPage
          * @description One page of deliveries, newest first.
@@ -762,10 +952,93 @@ export interface components {
             expires_at: string;
         };
         /**
+         * EndpointHealth
+         * @description A destination's health over the window.
+         */
+        EndpointHealth: {
+            window: components["schemas"]["StatsWindow"];
+            /**
+             * Delivered
+             * @description deliveries that ended delivered in the window
+             */
+            delivered: number;
+            /**
+             * Failed
+             * @description failed attempts in the window (retried or not)
+             */
+            failed: number;
+            /**
+             * Exhausted
+             * @description deliveries that ended failing in the window: out of attempts, or a failure that is not retried
+             */
+            exhausted: number;
+            /**
+             * Success Rate
+             * @description delivered / (delivered + exhausted); null when both are 0
+             */
+            success_rate: number | null;
+            /** @description over attempts that got an HTTP answer; null when none did */
+            latency_ms: components["schemas"]["LatencyPercentiles"] | null;
+            /**
+             * Buckets
+             * @description oldest first, empty ones included
+             */
+            buckets: components["schemas"]["HealthBucket"][];
+        };
+        /**
          * Environment
          * @enum {string}
          */
         Environment: "development" | "staging" | "production";
+        /**
+         * ErasureAccepted
+         * @description The erasure is on its way to the log (or was done already).
+         */
+        ErasureAccepted: {
+            /** Event Id */
+            event_id: string;
+            /**
+             * Erasure Id
+             * @description the erasure record sent; absent when already erased
+             */
+            erasure_id?: string;
+            /**
+             * Payload Erased At
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-04-17T18:22:00.123Z
+             */
+            payload_erased_at?: string;
+        };
+        /**
+         * EventTypeBody
+         * @description One event type: what it means, and optionally its payload's schema and an example.
+         */
+        EventTypeBody: {
+            /** Description */
+            description: string;
+            /**
+             * Schema
+             * @description a JSON Schema (draft 2020-12) of the payload, at most 65536 bytes as compact JSON; `$ref` only inside it (`#…`)
+             * @default null
+             */
+            schema: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Example
+             * @description a payload of this type (it must pass the schema), at most 65536 bytes; what a test event of this type sends
+             * @default null
+             */
+            example: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Deprecated
+             * @default false
+             */
+            deprecated: boolean;
+        };
         /** FieldErrorBody */
         FieldErrorBody: {
             /**
@@ -787,7 +1060,54 @@ export interface components {
          * FieldErrorCode
          * @enum {string}
          */
-        FieldErrorCode: "required" | "type" | "format" | "length" | "range" | "choice" | "too_large" | "unknown" | "reserved" | "conflict" | "invalid" | "unauthorized";
+        FieldErrorCode: "required" | "type" | "format" | "length" | "range" | "choice" | "too_large" | "unknown" | "reserved" | "conflict" | "invalid" | "unauthorized" | "payload_erased" | "schema" | "unknown_event_type";
+        /**
+         * HealthBucket
+         * @description One bucket of the window; empty ones are sent too, with zeros.
+         */
+        HealthBucket: {
+            /**
+             * Start
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-04-17T18:22:00.123Z
+             */
+            start: string;
+            /**
+             * Delivered
+             * @description deliveries that ended delivered in this bucket
+             */
+            delivered: number;
+            /**
+             * Failed
+             * @description attempts that failed in this bucket
+             */
+            failed: number;
+            /**
+             * Exhausted
+             * @description deliveries that ended failing (no retry left)
+             */
+            exhausted: number;
+            /** @description null when no attempt was answered */
+            latency_ms: components["schemas"]["LatencyPercentiles"] | null;
+        };
+        /**
+         * LatencyPercentiles
+         * @description Over the attempts that got an HTTP answer, read from a fixed histogram: each value
+         *     is within its histogram bucket of the exact percentile.
+         */
+        LatencyPercentiles: {
+            /**
+             * P50
+             * @description median latency, ms
+             */
+            p50: number;
+            /**
+             * P95
+             * @description 95th percentile latency, ms
+             */
+            p95: number;
+        };
         /**
          * LogKey
          * @description An Ed25519 public key that signs (or signed) log exports.
@@ -973,11 +1293,17 @@ export interface components {
             resource_id: string | null;
             /**
              * Data
-             * @description the event's payload, as sent
+             * @description the event's payload, as sent; null once erased
              */
             data: unknown;
             /** Deliveries */
             deliveries: components["schemas"]["DeliveryWithAttempts"][];
+            /**
+             * Payload Erased At
+             * @description when the payload was erased from the log (`data`, `resource` and `resource_id` are null from then on); null: never
+             * @default null
+             */
+            payload_erased_at: string | null;
         };
         /**
          * NewDestination
@@ -1009,6 +1335,53 @@ export interface components {
             name: string;
             /** @description production keys are pk_live_, the others pk_test_ */
             environment: components["schemas"]["Environment"];
+        };
+        /**
+         * OperationalEvent
+         * @enum {string}
+         */
+        OperationalEvent: "destination.created" | "destination.updated" | "destination.deleted" | "destination.disabled" | "destination.secret_rotated" | "delivery.exhausted" | "delivery.recovered";
+        /** OperatorWebhook */
+        OperatorWebhook: {
+            /** Url */
+            url: string;
+            /** Event Types */
+            event_types: components["schemas"]["OperationalEvent"][];
+            /**
+             * Secret Hint
+             * @description the last characters of the secret
+             */
+            secret_hint: string;
+            /** Created At */
+            created_at: string;
+            /** Updated At */
+            updated_at: string;
+            /**
+             * Secret
+             * @description the generated whsec_…: only in the answer to the PUT that made it
+             * @default null
+             */
+            secret: string | null;
+        };
+        /** OperatorWebhookBody */
+        OperatorWebhookBody: {
+            /**
+             * Url
+             * @description where operational events are POSTed: http or https, and any address (private and in-cluster ones too: no SSRF guard for it)
+             * @example http://billing.internal:8000/signet-events
+             */
+            url: string;
+            /**
+             * Secret
+             * @description your own whsec_… (Standard Webhooks); left out, the current one is kept, or on the first PUT one is generated and shown once
+             * @default null
+             */
+            secret: string | null;
+            /**
+             * Event Types
+             * @description the operational events to send; default: all
+             */
+            event_types?: components["schemas"]["OperationalEvent"][];
         };
         /**
          * OutcomeStatus
@@ -1177,6 +1550,12 @@ export interface components {
              * @default 0
              */
             skipped_without_body: number;
+            /**
+             * Skipped Erased
+             * @description failed deliveries of events whose payload was erased
+             * @default 0
+             */
+            skipped_erased: number;
         };
         /**
          * Replayed
@@ -1327,6 +1706,19 @@ export interface components {
              */
             overlap_seconds: number;
         };
+        /**
+         * SendTestBody
+         * @description What ``…/test`` sends; no body (or ``{}``) sends a ``signet.test`` event.
+         */
+        SendTestBody: {
+            /**
+             * Event Type
+             * @description a type of the event-type catalog: its example is sent as `data`
+             * @default null
+             * @example order.completed
+             */
+            event_type: string | null;
+        };
         /** Session */
         Session: {
             /** Token */
@@ -1442,6 +1834,11 @@ export interface components {
              */
             enabled: boolean;
         };
+        /**
+         * StatsWindow
+         * @enum {string}
+         */
+        StatsWindow: "1h" | "24h" | "7d";
         /** StatusBody */
         StatusBody: {
             /**
@@ -1581,6 +1978,23 @@ export interface components {
              * @example 2026-04-17T18:22:00.123Z
              */
             updated_at: string;
+            /**
+             * Log Retention Days
+             * @description days its delivery log keeps; null: the portal's SIGNET_LOG_RETENTION_DAYS
+             */
+            log_retention_days: number | null;
+        };
+        /**
+         * WorkspaceChanges
+         * @description A PATCH: what is left out stays as it is.
+         */
+        WorkspaceChanges: {
+            /**
+             * Log Retention Days
+             * @description days its delivery log keeps; null: back to SIGNET_LOG_RETENTION_DAYS
+             * @default null
+             */
+            log_retention_days: number | null;
         };
         /** WorkspaceCreated */
         WorkspaceCreated: {
@@ -1609,6 +2023,11 @@ export interface components {
              * @example 2026-04-17T18:22:00.123Z
              */
             updated_at: string;
+            /**
+             * Log Retention Days
+             * @description days its delivery log keeps; null: the portal's SIGNET_LOG_RETENTION_DAYS
+             */
+            log_retention_days: number | null;
             /**
              * Publishable Key
              * @description pk_live_ (production) or pk_test_; shown once
@@ -1917,6 +2336,101 @@ export interface operations {
             };
             /** @description the portal is still reading the workspace configuration */
             503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_workspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceChanges"];
+            };
+        };
+        responses: {
+            /** @description the workspace as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description invalid body; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid credentials */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is larger than the route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka unavailable or the portal not caught up; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description written but not applied in time; read before retrying */
+            504: {
                 headers: {
                     /** @description seconds */
                     "Retry-After"?: string;
@@ -2767,7 +3281,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SendTestBody"];
+            };
+        };
         responses: {
             /** @description the attempt's result (any HTTP status of the receiver) */
             200: {
@@ -2816,7 +3334,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description not found in this workspace */
+            /** @description no such destination in this workspace, or no such event type */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2927,7 +3445,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a Slack channel or a disabled destination */
+            /** @description a Slack channel or a disabled destination, or every failed delivery of the range is of an event whose payload was erased (`code: payload_erased`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3025,7 +3543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description its destination is gone or disabled, or its body is not logged yet */
+            /** @description its destination is gone or disabled, its body is not logged yet, or its event's payload was erased (`code: payload_erased`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3035,6 +3553,712 @@ export interface operations {
                 };
             };
             /** @description Kafka unavailable or the portal not caught up; nothing written (or the delivery log database did not answer) */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogPage"];
+                };
+            };
+            /** @description missing or invalid operator key */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the portal is still reading the workspace configuration */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_type: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogedType"];
+                };
+            };
+            /** @description not an event-type name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid operator key */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such type */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the portal is still reading the workspace configuration */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_type: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventTypeBody"];
+            };
+        };
+        responses: {
+            /** @description replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogedType"];
+                };
+            };
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogedType"];
+                };
+            };
+            /** @description invalid body; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid credentials */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is larger than the route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka unavailable or the portal not caught up; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description written but not applied in time; read before retrying */
+            504: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_type: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid body; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid credentials */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such type */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka unavailable or the portal not caught up; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description written but not applied in time; read before retrying */
+            504: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    workspace_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogPage"];
+                };
+            };
+            /** @description missing, forged or expired session token */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an origin the session does not allow */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the portal is still reading the workspace configuration */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    erase_event_payload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description accepted (or already erased) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureAccepted"];
+                };
+            };
+            /** @description invalid body; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing, forged or expired session token */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description viewer session, or an origin the session does not allow */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such event in this workspace's log */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka did not take the erasure, or the log database did not answer; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_operator_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorWebhook"];
+                };
+            };
+            /** @description missing or invalid operator key */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no operator webhook is set */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the portal is still reading the workspace configuration */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_operator_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorWebhookBody"];
+            };
+        };
+        responses: {
+            /** @description set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorWebhook"];
+                };
+            };
+            /** @description invalid body; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid credentials */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is larger than the route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka unavailable or the portal not caught up; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description written but not applied in time; read before retrying */
+            504: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_operator_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka unavailable or the portal not caught up; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description written but not applied in time; read before retrying */
+            504: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_operator_webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description one destination */
+                destination_id?: string;
+                /** @description the delivery's state (that of its newest attempt) */
+                status?: "pending" | "delivered" | "failed" | "exhausted";
+                /** @description exact, or a `prefix.*` pattern */
+                event_type?: string;
+                /** @description event time ≥ (RFC 3339 with an offset) */
+                since?: string;
+                /** @description event time < (RFC 3339 with an offset) */
+                until?: string;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description a bad query parameter; `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid operator key */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the delivery log database is unavailable */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_operator_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryWithAttempts"];
+                };
+            };
+            /** @description missing or invalid operator key */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the delivery log database is unavailable */
             503: {
                 headers: {
                     /** @description seconds */
@@ -3458,6 +4682,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogSigningKeys"];
+                };
+            };
+        };
+    };
+    destination_stats: {
+        parameters: {
+            query?: {
+                /** @description 1h (5-minute buckets), 24h (hourly) or 7d (6-hour buckets) */
+                window?: "1h" | "24h" | "7d";
+            };
+            header?: never;
+            path: {
+                destination_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its health over the window */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointHealth"];
+                };
+            };
+            /** @description a bad query parameter; `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing, forged or expired session token */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an origin the session does not allow */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the delivery log database is unavailable */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
