@@ -35,7 +35,7 @@ from services.dispatcher.limits import SLOW_SECONDS, STUCK_SECONDS
 from services.dispatcher.schedule import Step, release_at, step_at_release, tier_for
 from services.portal.rotation import DEFAULT_OVERLAP_SECONDS
 from services.router.apply import APPLIED_COMMANDS_KEPT
-from signet.kafka.config_view import FETCH_WAIT_MAX_MS as CONFIG_VIEW_FETCH_WAIT_MAX_MS
+from signet.kafka.compacted_view import FETCH_WAIT_MAX_MS as CONFIG_VIEW_FETCH_WAIT_MAX_MS
 from signet.kafka.topics import RETRY_TIERS_SECONDS, tier_label
 from signet.runner import GC_THRESHOLDS
 from signet.settings import (

@@ -67,8 +67,8 @@ def test_a_compacted_topic_added_later_is_kept_without_a_change(
     monkeypatch.setattr(snapshot_module, "topic_specs", with_another)
     assert compacted_topics(CommonSettings(topic_prefix="p.")) == [
         "p.workspace-config",
-        "p.operator-webhook",
         "p.event-types",
+        "p.operator-webhook",
         "p.future-config",
     ]
 
