@@ -54,6 +54,15 @@ def test_every_variable_is_a_setting_of_the_service_it_reaches(rendered: Rendere
     assert not unknown, f"the topic job sets {sorted(unknown)}"
 
 
+@pytest.mark.parametrize(("value", "rendered_as"), [(None, "false"), (True, "true")])
+def test_the_catalog_may_be_required_of_every_event(value: bool | None, rendered_as: str) -> None:
+    values = {} if value is None else {"settings": {"requireCatalogedEventTypes": value}}
+    shared = render(values).named("ConfigMap", "signet-settings")["data"]
+    assert shared["SIGNET_REQUIRE_CATALOGED_EVENT_TYPES"] == rendered_as
+    assert IngestSettings.model_fields["require_cataloged_event_types"].default is False
+    assert RouterSettings.model_fields["require_cataloged_event_types"].default is False
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

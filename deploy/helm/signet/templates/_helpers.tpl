@@ -97,6 +97,7 @@ SIGNET_DELIVERIES_PARTITIONS: {{ .Values.kafka.deliveriesPartitions | quote }}
 SIGNET_REPLICATION_FACTOR: {{ .Values.kafka.replicationFactor | quote }}
 SIGNET_LOG_LEVEL: {{ .Values.settings.logLevel | quote }}
 SIGNET_LOG_JSON: {{ .Values.settings.logJson | toString | quote }}
+SIGNET_REQUIRE_CATALOGED_EVENT_TYPES: {{ .Values.settings.requireCatalogedEventTypes | toString | quote }}
 SIGNET_PUBLIC_URL: {{ .Values.publicUrl | quote }}
 {{- range $key, $value := .Values.settings.extra }}
 {{ $key }}: {{ $value | toString | quote }}
