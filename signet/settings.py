@@ -203,6 +203,11 @@ class DispatcherSettings(CommonSettings):
     response_excerpt_bytes: int = Field(default=4096, ge=0)
     allow_insecure_destinations: bool = False
     allow_private_destinations: bool = False
+    # Deliveries and tests leave through this forward proxy (http://[user:pass@]host:port),
+    # tunnelled with CONNECT to the address the SSRF guard approved (signet/security/egress.py);
+    # hosts the comma-separated no-proxy list names are reached directly.
+    egress_proxy_url: SecretStr | None = None
+    egress_no_proxy: str = ""
     consumer_session_timeout_seconds: float = 10.0
     commit_interval_seconds: float = Field(default=1.0, gt=0)
     # SIGTERM: how long in-flight requests may run on before they are abandoned (and
@@ -248,6 +253,9 @@ class AlerterSettings(CommonSettings):
     # Tests and the dev stack only: Slack stand-ins on loopback over plain http.
     allow_private_destinations: bool = False
     allow_insecure_destinations: bool = False
+    # Slack posts leave through this forward proxy, as the dispatcher's deliveries do.
+    egress_proxy_url: SecretStr | None = None
+    egress_no_proxy: str = ""
     # An outcome may name a workspace the config view has not seen yet: wait this long.
     config_wait_seconds: float = Field(default=5.0, ge=0)
     config_ready_timeout_seconds: float = Field(default=60.0, gt=0)

@@ -24,6 +24,7 @@ from signet.kafka.config_view import ConfigView
 from signet.kafka.consumer import RecordingGate
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
+from signet.security.egress import EgressProxy
 from signet.security.secrets import MasterKeyRing
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from signet.settings import AlerterSettings
@@ -38,6 +39,10 @@ class Alerter:
     def __init__(self, settings: AlerterSettings) -> None:
         # Parsed first: a missing or malformed key ring refuses to start (ConfigurationError).
         self._ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
+        proxy_url = settings.egress_proxy_url
+        self._proxy = EgressProxy.from_settings(
+            proxy_url.get_secret_value() if proxy_url else None, settings.egress_no_proxy
+        )
         self._settings = settings
         self.metrics = AlerterMetrics()
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
@@ -85,6 +90,7 @@ class Alerter:
                     max_retry_after_seconds=settings.slack_retry_after_max_seconds,
                 ),
                 timeout_seconds=settings.slack_timeout_seconds,
+                proxy=self._proxy,
             )
             await slack.start()
             stack.push_async_callback(slack.stop)

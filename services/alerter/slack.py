@@ -41,6 +41,7 @@ from services.alerter.metrics import AlerterMetrics
 from signet import __version__
 from signet.backoff import Backoff
 from signet.errors import DestinationRefused
+from signet.security.egress import EgressConnector, EgressProxy
 from signet.security.ssrf import DestinationGuard
 
 logger = logging.getLogger(__name__)
@@ -112,8 +113,10 @@ class SlackSender:
         budget: RetryBudget,
         timeout_seconds: float,
         sleep: Sleep = asyncio.sleep,
+        proxy: EgressProxy | None = None,
     ) -> None:
         self._guard = guard
+        self._proxy = proxy  # Slack is reached through the egress proxy when one is set
         self._metrics = metrics
         self._budget = budget
         self._timeout = aiohttp.ClientTimeout(
@@ -126,7 +129,7 @@ class SlackSender:
     async def start(self) -> None:
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(resolver=self._guard.resolver, limit=100)
+        connector = EgressConnector(self._proxy, resolver=self._guard.resolver, limit=100)
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),

@@ -33,6 +33,7 @@ from signet.kafka.consumer import RecordingGate
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
 from signet.operator_webhook.view import OperatorWebhookView
+from signet.security.egress import EgressProxy
 from signet.security.secrets import MasterKeyRing
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
 from signet.settings import DispatcherSettings
@@ -50,6 +51,10 @@ class Dispatcher:
     def __init__(self, settings: DispatcherSettings) -> None:
         # Parsed first: a missing or malformed key ring refuses to start (ConfigurationError).
         self._ring = MasterKeyRing.parse(settings.master_keys.get_secret_value())
+        proxy_url = settings.egress_proxy_url
+        self._proxy = EgressProxy.from_settings(
+            proxy_url.get_secret_value() if proxy_url else None, settings.egress_no_proxy
+        )
         self._settings = settings
         self.metrics = DispatcherMetrics()
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
@@ -97,6 +102,7 @@ class Dispatcher:
                 guard,
                 connect_timeout_seconds=settings.connect_timeout_seconds,
                 excerpt_bytes=settings.response_excerpt_bytes,
+                proxy=self._proxy,
             )
             await sender.start()
             stack.push_async_callback(sender.stop)

@@ -1,7 +1,8 @@
 """POSTs one signed delivery and reports what happened, without ever raising for it.
 
 One shared aiohttp session: no redirects followed, no cookies kept between tenants, no
-proxy from the environment, connections made only through the SSRF guard's resolver.
+proxy from the environment, connections made only through the SSRF guard's resolver (and,
+when one is configured, tunnelled through the egress proxy: signet/security/egress.py).
 Every way a request can end (answer, timeout, refused, reset, TLS, DNS) becomes an
 :class:`AttemptResult` the response policy can judge.
 """
@@ -18,6 +19,7 @@ import aiohttp
 from services.dispatcher.results import AttemptResult, ErrorKind
 from signet import __version__
 from signet.errors import DestinationRefused
+from signet.security.egress import EgressConnector, EgressProxy
 from signet.security.ssrf import DestinationGuard
 
 USER_AGENT = f"Signet/{__version__}"
@@ -33,8 +35,10 @@ class Sender:
         excerpt_bytes: int,
         dns_cache_seconds: float = 10.0,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: EgressProxy | None = None,
     ) -> None:
         self._guard = guard
+        self._proxy = proxy
         self._connect_timeout = connect_timeout_seconds
         self._excerpt_bytes = excerpt_bytes
         self._dns_cache_seconds = dns_cache_seconds
@@ -45,7 +49,8 @@ class Sender:
     async def start(self) -> None:
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(
+        connector = EgressConnector(
+            self._proxy,
             resolver=self._guard.resolver,
             # Concurrency is bounded by the consumer and the per-destination limiter.
             limit=0,
