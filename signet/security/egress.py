@@ -132,6 +132,7 @@ class _ConnectAnswer(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.extra = False
         self._buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
@@ -140,10 +141,8 @@ class _ConnectAnswer(asyncio.Protocol):
         self._buffer += data
         end = self._buffer.find(b"\r\n\r\n")
         if end >= 0:
-            if end + 4 < len(self._buffer):  # a server speaking before the client: not ours
-                self.answer.set_exception(OSError("the egress proxy sent data after CONNECT"))
-            else:
-                self.answer.set_result(bytes(self._buffer[:end]))
+            self.extra = end + 4 < len(self._buffer)  # the body of a refusal, or trouble
+            self.answer.set_result(bytes(self._buffer[:end]))
         elif len(self._buffer) > MAX_CONNECT_ANSWER_BYTES:
             self.answer.set_exception(OSError("the egress proxy's CONNECT answer is too long"))
 
@@ -219,6 +218,10 @@ class EgressConnector(aiohttp.TCPConnector):
                     raise aiohttp.ClientConnectorError(
                         req.connection_key,
                         OSError(f"the egress proxy answered {said} to CONNECT {address}:{port}"),
+                    )
+                if answer.extra:  # the destination cannot have spoken first over TLS or HTTP
+                    raise aiohttp.ClientConnectorError(
+                        req.connection_key, OSError("the egress proxy sent data after CONNECT")
                     )
                 protocol = self._factory()
                 sslcontext = self._get_ssl_context(req)
