@@ -105,3 +105,50 @@ def test_a_disabled_service_renders_nothing() -> None:
     names = {m["metadata"]["name"] for m in rendered.manifests}
     assert component_name("alerter") not in names
     assert component_name("dispatcher") in names
+
+
+def _env(rendered: Rendered, component: str) -> dict[str, Any]:
+    deployment = rendered.named("Deployment", component_name(component))
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_the_egress_proxy_reaches_the_services_that_call_out() -> None:
+    rendered = render({"egressProxy": {"url": "http://proxy.internal:3128", "noProxy": ".svc"}})
+    for component in ("dispatcher", "alerter"):
+        env = _env(rendered, component)
+        assert env["SIGNET_EGRESS_PROXY_URL"] == "http://proxy.internal:3128"
+        assert env["SIGNET_EGRESS_NO_PROXY"] == ".svc"
+    for component in ("ingest", "portal", "router"):
+        assert "SIGNET_EGRESS_PROXY_URL" not in _env(rendered, component)
+    for component in COMPONENTS:  # by default: no proxy anywhere
+        assert "SIGNET_EGRESS_PROXY_URL" not in _env(render({}), component)
+    assert DispatcherSettings.model_fields["egress_proxy_url"].default is None
+    assert AlerterSettings.model_fields["egress_no_proxy"].default == ""
+
+
+def test_an_egress_proxy_with_credentials_comes_from_a_secret(production: Rendered) -> None:
+    env = _env(production, "dispatcher")
+    assert env["SIGNET_EGRESS_PROXY_URL"] == {
+        "secretKeyRef": {"name": "signet-egress-proxy", "key": "egress-proxy-url"}
+    }
+    policy = production.named("NetworkPolicy", component_name("dispatcher"))
+    assert {
+        "ports": [{"port": 3128, "protocol": "TCP"}],
+        "to": [{"ipBlock": {"cidr": "10.40.0.0/24"}}],
+    } in policy["spec"]["egress"]
+    portal = production.named("NetworkPolicy", component_name("portal"))
+    assert all(rule["ports"][0]["port"] != 3128 for rule in portal["spec"]["egress"])
+
+
+@pytest.mark.parametrize(
+    ("proxy", "message"),
+    [
+        ({"url": "https://proxy:3128"}, "egressProxy.url must be http://host:port"),
+        ({"url": "http://u:p@proxy:3128"}, "egressProxy.url holds credentials"),
+        ({"url": "http://proxy:3128", "existingSecret": "s"}, "set url or existingSecret"),
+    ],
+)
+def test_refuses_an_egress_proxy_that_cannot_work(proxy: dict[str, str], message: str) -> None:
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render({"egressProxy": proxy})

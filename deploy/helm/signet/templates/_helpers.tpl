@@ -115,6 +115,27 @@ SIGNET_PUBLIC_URL: {{ .Values.publicUrl | quote }}
 {{- end }}
 {{- end }}
 
+{{/* The egress proxy of the services that call out (dispatcher, alerter); the URL from
+a Secret when it holds credentials. */}}
+{{- define "signet.egressProxyEnv" -}}
+{{- with .Values.egressProxy }}
+{{- if .existingSecret }}
+- name: SIGNET_EGRESS_PROXY_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .urlKey }}
+{{- else if .url }}
+- name: SIGNET_EGRESS_PROXY_URL
+  value: {{ .url | quote }}
+{{- end }}
+{{- if .noProxy }}
+- name: SIGNET_EGRESS_NO_PROXY
+  value: {{ .noProxy | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* A component's own environment: where it listens, and the secrets it needs. */}}
 {{- define "signet.env" -}}
 {{- $root := .root }}
@@ -164,6 +185,9 @@ SIGNET_PUBLIC_URL: {{ .Values.publicUrl | quote }}
       key: {{ $root.Values.database.urlKey }}
 {{- end }}
 {{- include "signet.kafkaSecretEnv" $root }}
+{{- if has $name (list "dispatcher" "alerter") }}
+{{- include "signet.egressProxyEnv" $root }}
+{{- end }}
 {{- range $key, $value := $c.env }}
 - name: {{ $key }}
   value: {{ $value | toString | quote }}
@@ -206,6 +230,17 @@ Refuse values that cannot work, with a message saying what to change. Rendered o
 {{- end }}
 {{- if and .Values.kafka.sasl.mechanism (not (hasPrefix "SASL_" .Values.kafka.securityProtocol)) }}
 {{- fail "kafka.sasl.mechanism is set but kafka.securityProtocol is not SASL_PLAINTEXT or SASL_SSL" }}
+{{- end }}
+{{- with .Values.egressProxy }}
+{{- if and .url .existingSecret }}
+{{- fail "egressProxy: set url or existingSecret (a URL with credentials), not both" }}
+{{- end }}
+{{- if and .url (not (hasPrefix "http://" .url)) }}
+{{- fail (printf "egressProxy.url must be http://host:port, not %q" .url) }}
+{{- end }}
+{{- if and .url (contains "@" .url) }}
+{{- fail "egressProxy.url holds credentials: put the URL in a Secret (egressProxy.existingSecret)" }}
+{{- end }}
 {{- end }}
 {{- if not .Values.secrets.existingSecret }}
 {{- fail "secrets.existingSecret must name the Secret holding master-keys and operator-key" }}
