@@ -8,12 +8,7 @@ and the receiver saw no more connections than the proxy opened for it.
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-import json
-import os
 import ssl
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +17,6 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import RetryBudget, SlackChannel, SlackSender
@@ -35,78 +26,31 @@ from signet.dev.broker import free_port
 from signet.errors import ConfigurationError
 from signet.security.egress import EgressConnector, EgressProxy, ProxyBypass
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
-from tests.eventually import eventually
+from tests.certificates import certificate
+from tests.forward_proxy import ForwardProxy, start_forward_proxy
 from tests.services.dispatcher.dns import ScriptedResolver
 
 DEV = DestinationPolicy(allow_insecure=True, allow_private=True)
-ROOT = Path(__file__).resolve().parents[3]
 
 
 # --- the proxy -------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ForwardProxy:
-    port: int
-    record: Path
-
-    def url(self, credentials: str = "") -> str:
-        return f"http://{credentials + '@' if credentials else ''}127.0.0.1:{self.port}"
-
-    def seen(self) -> list[dict[str, object]]:
-        if not self.record.exists():
-            return []
-        return [json.loads(line) for line in self.record.read_text().splitlines()]
-
-    def connects_to(self, port: int) -> list[str]:
-        """The CONNECT targets the proxy was asked for on ``port``, as ``host:port``."""
-        return [f"{s['host']}:{s['port']}" for s in self.seen() if s["port"] == port]
-
 
 StartProxy = Callable[..., Awaitable[ForwardProxy]]
 
 
 @pytest.fixture
 async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
-    """Starts proxy.py in a child process on a free loopback port (``basic_auth``: user:pass)."""
-    children: list[asyncio.subprocess.Process] = []
+    """Starts proxy.py on loopback (``port``: a given one; ``basic_auth``: user:pass)."""
+    started: list[ForwardProxy] = []
 
     async def start(basic_auth: str | None = None, port: int = 0) -> ForwardProxy:
-        index = len(children)
-        port_file, record = tmp_path / f"proxy{index}.port", tmp_path / f"proxy{index}.jsonl"
-        args = [
-            "-m",
-            "proxy",
-            "--hostname=127.0.0.1",
-            f"--port={port}",
-            f"--port-file={port_file}",
-            "--num-acceptors=1",
-            "--num-workers=1",
-            "--log-level=WARNING",
-            "--plugins=tests.signet.security.proxy_recorder.RecordRequests",
-        ]
-        if basic_auth:
-            args.append(f"--basic-auth={basic_auth}")
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "SIGNET_TEST_PROXY_RECORD": str(record),
-        }
-        child = await asyncio.create_subprocess_exec(sys.executable, *args, env=env)
-        children.append(child)
-
-        def listening() -> int | None:
-            assert child.returncode is None, "proxy.py exited"
-            text = port_file.read_text().strip() if port_file.exists() else ""
-            return int(text) if text else None
-
-        return ForwardProxy(await eventually(listening, "proxy.py listening", 20), record)
+        proxy = await start_forward_proxy(tmp_path, port=port, basic_auth=basic_auth)
+        started.append(proxy)
+        return proxy
 
     yield start
-    for child in children:
-        if child.returncode is None:
-            child.terminate()
-            await child.wait()
+    for proxy in started:
+        await proxy.stop()
 
 
 # --- receivers that remember the connection of every request ---------------------------
@@ -157,35 +101,6 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Seen]]]
     yield start
     for runner in runners:
         await runner.cleanup()
-
-
-def certificate(directory: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate for ``name`` (its own CA), written as PEM: (cert, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def sender_for(

@@ -1,0 +1,158 @@
+"""A real dispatcher process sending through a real forward proxy (proxy.py) on loopback.
+
+The dispatcher is started with ``SIGNET_EGRESS_PROXY_URL`` pointing at a port where no
+proxy listens yet: the first attempt fails and is retried on the schedule; once the proxy
+is up, the retry and every later delivery go through it. The https receiver's CA is
+trusted through ``SSL_CERT_FILE``, the standard way to add a CA to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
+
+from signet.dev.broker import free_port
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from signet.records.model import Outcome
+from signet.settings import CommonSettings
+from tests.certificates import certificate
+from tests.forward_proxy import ForwardProxy, start_forward_proxy
+from tests.receiver import Receiver
+from tests.services.dispatcher.conftest import RunningDispatcher, dispatcher_process
+from tests.services.dispatcher.topic_tail import TopicTail
+from tests.services.dispatcher.workspace import (
+    delivery_for,
+    outcomes_of,
+    publish_workspace,
+    send_delivery,
+    webhook,
+)
+
+MakeReceiver = Callable[[], Awaitable[Receiver]]
+
+
+@dataclass(slots=True)
+class Setup:
+    dispatcher: RunningDispatcher
+    proxy_port: int
+    directory: Path
+    ca: Path
+    proxy: ForwardProxy | None = None
+
+    async def proxy_up(self) -> ForwardProxy:
+        if self.proxy is None:
+            self.proxy = await start_forward_proxy(self.directory, port=self.proxy_port)
+        return self.proxy
+
+
+@pytest.fixture(scope="module")
+async def setup(
+    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Setup]:
+    directory = tmp_path_factory.mktemp("egress")
+    ca, _ = certificate(directory, "localhost")
+    proxy_port = free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(ca))  # the child's environment starts from ours
+        process, running = dispatcher_process(
+            kafka_settings,
+            egress_proxy_url=f"http://127.0.0.1:{proxy_port}",
+            retry_delays_seconds="[1]",
+        )
+    setup = Setup(running, proxy_port, directory, ca)
+    async with process:
+        yield setup
+    if setup.proxy is not None:
+        await setup.proxy.stop()
+
+
+def secret() -> str:
+    return generate_secret("standard-webhooks").secret
+
+
+async def test_a_proxy_that_is_down_fails_the_attempt_and_the_retry_goes_through_it(
+    setup: Setup,
+    producer: AsyncProducer,
+    topics: Topics,
+    outcomes: TopicTail[Outcome],
+    make_receiver: MakeReceiver,
+) -> None:
+    receiver = await make_receiver()
+    ws = new_id("ws")
+    destination = webhook(setup.dispatcher.ring, ws, receiver.url, [secret()])
+    config = await publish_workspace(producer, topics, ws, [destination])
+    delivery = delivery_for(config, destination.id)
+    await send_delivery(producer, topics, delivery)
+
+    (first,) = await outcomes_of(outcomes, delivery, 1)
+    assert first.status == "failed" and first.http_status is None
+    assert first.error is not None
+    assert f"egress proxy 127.0.0.1:{setup.proxy_port} unreachable" in first.error
+    assert first.next_attempt_at is not None  # retried, not dead-lettered
+    assert receiver.requests == []
+
+    proxy = await setup.proxy_up()
+    (request,) = await receiver.wait_for(1, timeout=30)
+    _, second = await outcomes_of(outcomes, delivery, 2)
+    assert second.status == "delivered" and second.attempt == 2
+    assert request.headers["webhook-id"] == delivery.event_id
+    assert proxy.connects_to(receiver.port) == [f"127.0.0.1:{receiver.port}"]
+
+
+@pytest.fixture
+async def tls_receiver(setup: Setup) -> AsyncIterator[tuple[int, list[str]]]:
+    """An https receiver for ``localhost`` (the CA the dispatcher trusts); its port and
+    the SNI names it saw."""
+    names: list[str] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(setup.ca, setup.directory / "key.pem")
+
+    def remember(_s: ssl.SSLObject, name: str | None, _c: ssl.SSLContext) -> None:
+        names.append(name or "")
+
+    context.sni_callback = remember
+
+    async def handle(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    yield port, names
+    await runner.cleanup()
+
+
+async def test_https_deliveries_go_through_the_proxy_with_tls_inside_the_tunnel(
+    setup: Setup,
+    producer: AsyncProducer,
+    topics: Topics,
+    outcomes: TopicTail[Outcome],
+    tls_receiver: tuple[int, list[str]],
+) -> None:
+    port, names = tls_receiver
+    proxy = await setup.proxy_up()
+    ws = new_id("ws")
+    destination = webhook(setup.dispatcher.ring, ws, f"https://localhost:{port}/hook", [secret()])
+    config = await publish_workspace(producer, topics, ws, [destination])
+    deliveries = [delivery_for(config, destination.id) for _ in range(3)]
+    for delivery in deliveries:
+        await send_delivery(producer, topics, delivery)
+    for delivery in deliveries:
+        (outcome,) = await outcomes_of(outcomes, delivery, 1)
+        assert outcome.status == "delivered", outcome
+    assert names and set(names) == {"localhost"}
+    connects = proxy.connects_to(port)
+    # the name was resolved by the dispatcher: the proxy was asked for an address only
+    assert connects and set(connects) <= {f"127.0.0.1:{port}", f"::1:{port}"}
+    assert len(names) <= len(connects)  # every TLS session ran inside a tunnel
