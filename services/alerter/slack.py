@@ -236,7 +236,9 @@ class SlackSender:
 
 def _describe(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection failed: {exc.os_error.strerror or type(exc.os_error).__name__}"
+        # The egress proxy's errors are sentences of their own (signet/security/egress.py).
+        said = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
+        return f"connection failed: {said}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "Slack closed the connection without answering"
     if isinstance(exc, aiohttp.ClientOSError):

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from services.alerter.errors import SlackGaveUp
 from services.alerter.metrics import AlerterMetrics
 from services.alerter.slack import RetryBudget, SlackChannel, SlackSender
 from services.dispatcher.results import ErrorKind
@@ -248,6 +249,30 @@ async def test_a_private_answer_is_refused_before_any_connect(
     assert receiver.bodies == []
 
 
+async def test_rebinding_cannot_steer_the_tunnel(
+    start_proxy: StartProxy, serve: Callable[..., Awaitable[Seen]]
+) -> None:
+    """The proxy is asked for the address that was checked, never a later DNS answer."""
+    proxy = await start_proxy()
+    receiver = await serve()
+    dns = ScriptedResolver({"rebind.test": [["93.184.216.34"], ["127.0.0.1"]]})
+    sender = Sender(
+        DestinationGuard(DestinationPolicy(allow_insecure=True), dns),
+        connect_timeout_seconds=1.0,
+        excerpt_bytes=100,
+        dns_cache_seconds=0,
+        proxy=EgressProxy.from_settings(proxy.url()),
+    )
+    async with sender:
+        result = await sender.send(
+            f"http://rebind.test:{receiver.port}/hook", b"{}", {}, timeout_seconds=1
+        )
+    assert result.http_status is None  # the sandbox cannot reach the public address
+    assert dns.lookups == ["rebind.test"]
+    assert proxy.connects_to(receiver.port) == [f"93.184.216.34:{receiver.port}"]
+    assert receiver.bodies == []
+
+
 async def test_a_proxy_that_is_down_fails_the_attempt_and_the_retry_gets_through(
     start_proxy: StartProxy, serve: Callable[..., Awaitable[Seen]]
 ) -> None:
@@ -293,6 +318,37 @@ async def test_slack_posts_go_through_the_proxy(
         await sender.stop()
     assert [orjson.loads(b) for b in slack.bodies] == [{"text": "hello"}]
     assert proxy.connects_to(slack.port) == [f"127.0.0.1:{slack.port}"]
+
+
+async def test_a_slack_post_while_the_proxy_is_down_is_retried_then_given_up(
+    serve: Callable[..., Awaitable[Seen]],
+) -> None:
+    slack = await serve()
+    waits: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    port = free_port()
+    sender = SlackSender(
+        DestinationGuard(DEV),
+        AlerterMetrics(),
+        budget=RetryBudget(max_attempts=2),
+        timeout_seconds=5,
+        sleep=wait,
+        proxy=EgressProxy.from_settings(f"http://127.0.0.1:{port}"),
+    )
+    await sender.start()
+    try:
+        channel = SlackChannel("dst_1", "alerts", f"http://127.0.0.1:{slack.port}/services/T/B/x")
+        with pytest.raises(SlackGaveUp) as raised:
+            await sender.post(channel, {"text": "hello"})
+    finally:
+        await sender.stop()
+    assert len(waits) == 1  # one retry, then the budget is spent
+    assert f"egress proxy 127.0.0.1:{port} unreachable" in str(raised.value)
+    assert "/services/T/B/x" not in str(raised.value)
+    assert slack.bodies == []
 
 
 # --- settings --------------------------------------------------------------------------
