@@ -194,61 +194,83 @@ class EgressConnector(aiohttp.TCPConnector):
         port: int,
         timeout: aiohttp.ClientTimeout,
     ) -> ResponseHandler:
-        loop = asyncio.get_running_loop()
+        """A connection to ``address`` through the proxy, TLS inside it for https."""
         async with asyncio.timeout(timeout.sock_connect):
+            transport = await self._open_tunnel(proxy, req, address, port)
             try:
-                transport, answer = await loop.create_connection(
-                    _ConnectAnswer, proxy.host, proxy.port
-                )
-            except OSError as exc:
-                raise aiohttp.ClientProxyConnectionError(
-                    req.connection_key,
-                    OSError(f"egress proxy {proxy.host}:{proxy.port} unreachable: {exc}"),
-                ) from exc
-            try:
-                transport.write(proxy.connect_request(address, port))
-                try:
-                    head = await answer.answer
-                except OSError as exc:
-                    raise aiohttp.ClientConnectorError(req.connection_key, exc) from exc
-                status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-                parts = status_line.split(" ", 2)
-                if len(parts) < 2 or parts[1] != "200":
-                    said = " ".join(parts[1:]) if len(parts) > 1 else repr(status_line)
-                    raise aiohttp.ClientConnectorError(
-                        req.connection_key,
-                        OSError(f"the egress proxy answered {said} to CONNECT {address}:{port}"),
-                    )
-                if answer.extra:  # the destination cannot have spoken first over TLS or HTTP
-                    raise aiohttp.ClientConnectorError(
-                        req.connection_key, OSError("the egress proxy sent data after CONNECT")
-                    )
                 protocol = self._factory()
                 sslcontext = self._get_ssl_context(req)
                 if sslcontext is None:
                     transport.set_protocol(protocol)
                     protocol.connection_made(transport)
                     return protocol
-                server_hostname = (req.server_hostname or req.url.raw_host or "").rstrip(".")
-                try:
-                    tls = await loop.start_tls(
-                        transport, protocol, sslcontext, server_hostname=server_hostname
-                    )
-                except ssl.SSLCertVerificationError as exc:
-                    raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
-                except ssl.SSLError as exc:
-                    raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
-                except OSError as exc:
-                    raise aiohttp.ClientConnectorError(req.connection_key, exc) from exc
-                if tls is None:
-                    raise aiohttp.ClientConnectorError(
-                        req.connection_key, OSError("the tunnel closed during the TLS handshake")
-                    )
+                tls = await self._start_tls(transport, protocol, sslcontext, req)
                 protocol.connection_made(tls)
                 return protocol
             except BaseException:
                 transport.abort()
                 raise
+
+    async def _open_tunnel(
+        self, proxy: EgressProxy, req: ClientRequest, address: str, port: int
+    ) -> asyncio.Transport:
+        """Connects to the proxy and has it CONNECT to ``address``: the raw tunnel."""
+        try:
+            transport, answer = await asyncio.get_running_loop().create_connection(
+                _ConnectAnswer, proxy.host, proxy.port
+            )
+        except OSError as exc:
+            raise aiohttp.ClientProxyConnectionError(
+                req.connection_key,
+                OSError(f"egress proxy {proxy.host}:{proxy.port} unreachable: {exc}"),
+            ) from exc
+        try:
+            transport.write(proxy.connect_request(address, port))
+            try:
+                head = await answer.answer
+            except OSError as exc:
+                raise aiohttp.ClientConnectorError(req.connection_key, exc) from exc
+            status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            parts = status_line.split(" ", 2)
+            if len(parts) < 2 or parts[1] != "200":
+                said = " ".join(parts[1:]) if len(parts) > 1 else repr(status_line)
+                raise aiohttp.ClientConnectorError(
+                    req.connection_key,
+                    OSError(f"the egress proxy answered {said} to CONNECT {address}:{port}"),
+                )
+            if answer.extra:  # the destination cannot have spoken first over TLS or HTTP
+                raise aiohttp.ClientConnectorError(
+                    req.connection_key, OSError("the egress proxy sent data after CONNECT")
+                )
+            return transport
+        except BaseException:
+            transport.abort()
+            raise
+
+    async def _start_tls(
+        self,
+        transport: asyncio.Transport,
+        protocol: ResponseHandler,
+        sslcontext: ssl.SSLContext,
+        req: ClientRequest,
+    ) -> asyncio.Transport:
+        """TLS to the destination inside the tunnel: the URL's host for SNI and the check."""
+        server_hostname = (req.server_hostname or req.url.raw_host or "").rstrip(".")
+        try:
+            tls = await asyncio.get_running_loop().start_tls(
+                transport, protocol, sslcontext, server_hostname=server_hostname
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except ssl.SSLError as exc:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            raise aiohttp.ClientConnectorError(req.connection_key, exc) from exc
+        if tls is None:
+            raise aiohttp.ClientConnectorError(
+                req.connection_key, OSError("the tunnel closed during the TLS handshake")
+            )
+        return tls
 
 
 def _unique(addresses: Iterable[str]) -> list[str]:
