@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import math
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -39,6 +40,7 @@ from services.dispatcher.operator_hook import OperatorHook
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
 from services.dispatcher.policy import Action, Verdict, decide
 from services.dispatcher.rate import RateLimiter
+from services.dispatcher.request_extras import RequestExtras
 from services.dispatcher.results import (
     AttemptResult,
     ErrorKind,
@@ -65,7 +67,13 @@ from signet.records.payload import iso_utc_ms
 
 class AttemptSender(Protocol):
     async def send(
-        self, url: str, body: bytes, headers: dict[str, str], *, timeout_seconds: float
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        timeout_seconds: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> AttemptResult: ...
 
 
@@ -139,11 +147,14 @@ class DeliveryPipeline:
         recording: RecordingGate | None = None,
         rng: random.Random | None = None,
         operator: OperatorHook | None = None,
+        extras: RequestExtras | None = None,
     ) -> None:
         """``recording``: while shut (a stalled broker), deliveries wait before anything
         is sent, so nothing is sent that could not be recorded (and would be sent again).
         ``operator``: sends operational deliveries to the operator's webhook and announces
-        exhausted deliveries and recovered destinations (``operator_hook.py``)."""
+        exhausted deliveries and recovered destinations (``operator_hook.py``).
+        ``extras``: opens destinations' custom headers and client certificates (by default
+        with the signing keys' ring)."""
         self._lookup = DestinationLookup(directory, config_wait_seconds)
         self._keys = keys
         self._sender = sender
@@ -156,6 +167,7 @@ class DeliveryPipeline:
         self._recording = recording
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._operator = operator
+        self._extras = extras or RequestExtras(keys.ring)
 
     async def process(self, value: bytes | None) -> Outcome | None:
         """Handle one record of ``deliveries`` or a released retry; None when deferred."""
@@ -246,7 +258,8 @@ class DeliveryPipeline:
         timeout = min(max(timeout, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
         try:
             secrets = self._keys.for_destination(config.workspace_id, destination, now_ms())
-            headers = sign_delivery(
+            extras = self._extras.for_destination(config.workspace_id, destination)
+            signed = sign_delivery(
                 destination.signature_scheme,
                 secrets,
                 msg_id=delivery.event_id,
@@ -255,12 +268,19 @@ class DeliveryPipeline:
             )
         except (SecretError, SigningError) as exc:
             return _Attempt(signing_failed(f"cannot sign: {exc}"), url=url)
+        except ssl.SSLError as exc:  # a stored client certificate that does not load
+            return _Attempt(signing_failed(f"cannot load the client certificate: {exc}"), url=url)
         attempted_at = now_ms()
         # The operator's own backend may be in-cluster: its sender skips the SSRF guard.
         operator = self._operator if is_operational(config.workspace_id) else None
         sender = operator.sender if operator is not None else self._sender
-        result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout)
-        return _Attempt(result, url=url, headers=headers, attempted_at=attempted_at)
+        # The destination's own headers first: the signature's names are reserved anyway.
+        headers = {**extras.headers, **signed}
+        tls = {} if extras.ssl_context is None else {"ssl_context": extras.ssl_context}
+        result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout, **tls)
+        # Recorded with sensitive values masked (outcomes, the delivery log, its chain).
+        shown = {**extras.shown, **signed}
+        return _Attempt(result, url=url, headers=shown, attempted_at=attempted_at)
 
     def _judge_endpoint(self, destination_id: str, result: AttemptResult, *, probe: bool) -> bool:
         """Feed the breaker with what the endpoint did; False when it did nothing to judge."""

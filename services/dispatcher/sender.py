@@ -78,8 +78,15 @@ class Sender:
         await self.stop()
 
     async def send(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout_seconds: float
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout_seconds: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> AttemptResult:
+        """``ssl_context``: the destination's own (its client certificate: mutual TLS)."""
         if self._session is None:
             raise RuntimeError("Sender.start() first")
         try:
@@ -105,6 +112,7 @@ class Sender:
                 headers={"content-type": "application/json", **headers},
                 allow_redirects=False,
                 timeout=timeout,
+                ssl=self._ssl if ssl_context is None else ssl_context,
             ) as response:
                 excerpt = await self._excerpt(response)
                 return AttemptResult(

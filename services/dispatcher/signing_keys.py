@@ -32,6 +32,10 @@ class SigningKeys:
         self._ring = ring
         self._opened: dict[tuple[str, bytes, bytes, bytes], bytes] = {}
 
+    @property
+    def ring(self) -> MasterKeyRing:
+        return self._ring
+
     def for_destination(
         self, workspace_id: str, destination: Destination, now_ms: int
     ) -> list[bytes]:

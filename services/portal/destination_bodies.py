@@ -46,6 +46,7 @@ from signet_sdk.contract.models import Body
 from signet_sdk.signing import InvalidSecretError
 
 from services.portal.body_fields import NULL_UNDOCUMENTED, plain_text
+from services.portal.headers_tls import ClientTlsInput, Headers, HeadersPatch, SensitiveHeaders
 from services.portal.signing_secrets import SchemeCatalog
 from signet.records.model import DestinationType, SignatureScheme
 
@@ -303,6 +304,10 @@ class WebhookDestinationInput(Body):
     timeout_seconds: Timeout | None = None
     rate_limit_per_second: RateLimit | None = None
     retry_policy: RetryPolicy | None = None
+    # Custom headers and mutual TLS (headers_tls.py).
+    headers: Annotated[Headers | None, NULL_UNDOCUMENTED] = None
+    sensitive_headers: Annotated[SensitiveHeaders | None, NULL_UNDOCUMENTED] = None
+    tls: ClientTlsInput | None = Field(default=None, description="mutual TLS; null: none")
 
     @field_validator("secret")
     @classmethod
@@ -352,7 +357,14 @@ FIXED_ON_PATCH = {
     "signature_scheme": "cannot be changed in place; create a new destination",
     "secret": "cannot be set by PATCH; rotate the secret instead",
 }
-_WEBHOOK_ONLY = ("url", "event_types", "timeout_seconds", "rate_limit_per_second", "retry_policy")
+_WEBHOOK_ONLY: tuple[str, ...] = (
+    "url",
+    "event_types",
+    "timeout_seconds",
+    "rate_limit_per_second",
+    "retry_policy",
+)
+_WEBHOOK_ONLY += ("headers", "sensitive_headers", "tls")  # headers_tls.py
 _SLACK_ONLY = ("webhook_url",)
 
 
@@ -369,6 +381,9 @@ class DestinationPatch(Body):
     timeout_seconds: Timeout | None = None
     rate_limit_per_second: RateLimit | None = None
     retry_policy: RetryPolicy | None = None
+    headers: HeadersPatch | None = None
+    sensitive_headers: SensitiveHeaders | None = None
+    tls: ClientTlsInput | None = Field(default=None, description="replaces it; null: none")
     # Accepted only to be refused with a reason (FIXED_ON_PATCH); not in the document.
     type: SkipJsonSchema[Any] = None
     signature_scheme: SkipJsonSchema[Any] = None

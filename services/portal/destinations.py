@@ -31,6 +31,7 @@ from services.portal.destination_bodies import (
     read_patch,
     slack_url_error,
 )
+from services.portal.headers_tls import client_tls, header_changes
 from services.portal.signing_secrets import SchemeCatalog
 from signet.records.model import (
     Destination,
@@ -135,6 +136,12 @@ class DestinationBuilder:
             timeout_seconds=body.timeout_seconds,
             rate_limit_per_second=body.rate_limit_per_second,
             retry_policy=retry_policy_record(body.retry_policy),
+            tls=None
+            if body.tls is None
+            else client_tls(self._ring, workspace_id, destination_id, body.tls),
+            **header_changes(
+                self._ring, workspace_id, destination_id, body.headers or {}, body.sensitive_headers
+            ),
         )
         # A generated secret is shown once; the customer's own is never echoed back. An
         # Ed25519 private key is never shown: its public key is in the secrets list.
@@ -184,9 +191,29 @@ class DestinationBuilder:
             changes["rate_limit_per_second"] = body.rate_limit_per_second
         if given(body, "retry_policy"):
             changes["retry_policy"] = retry_policy_record(body.retry_policy)
+        changes |= self._patch_headers_tls(workspace_id, current, body)
         if not changes:
             return current
         return dataclasses.replace(current, updated_at=max(now_ms, current.updated_at), **changes)
+
+    def _patch_headers_tls(
+        self, workspace_id: str, current: Destination, body: DestinationPatch
+    ) -> dict[str, Any]:
+        """``headers`` replaces the map (null: none), ``sensitive_headers`` the sealed set,
+        ``tls`` the client certificate (null: none)."""
+        changes: dict[str, Any] = {}
+        if given(body, "headers") or given(body, "sensitive_headers"):
+            headers = (body.headers or {}) if given(body, "headers") else None
+            sensitive = (body.sensitive_headers or []) if given(body, "sensitive_headers") else None
+            changes |= header_changes(
+                self._ring, workspace_id, current.id, headers, sensitive, current
+            )
+        if given(body, "tls"):
+            tls = body.tls
+            changes["tls"] = (
+                None if tls is None else client_tls(self._ring, workspace_id, current.id, tls)
+            )
+        return changes
 
     # -- sealing ---------------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from signet_sdk.contract.models import Answer
 
 from services.portal.body_fields import NULL_UNDOCUMENTED
 from services.portal.destination_bodies import RetryPolicy
+from services.portal.headers_tls import headers_view
 from services.portal.sessions import Role, SessionClaims
 from signet.records.model import (
+    ClientTls,
     Destination,
     DestinationType,
     Environment,
@@ -186,6 +188,26 @@ class SigningSecretInfo(Answer):
     expires_at: Time | None = Field(description="when it stops signing; null: the primary")
 
 
+class ClientTlsInfo(Answer):
+    """What is shown of a destination's client certificate (its key never is)."""
+
+    client_certificate_subject: str = Field(examples=["CN=signet.example.com"])
+    client_certificate_sha256: str = Field(description="hex SHA-256 of the certificate (DER)")
+    client_certificate_not_after: Time = Field(description="when the certificate expires")
+    ca_certificate: str | None = Field(description="PEM: the receiver's pinned CA; null: none")
+
+
+def client_tls_view(tls: ClientTls | None) -> ClientTlsInfo | None:
+    if tls is None:
+        return None
+    return ClientTlsInfo(
+        client_certificate_subject=tls.subject,
+        client_certificate_sha256=tls.sha256,
+        client_certificate_not_after=at(tls.not_after),
+        ca_certificate=tls.ca_certificate,
+    )
+
+
 # Left out of a Slack channel's answer (never null in a webhook's): documented as the type
 # alone, the default saying what "absent" means.
 _WebhookText = Annotated[str | None, NULL_UNDOCUMENTED, Field(description="webhooks only")]
@@ -210,6 +232,11 @@ class DestinationInfo(Answer):
     secrets: list[SigningSecretInfo] = Field(
         default_factory=list, description="webhooks only: newest (primary) first"
     )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="webhooks only: sensitive values as …1234"
+    )
+    sensitive_headers: list[str] = Field(default_factory=list, description="webhooks only")
+    tls: ClientTlsInfo | None = Field(default=None, description="mutual TLS; null: none")
     created_at: Time
     updated_at: Time
 
@@ -277,6 +304,8 @@ def destination_fields(destination: Destination) -> dict[str, object]:
         "retry_policy": _retry_policy_view(destination.retry_policy),
         "secret_hint": primary.hint if primary else None,
         "secrets": [_secret_view(s) for s in destination.secrets],
+        **headers_view(destination),
+        "tls": client_tls_view(destination.tls),
     }
 
 

@@ -75,6 +75,29 @@ class SigningSecret:
 
 
 @dataclass(slots=True, frozen=True)
+class SealedHeader:
+    """A sensitive request header of a webhook destination (``authorization`` always is)."""
+
+    avro_name: ClassVar[str] = "signet.SealedHeader"
+    name: str
+    sealed: SealedSecret
+    hint: str
+
+
+@dataclass(slots=True, frozen=True)
+class ClientTls:
+    """The client certificate a webhook destination presents (mutual TLS); PEM text."""
+
+    avro_name: ClassVar[str] = "signet.ClientTls"
+    certificate: str
+    sealed_key: SealedSecret
+    subject: str
+    sha256: str
+    not_after: int
+    ca_certificate: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class Destination:
     avro_name: ClassVar[str] = "signet.Destination"
     id: str
@@ -92,6 +115,10 @@ class Destination:
     timeout_seconds: float | None = None
     rate_limit_per_second: float | None = None
     retry_policy: RetryPolicy | None = None
+    # Extra request headers (issue 17 §2): plain ones here, sensitive ones sealed.
+    headers: dict[str, str] = field(default_factory=dict)
+    sealed_headers: list[SealedHeader] = field(default_factory=list)
+    tls: ClientTls | None = None  # mutual TLS (issue 17 §3)
 
 
 @dataclass(slots=True, frozen=True)
@@ -251,6 +278,8 @@ Record = (
     RetryPolicy
     | SealedSecret
     | SigningSecret
+    | SealedHeader
+    | ClientTls
     | Destination
     | PublishableKey
     | Event

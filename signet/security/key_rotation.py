@@ -33,8 +33,14 @@ from signet.kafka.topics import Topics
 from signet.operator_webhook.events import OPERATOR_DESTINATION_ID, operator_secret_aad
 from signet.operator_webhook.view import KEY, OperatorWebhookView
 from signet.records import codec
-from signet.records.model import CommandKind, Destination, WorkspaceCommand
-from signet.security.secrets import MasterKeyRing, secret_aad, slack_url_aad
+from signet.records.model import CommandKind, Destination, SealedSecret, WorkspaceCommand
+from signet.security.secrets import (
+    MasterKeyRing,
+    client_key_aad,
+    header_aad,
+    secret_aad,
+    slack_url_aad,
+)
 from signet.settings import KeyRotationSettings
 
 Print = Callable[[str], None]
@@ -72,7 +78,8 @@ def reseal_destination(
     primary = ring.primary_id
     stale_secrets = [s for s in destination.secrets if s.sealed.key_id != primary]
     stale_url = destination.sealed_url is not None and destination.sealed_url.key_id != primary
-    if not stale_secrets and not stale_url:
+    stale_extras = _stale_headers_tls(destination, primary)
+    if not stale_secrets and not stale_url and not stale_extras:
         return None
     aad = secret_aad(workspace_id, destination.id)
     secrets = [
@@ -81,15 +88,35 @@ def reseal_destination(
     sealed_url = destination.sealed_url
     if sealed_url is not None:
         sealed_url = ring.reseal(sealed_url, slack_url_aad(workspace_id, destination.id))
-    old = {s.sealed.key_id for s in stale_secrets}
+    old = {s.sealed.key_id for s in stale_secrets} | {s.key_id for s in stale_extras}
     if stale_url and destination.sealed_url is not None:
         old.add(destination.sealed_url.key_id)
+    headers = [
+        dataclasses.replace(
+            h, sealed=ring.reseal(h.sealed, header_aad(workspace_id, destination.id, h.name))
+        )
+        for h in destination.sealed_headers
+    ]
+    tls = destination.tls
+    if tls is not None:
+        key_aad = client_key_aad(workspace_id, destination.id)
+        tls = dataclasses.replace(tls, sealed_key=ring.reseal(tls.sealed_key, key_aad))
     return Resealed(
-        dataclasses.replace(destination, secrets=secrets, sealed_url=sealed_url),
+        dataclasses.replace(
+            destination, secrets=secrets, sealed_url=sealed_url, sealed_headers=headers, tls=tls
+        ),
         secrets=len(stale_secrets),
         slack_url=stale_url,
         old_key_ids=tuple(sorted(old)),
     )
+
+
+def _stale_headers_tls(destination: Destination, primary: str) -> list[SealedSecret]:
+    """Sealed header values and the client key under another key than ``primary``."""
+    sealed = [h.sealed for h in destination.sealed_headers]
+    if destination.tls is not None:
+        sealed.append(destination.tls.sealed_key)
+    return [s for s in sealed if s.key_id != primary]
 
 
 class KeyRotation:

@@ -33,6 +33,17 @@ def slack_url_aad(workspace_id: str, destination_id: str) -> bytes:
     return secret_aad(workspace_id, destination_id, "slack-url")
 
 
+def header_aad(workspace_id: str, destination_id: str, name: str) -> bytes:
+    """AAD of a sensitive header's sealed value: bound to its (case-folded) name too, so a
+    value moved to another header does not open."""
+    return secret_aad(workspace_id, destination_id, f"header/{name.lower()}")
+
+
+def client_key_aad(workspace_id: str, destination_id: str) -> bytes:
+    """AAD of a destination's sealed mutual-TLS private key."""
+    return secret_aad(workspace_id, destination_id, "tls-key")
+
+
 def generate_master_key() -> str:
     """A new ring entry, ``<kid>:<base64 key>``, for ``SIGNET_MASTER_KEYS``."""
     return f"k{secrets.token_hex(4)}:{base64.b64encode(os.urandom(32)).decode()}"
@@ -100,3 +111,14 @@ class MasterKeyRing:
 def hint(secret: str) -> str:
     """What may be shown of a secret after creation: its last four characters."""
     return f"…{secret[-4:]}"
+
+
+# A sensitive header value shorter than this shows no characters at all: the last four of
+# an eight-character token would be half of it.
+HEADER_HINT_MIN_LEN = 12
+
+
+def header_hint(value: str) -> str:
+    """What reads and records show of a sensitive header's value: ``…`` and its last four
+    characters (only ``…`` for a value under :data:`HEADER_HINT_MIN_LEN`)."""
+    return hint(value) if len(value) >= HEADER_HINT_MIN_LEN else "…"
