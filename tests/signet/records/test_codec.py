@@ -16,12 +16,14 @@ from signet.errors import CodecError, UnknownSchemaError
 from signet.records import codec
 from signet.records.codec import DEFAULT_SCHEMA_DIR, Codec
 from signet.records.model import (
+    ClientTls,
     Delivery,
     Destination,
     Event,
     Outcome,
     PayloadErasure,
     RetryPolicy,
+    SealedHeader,
     SealedSecret,
     SigningSecret,
     WorkspaceCommand,
@@ -277,3 +279,35 @@ def test_config_and_commands_written_before_log_retention_still_decode() -> None
 def test_a_payload_erasure_round_trips() -> None:
     erasure = PayloadErasure("era_1", "ws_1", "evt_1", 7, requested_by="ses_1")
     assert codec.decode(codec.encode(erasure), PayloadErasure) == erasure
+
+
+def test_config_and_commands_written_before_headers_and_tls_still_decode() -> None:
+    """Destinations of the writers before custom headers and mutual TLS read them as
+    none; the current schema keeps all three."""
+    destination = Destination("dst_1", "webhook", "Primary", 5, 6, url="https://h.example/in")
+    fields = dataclasses.asdict(destination)
+    for name in ("headers", "sealed_headers", "tls"):
+        del fields[name]
+    config = WorkspaceConfig("ws_1", 4, "Shop", "production", 1, 6, [], [destination], ["c"])
+    old = codec.default_codec().encode_with(
+        _history("signet.WorkspaceConfig.v2.avsc"),
+        dataclasses.asdict(config) | {"destinations": [fields]},
+    )
+    assert codec.decode(old, WorkspaceConfig) == config
+
+    command = WorkspaceCommand("cmd_2", "ws_1", "put_destination", 6, destination=destination)
+    old = codec.default_codec().encode_with(
+        _history("signet.WorkspaceCommand.v3.avsc"),
+        dataclasses.asdict(command) | {"destination": fields},
+    )
+    assert codec.decode(old, WorkspaceCommand) == command
+
+    sealed = SealedSecret("k1", b"w", b"c")
+    extended = dataclasses.replace(
+        destination,
+        headers={"X-Tenant": "acme"},
+        sealed_headers=[SealedHeader("Authorization", sealed, "…abcd")],
+        tls=ClientTls("-----BEGIN CERTIFICATE-----", sealed, "CN=c", "ab" * 32, 7, None),
+    )
+    current = dataclasses.replace(config, destinations=[extended])
+    assert codec.decode(codec.encode(current), WorkspaceConfig) == current
