@@ -33,11 +33,17 @@ from services.portal.destination_bodies import (
     RATE_LIMIT_RANGE,
     TIMEOUT_RANGE,
 )
+from services.portal.headers_tls import (
+    CERTIFICATE_WARNING_DAYS,
+    HEADERS_BYTES_MAX,
+    HEADERS_MAX,
+)
 from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
 from signet.catalog.json_schema import MAX_REPORTED_ERRORS
 from signet.kafka.topics import BATCHING_FETCH, RETRY_TIERS_SECONDS
 from signet.records.model import MAX_LOG_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
+from signet.security.secrets import HEADER_HINT_MIN_LEN
 from signet.settings import CommonSettings, DispatcherSettings, IngestSettings
 from tests.docs.doc_text import (
     INLINE_CODE,
@@ -123,6 +129,31 @@ RANGES: tuple[Range, ...] = (
         rf"is waited for first,\s+up to ({NUMBER} s)",
         (LOG_CATCH_UP_SECONDS,),
         "services.portal.replay.LOG_CATCH_UP_SECONDS",
+    ),
+    # A destination's custom headers and client certificate (services/portal/headers_tls.py).
+    Range(
+        "docs/delivery.md",
+        rf"At most ({NUMBER}) headers and ({NUMBER} KiB) of names and values",
+        (HEADERS_MAX, HEADERS_BYTES_MAX),
+        "services.portal.headers_tls.HEADERS_MAX, HEADERS_BYTES_MAX",
+    ),
+    Range(
+        "docs/workspace-api.md",
+        rf"at most ({NUMBER}) headers and ({NUMBER} KiB) in all",
+        (HEADERS_MAX, HEADERS_BYTES_MAX),
+        "services.portal.headers_tls.HEADERS_MAX, HEADERS_BYTES_MAX",
+    ),
+    Range(
+        "docs/delivery.md",
+        rf"a value shorter than ({NUMBER}) characters",
+        (HEADER_HINT_MIN_LEN,),
+        "signet.security.secrets.HEADER_HINT_MIN_LEN",
+    ),
+    Range(
+        "docs/delivery.md",
+        rf"a certificate within ({NUMBER}) days of expiry",
+        (CERTIFICATE_WARNING_DAYS,),
+        "services.portal.headers_tls.CERTIFICATE_WARNING_DAYS",
     ),
     # Secrets a destination may bring (signet/sdk/signing/).
     Range(

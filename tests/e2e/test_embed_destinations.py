@@ -14,6 +14,7 @@ from tests.services.portal.embed.harness import (
     VerifyingReceiver,
     open_embedded,
 )
+from tests.tls_certs import TestCa
 
 pytest_plugins = ["tests.services.portal.embed.fixtures"]
 pytestmark = pytest.mark.timeout(180)
@@ -148,4 +149,46 @@ async def test_an_ed25519_destination_shows_its_public_key(
     await expect(verdict).to_contain_text("signature verified")
     [ping] = receiver.requests
     assert ping.verified and "v1a," in ping.headers["webhook-signature"]
+    await embed.close()
+
+
+async def test_headers_and_a_client_certificate_near_expiry_are_shown(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost
+) -> None:
+    workspace = await new_workspace(embed_stack)
+    status, session = await embed_stack.operator(
+        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "admin"}
+    )
+    assert status == 201, session
+    ca = TestCa()
+    soon, later = ca.issue("expiring-client", valid_days=5), ca.issue("fresh-client")
+    for name, client in (("Expiring", soon), ("Fresh", later)):
+        body = {
+            "name": name,
+            "url": "https://orders.example.com/hook",
+            "headers": {"X-Tenant": "acme", "Authorization": "Bearer sk_live_0123456789abcd"},
+            "tls": {"client_certificate": client.certificate, "client_key": client.key},
+        }
+        status, created = await embed_stack.workspace(
+            session["token"], "POST", "/v1/workspace/destinations", body
+        )
+        assert status == 201, created
+
+    host = await host_pages(workspace)
+    embed = await open_embedded(browser, host)
+    frame = embed.frame
+    await frame.get_by_role("link", name="Expiring").click()
+    extras = frame.locator("section", has_text="Request headers and client certificate")
+    await expect(extras.locator(".cert-warning")).to_contain_text("expires in 4 days")
+    await expect(extras).to_contain_text("CN=expiring-client")
+    await expect(extras.locator("tr", has_text="Authorization")).to_contain_text("…abcd")
+    await expect(extras.locator("tr", has_text="X-Tenant")).to_contain_text("acme")
+    await expect(frame.get_by_text("sk_live_0123456789abcd")).to_have_count(0)
+    await embed.shot("embed-client-certificate-expiring")
+
+    await frame.get_by_role("link", name="Destinations", exact=True).first.click()
+    await frame.get_by_role("link", name="Fresh").click()
+    fresh = frame.locator("section", has_text="Request headers and client certificate")
+    await expect(fresh).to_contain_text("CN=fresh-client")
+    await expect(fresh.locator(".cert-warning")).to_have_count(0)  # 30 days left: no flag
     await embed.close()

@@ -8,6 +8,7 @@ import {
 import { confirmDialog, pageHeader, render, schemeLabel, section } from "./common.js";
 import { listOf } from "./destinations.js";
 import { healthSection } from "./health.js";
+import { requestSection } from "./request-extras.js";
 import { eventTypePicker, loadCatalog, pickedEventTypes } from "./event-types.js";
 
 const OVERLAPS = [
@@ -59,6 +60,7 @@ export async function destinationDetail(ctx, [id]) {
     revealed ? revealedPanel(revealed, destination) : null,
     isWebhook ? healthSection(ctx, destination.id) : null,
     settingsSection(ctx, destination, path, reload, catalog),
+    isWebhook ? requestSection(destination) : null,
     isWebhook ? secretSection(ctx, destination, path, reload) : null,
     isWebhook && ctx.canWrite ? testSection(ctx, path, catalog) : null,
     isWebhook && ctx.canWrite ? recoverSection(ctx, path) : null,
