@@ -108,6 +108,8 @@ def announcements(
                 secret_id=_primary_secret(now),
             )
         changed = [name for name in _COMPARED if getattr(was, name) != getattr(now, name)]
+        old_extras, new_extras = _headers_tls(was), _headers_tls(now)
+        changed += [name for name in new_extras if old_extras[name] != new_extras[name]]
         if changed:
             announce(
                 OperationalEvent.DESTINATION_UPDATED,
@@ -116,6 +118,16 @@ def announcements(
                 **_described(now),
             )
     return out
+
+
+def _headers_tls(destination: Destination) -> dict[str, object]:
+    """The custom headers and client certificate as a customer changes them: a re-seal
+    changes neither (a sensitive value is compared by its name and hint)."""
+    tls = destination.tls
+    return {
+        "headers": (destination.headers, [(h.name, h.hint) for h in destination.sealed_headers]),
+        "tls": None if tls is None else (tls.sha256, tls.ca_certificate),
+    }
 
 
 def _primary_secret(destination: Destination) -> str | None:

@@ -14,8 +14,10 @@ from signet.operator_webhook.events import (
     DisableCause,
 )
 from signet.records.model import (
+    ClientTls,
     CommandKind,
     Delivery,
+    SealedHeader,
     SealedSecret,
     SigningSecret,
     WorkspaceCommand,
@@ -135,3 +137,30 @@ def test_disable_causes_are_read_from_the_dispatchers_reasons() -> None:
 
 def test_commands_about_workspaces_and_keys_announce_nothing() -> None:
     assert applied(None, create_workspace(WS)) == []
+
+
+def test_headers_and_tls_changes_are_announced_and_their_reseal_is_not() -> None:
+    config, destination_id = with_destination()
+    current = config.destination(destination_id)
+    assert current is not None
+    box = SealedSecret(key_id="k1", wrapped_key=b"\x01" * 40, ciphertext=b"\x02" * 60)
+    tls = ClientTls("-----BEGIN CERTIFICATE-----", box, "CN=c", "ab" * 32, 7)
+    extended = dataclasses.replace(
+        current,
+        headers={"X-Tenant": "acme"},
+        sealed_headers=[SealedHeader("Authorization", box, "…abcd")],
+        tls=tls,
+    )
+    (updated,) = applied(config, put_destination(WS, extended))
+    assert body(updated)["data"]["changed"] == ["headers", "tls"]  # type: ignore[index]
+    assert b"acme" not in updated.body and b"abcd" not in updated.body  # names only
+
+    config = apply_command(config, put_destination(WS, extended))
+    other = SealedSecret(key_id="k2", wrapped_key=b"\x03" * 40, ciphertext=b"\x04" * 60)
+    resealed = dataclasses.replace(
+        extended,
+        sealed_headers=[SealedHeader("Authorization", other, "…abcd")],
+        tls=dataclasses.replace(tls, sealed_key=other),
+        updated_at=extended.updated_at + 1,
+    )
+    assert applied(config, put_destination(WS, resealed)) == []
