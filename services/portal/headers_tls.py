@@ -174,6 +174,7 @@ def header_changes(
         secret_names = {name.lower() for name in sensitive} | ALWAYS_SENSITIVE
     plain: dict[str, str] = {}
     sealed: list[SealedHeader] = []
+    size = 0
     for name, value in headers.items():
         key = name.lower()
         if value is None:
@@ -181,16 +182,22 @@ def header_changes(
             if kept is None:
                 message = "null keeps a sensitive header's stored value, and it has none"
                 raise FieldErrors([FieldError(f"headers.{name}", FieldErrorCode.REQUIRED, message)])
+            value = ring.open(kept.sealed, header_aad(workspace_id, destination_id, key)).decode()
+            size += len(name) + len(value)
             if key in secret_names:
                 sealed.append(SealedHeader(name, kept.sealed, kept.hint))
                 continue
             # No longer sensitive: stored in the clear from now on.
-            value = ring.open(kept.sealed, header_aad(workspace_id, destination_id, key)).decode()
+        else:
+            size += len(name) + len(value)
         if key in secret_names:
             box = ring.seal(value.encode(), header_aad(workspace_id, destination_id, key))
             sealed.append(SealedHeader(name, box, header_hint(value)))
         else:
             plain[name] = value
+    if size > HEADERS_BYTES_MAX:  # with the stored values kept by null
+        message = f"the headers' names and values are {size} bytes; at most {HEADERS_BYTES_MAX}"
+        raise FieldErrors([FieldError("headers", FieldErrorCode.TOO_LARGE, message)])
     return {"headers": plain, "sealed_headers": sealed}
 
 

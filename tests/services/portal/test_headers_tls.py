@@ -234,3 +234,11 @@ def _entry(ring: MasterKeyRing) -> str:
     import base64
 
     return f"{ring.primary_id}:{base64.b64encode(ring.keys[ring.primary_id]).decode()}"
+
+
+def test_a_kept_value_counts_toward_the_8_kib() -> None:
+    big = "k" * 5000
+    current = create(webhook(headers={"Authorization": big})).destination
+    errors = patch_errors(current, {"headers": {"Authorization": None, "X-More": "m" * 4000}})
+    assert errors["headers"][0] == "too_large"
+    assert patch(current, {"headers": {"Authorization": None, "X-More": "m" * 3000}}).headers
