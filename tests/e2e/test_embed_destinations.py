@@ -192,3 +192,44 @@ async def test_headers_and_a_client_certificate_near_expiry_are_shown(
     await expect(fresh).to_contain_text("CN=fresh-client")
     await expect(fresh.locator(".cert-warning")).to_have_count(0)  # 30 days left: no flag
     await embed.close()
+
+
+async def test_custom_headers_reach_the_receiver_and_the_log_shows_them_masked(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost, verifying_receivers: Any
+) -> None:
+    receiver: VerifyingReceiver = await verifying_receivers()
+    workspace = await new_workspace(embed_stack)
+    status, session = await embed_stack.operator(
+        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "admin"}
+    )
+    assert status == 201, session
+    token = "Bearer sk_live_0123456789abcd"
+    body = {
+        "name": "Gateway",
+        "url": receiver.url,
+        "headers": {"X-Tenant": "acme", "Authorization": token},
+    }
+    status, created = await embed_stack.workspace(
+        session["token"], "POST", "/v1/workspace/destinations", body
+    )
+    assert status == 201, created
+    receiver.secrets = [created["secret"]]
+
+    host = await host_pages(workspace)
+    embed = await open_embedded(browser, host)
+    frame = embed.frame
+    await frame.get_by_role("link", name="Gateway").click()
+    await frame.get_by_role("button", name="Send test event").click()
+    await expect(frame.locator(".test-result")).to_contain_text("signature verified")
+    [ping] = receiver.requests
+    assert ping.headers["authorization"] == token and ping.headers["x-tenant"] == "acme"
+
+    await frame.get_by_role("link", name="Delivery log").click()
+    await frame.get_by_role("link", name=f"Event {ping.headers['webhook-id']}").click()
+    attempt = frame.locator("li.attempt").first
+    await attempt.get_by_text("Response and headers sent").click()
+    sent = attempt.locator("table.headers")
+    await expect(sent.locator("tr", has_text="Authorization")).to_contain_text("…abcd")
+    await expect(sent.locator("tr", has_text="X-Tenant")).to_contain_text("acme")
+    await expect(frame.get_by_text(token)).to_have_count(0)
+    await embed.close()
