@@ -23,8 +23,10 @@ from signet.dev.broker import free_port
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records.model import Destination, Outcome, OutcomeStatus, RetryPolicy
+from signet.security.egress import EgressProxy
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
+from tests.forward_proxy import start_forward_proxy
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import RunningDispatcher
 from tests.services.dispatcher.topic_tail import TopicTail
@@ -169,6 +171,35 @@ async def test_a_refused_handshake_is_a_failed_attempt(
     assert result.http_status is None
     assert result.error_kind in (ErrorKind.TLS, ErrorKind.RESET), result
     assert tls_receiver.seen == []  # the receiver's handler never ran
+
+
+async def test_the_certificate_is_presented_through_the_egress_proxy_tunnel(
+    tls_receiver: TlsReceiver, tmp_path: Path
+) -> None:
+    """TLS runs end to end inside the CONNECT tunnel: the receiver still sees Signet's
+    client certificate, and the proxy saw the tunnel."""
+    proxy = await start_forward_proxy(tmp_path)
+    try:
+        ring = MasterKeyRing.parse(generate_master_key())
+        extras = RequestExtras(ring).for_destination(WS, destination(ring, WS, tls_receiver.url))
+        policy = DestinationPolicy(allow_insecure=True, allow_private=True)
+        egress = EgressProxy.from_settings(proxy.url())
+        through = Sender(
+            DestinationGuard(policy), connect_timeout_seconds=2, excerpt_bytes=1024, proxy=egress
+        )
+        async with through as s:
+            result = await s.send(
+                tls_receiver.url,
+                b"{}",
+                extras.headers,
+                timeout_seconds=5,
+                ssl_context=extras.ssl_context,
+            )
+        assert result.http_status == 200, result
+        assert [name for name, _ in tls_receiver.seen] == ["signet-client"]
+        assert proxy.connects_to(tls_receiver.port) == [f"127.0.0.1:{tls_receiver.port}"]
+    finally:
+        await proxy.stop()
 
 
 # -- the dispatcher, on the real broker -------------------------------------------------
