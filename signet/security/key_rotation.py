@@ -54,6 +54,7 @@ class Resealed:
     secrets: int
     slack_url: bool
     old_key_ids: tuple[str, ...]
+    headers_tls: int = 0  # sensitive header values and a client key
 
 
 @dataclass(slots=True)
@@ -108,6 +109,7 @@ def reseal_destination(
         secrets=len(stale_secrets),
         slack_url=stale_url,
         old_key_ids=tuple(sorted(old)),
+        headers_tls=len(stale_extras),
     )
 
 
@@ -185,6 +187,7 @@ class KeyRotation:
             for part in (
                 f"{resealed.secrets} signing secret(s)" if resealed.secrets else "",
                 "slack URL" if resealed.slack_url else "",
+                f"{resealed.headers_tls} header value(s)/TLS key" if resealed.headers_tls else "",
             )
             if part
         )

@@ -227,6 +227,7 @@ def test_key_rotation_reseals_header_values_and_the_client_key() -> None:
     [header] = moved.sealed_headers
     assert header.sealed.key_id == ring.primary_id
     assert ring.open(header.sealed, header_aad(WS, moved.id, "Authorization")).decode() == TOKEN
+    assert resealed.headers_tls == 2 and resealed.secrets == 1
     assert reseal_destination(WS, moved, ring) is None
 
 
