@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.certificates import TestCa
 from tests.e2e.conftest import Stack
 from tests.services.portal.embed.harness import (
     StartHost,
     VerifyingReceiver,
     open_embedded,
 )
-from tests.tls_certs import TestCa
 
 pytest_plugins = ["tests.services.portal.embed.fixtures"]
 pytestmark = pytest.mark.timeout(180)

@@ -1,6 +1,6 @@
 """Custom headers and mutual TLS on the wire: the sender and the dispatcher against a real
 aiohttp TLS receiver on 127.0.0.1 that requires a client certificate (certificates made
-here with ``cryptography``, tests/tls_certs.py)."""
+here with ``cryptography``, tests/certificates.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from signet.records.model import Destination, Outcome, OutcomeStatus, RetryPolic
 from signet.security.egress import EgressProxy
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.security.ssrf import DestinationGuard, DestinationPolicy
+from tests.certificates import Issued, TestCa
 from tests.forward_proxy import start_forward_proxy
 from tests.receiver import Receiver
 from tests.services.dispatcher.conftest import RunningDispatcher
@@ -36,7 +37,6 @@ from tests.services.dispatcher.workspace import (
     send_delivery,
     webhook,
 )
-from tests.tls_certs import Issued, TestCa
 
 MakeReceiver = Callable[[], Awaitable[Receiver]]
 WS = "ws_tls"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from signet.security.secrets import client_key_aad, header_aad
+from tests.certificates import TestCa, other_key
 from tests.services.portal.conftest import RunningPortal
 from tests.services.portal.test_workspace_api import (
     DESTINATIONS,
@@ -15,7 +16,6 @@ from tests.services.portal.test_workspace_api import (
     assert_problem,
     webhook,
 )
-from tests.tls_certs import TestCa, other_key
 
 pytestmark = pytest.mark.timeout(180)
 
