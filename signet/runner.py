@@ -4,6 +4,9 @@ A component that finds itself beyond repair (a Kafka client librdkafka calls fat
 Faust app that gave up) calls :func:`request_restart` from any thread: the service is
 stopped as on SIGTERM and the process exits with ``RESTART_EXIT_CODE``, so its
 supervisor (``signet up``, Kubernetes) starts a fresh one.
+
+Tracing is set up here for every service (``signet/tracing.py``: exported only when the
+``OTEL_*`` variables name an OTLP endpoint), and flushed after the service stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 import uvloop
+
+from signet import tracing
+from signet.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,11 @@ def run_service(
     """
 
     exit_code = 0
+    # OpenTelemetry's standard OTEL_* variables, read as its SDK reads them.
+    try:
+        tracing.configure(name, os.environ)
+    except ConfigurationError as exc:
+        raise SystemExit(f"{name}: {exc}") from exc
 
     async def main() -> None:
         global _restart
@@ -104,6 +115,7 @@ def run_service(
         finally:
             _restart = None
             await service.stop()
+            tracing.shutdown()  # exports what is still buffered
             logger.info("%s: stopped", name)
 
     if event_loop == "uvloop":

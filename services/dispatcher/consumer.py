@@ -31,6 +31,7 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser, raise_error
+from signet import tracing
 from signet.errors import SignetError
 from signet.kafka.clients import DeadLetterWriter
 from signet.kafka.consumer import LowWaterConsumer, RecordingGate, poll_until_stopped
@@ -249,7 +250,9 @@ class DeliveryConsumer:
         self, msg: Message, ticket: Ticket, work: Callable[[], Awaitable[object]]
     ) -> None:
         try:
-            await work()
+            # The record's trace: its attempt spans and retry hops continue it.
+            with tracing.continued(msg.headers()):
+                await work()
             self.processed += 1
         except asyncio.CancelledError:
             raise

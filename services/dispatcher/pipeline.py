@@ -51,6 +51,7 @@ from services.dispatcher.results import (
 from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
+from signet import tracing
 from signet.errors import InvalidRecordError, SecretError
 from signet.kafka.consumer import RecordingGate
 from signet.operator_webhook.events import is_operational
@@ -95,6 +96,19 @@ def decode_delivery(value: bytes | None) -> Delivery:
     if not delivery.body:
         raise InvalidRecordError("delivery has an empty body")
     return delivery
+
+
+def _span_attributes(delivery: Delivery) -> dict[str, str | int]:
+    """An attempt span's own attributes, beside the HTTP ones."""
+    attributes: dict[str, str | int] = {
+        "signet.delivery.id": delivery.id,
+        "signet.event.id": delivery.event_id,
+        "signet.destination.id": delivery.destination_id,
+        "signet.attempt": delivery.attempt,
+    }
+    if delivery.attempt > 1:
+        attributes["http.request.resend_count"] = delivery.attempt - 1
+    return attributes
 
 
 @dataclass(slots=True, frozen=True)
@@ -277,9 +291,14 @@ class DeliveryPipeline:
         # The destination's own headers first: the signature's names are reserved anyway.
         headers = {**extras.headers, **signed}
         tls = {} if extras.ssl_context is None else {"ssl_context": extras.ssl_context}
-        result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout, **tls)
+        with tracing.http_client_span("POST", url, _span_attributes(delivery)) as span:
+            # This attempt's span as the receiver's parent: it can join the trace.
+            trace_headers = tracing.http_headers()
+            headers.update(trace_headers)
+            result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout, **tls)
+            tracing.end_http_client_span(span, result.http_status, result.error_kind)
         # Recorded with sensitive values masked (outcomes, the delivery log, its chain).
-        shown = {**extras.shown, **signed}
+        shown = {**extras.shown, **signed, **trace_headers}
         return _Attempt(result, url=url, headers=shown, attempted_at=attempted_at)
 
     def _judge_endpoint(self, destination_id: str, result: AttemptResult, *, probe: bool) -> bool:

@@ -5,7 +5,9 @@ without an attempt (its destination's queue was full), and a record a tier relea
 before its due time (a hop: the same record, on the tier that fits the time left). The
 source offset completes only after this returns, so a retry is never only in memory.
 Keyed by destination id, like ``deliveries``: a destination's retries share a partition
-number with its fresh deliveries, so one consumer owns both (range assignment).
+number with its fresh deliveries, so one consumer owns both (range assignment). The
+record carries the trace context of the one it follows (``traceparent``, from the
+consumer's :func:`signet.tracing.continued`), so every hop and attempt stays in its trace.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from signet_sdk.ids import now_ms
 
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.schedule import tier_for
+from signet import tracing
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError
 from signet.kafka.clients import AsyncProducer
@@ -46,7 +49,13 @@ class RetryScheduler:
         topic = self._topics.retry(tier)
         value = codec.encode(delivery)
         await retry_until_done(
-            partial(self._producer.send, topic, value, key=delivery.destination_id),
+            partial(
+                self._producer.send,
+                topic,
+                value,
+                key=delivery.destination_id,
+                headers=tracing.record_headers(),
+            ),
             retry_on=BrokerError,
             on_retry=lambda exc, _: logger.warning(
                 "retry of %s not acknowledged (%s); retrying", delivery.id, exc

@@ -20,6 +20,7 @@ from services.ingest.handlers import EventHandlers
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.intake import EventIntake
 from services.ingest.metrics import IngestMetrics
+from signet import tracing
 from signet.api.operations import Api
 from signet.catalog.view import EventTypeView
 from signet.kafka.clients import AsyncProducer
@@ -101,7 +102,10 @@ class IngestApp:
     def build_api(self) -> tuple[web.Application, Api]:
         """The application, and the :class:`Api` its routes declared in (its ``document()``
         is what ``/openapi.json`` serves). Nothing connects: the app is not started."""
-        app = web.Application(middlewares=[self.metrics.middleware, problem_middleware])
+        # The trace span outermost: it sees the status the other two settle on.
+        app = web.Application(
+            middlewares=[tracing.server_middleware, self.metrics.middleware, problem_middleware]
+        )
         api = Api(API_TITLE, API_VERSION, description=API_DESCRIPTION)
         api.route(app, self._handlers.post_event)
         api.route(app, self._handlers.post_bulk)

@@ -9,6 +9,9 @@ turns into a prompt, retriable :class:`signet.errors.BrokerError` (→ 503), not
 
 A 503 means "maybe not written": the record may still reach the broker after the
 deadline. Clients retry with the same idempotency key and get the same event id.
+
+The record's headers carry the request's trace context (``traceparent``), which the
+router and the dispatcher continue (``signet/tracing.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from signet_sdk.contract.events import EventInput, EventSource
 
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.metrics import IngestMetrics
+from signet import tracing
 from signet.errors import BrokerError
 from signet.kafka.clients import AsyncProducer
 from signet.records import codec
@@ -77,7 +81,9 @@ class EventIntake:
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._slots:
-                    await self._producer.send(self._topic, value, key=key)
+                    await self._producer.send(
+                        self._topic, value, key=key, headers=tracing.record_headers()
+                    )
             result = "ok"
         except TimeoutError as exc:
             raise BrokerError(f"the broker did not acknowledge within {self._timeout:g}s") from exc

@@ -153,7 +153,14 @@ class BrokerReader:
                     if offset >= end:
                         return records
                     records.append(
-                        SourceRecord(topic, partition, offset, message.key(), message.value())
+                        SourceRecord(
+                            topic,
+                            partition,
+                            offset,
+                            message.key(),
+                            message.value(),
+                            message.headers() or (),
+                        )
                     )
                     if offset == end - 1:
                         return records

@@ -12,11 +12,14 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from opentelemetry.trace import Span, SpanKind
 from signet_sdk.contract.events import EventSource
 from signet_sdk.ids import now_ms
 
+from signet import tracing
 from signet.catalog.events import CatalogReader, CatalogRefusal, event_problems
 from signet.errors import CodecError, SignetError
+from signet.kafka.clients import Headers
 from signet.kafka.topics import Topics
 from signet.records import codec
 from signet.records.model import Event, WorkspaceConfig
@@ -84,7 +87,30 @@ class EventRouter:
         self._metrics.deliveries_produced.inc(len(out))
 
     def _route(self, record: SourceRecord, now: int) -> list[OutRecord]:
+        """The deliveries of one event, in a span continuing the trace its record carries
+        (their headers carry it on: ``signet/tracing.py``)."""
+        with (
+            tracing.continued(record.headers),
+            tracing.tracer().start_as_current_span(
+                "route",
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                },
+            ) as span,
+        ):
+            return self._deliveries_of(record, now, span, tracing.record_headers())
+
+    def _deliveries_of(
+        self, record: SourceRecord, now: int, span: Span, headers: Headers
+    ) -> list[OutRecord]:
         event = codec.decode(record.value, Event)
+        if span.is_recording():
+            span.set_attributes({"signet.event.id": event.id, "signet.event.type": event.type})
         check_keyed_by_workspace(record, event.workspace_id, self._partitions)
         payload = check_payload(event.payload)
         self._check_cataloged(event, payload)
@@ -97,8 +123,12 @@ class EventRouter:
             self._metrics.events_unrouted.labels("no_destination").inc()
             return []
         body = render_body(event)
+        if span.is_recording():
+            span.set_attribute("signet.deliveries", len(destination_ids))
         return [
-            OutRecord(self._deliveries_topic, codec.encode(delivery), delivery.destination_id)
+            OutRecord(
+                self._deliveries_topic, codec.encode(delivery), delivery.destination_id, headers
+            )
             for delivery in build_deliveries(event, destination_ids, body, now, routes.version)
         ]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from signet.backoff import Backoff, retry_until_done
-from signet.kafka.clients import AsyncProducer, DeadLetterWriter
+from signet.kafka.clients import AsyncProducer, DeadLetterWriter, Headers
 
 from .metrics import RouterMetrics
 from .source import SourceRecord
@@ -31,6 +31,7 @@ class OutRecord:
     topic: str
     value: bytes
     key: bytes | str
+    headers: Headers | None = None
 
 
 class OutputWriter:
@@ -53,7 +54,9 @@ class OutputWriter:
         pending = list(records)
         delays = RETRY.delays()
         while pending:
-            futures = [self._producer.send_nowait(r.topic, r.value, r.key) for r in pending]
+            futures = [
+                self._producer.send_nowait(r.topic, r.value, r.key, r.headers) for r in pending
+            ]
             results = await asyncio.gather(*futures, return_exceptions=True)
             failed = [
                 (record, result)

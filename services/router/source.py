@@ -14,6 +14,7 @@ from aiokafka.partitioner import murmur2
 from confluent_kafka import Message
 
 from signet.errors import InvalidRecordError
+from signet.tracing import RecordHeaders
 
 
 @dataclass(slots=True, frozen=True)
@@ -23,6 +24,8 @@ class SourceRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    # The trace context travels here (``traceparent``, ``signet/tracing.py``).
+    headers: RecordHeaders = ()
 
     def as_message(self) -> Message:
         """The shape :class:`signet.kafka.clients.DeadLetterWriter` keeps."""

@@ -284,7 +284,12 @@ def consumer_group(settings: RouterSettings) -> str:
 def _source(event: EventT[Any]) -> SourceRecord:
     message = event.message
     return SourceRecord(
-        message.topic, message.partition, message.offset, message.key, message.value
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        message.headers or (),
     )
 
 

@@ -31,6 +31,13 @@ the same event id as the ingest would (:func:`~signet_sdk.contract.events.event_
 nothing is remembered, so emitting the same key twice writes two records with one id, which
 receivers deduplicate by ``webhook-id``.
 
+Tracing: each record carries the W3C trace context in its Kafka headers (``traceparent``,
+``tracestate``), which Signet continues to the ``traceparent`` of every delivery of the
+event, so a receiver can join the producer's trace. It is the ``traceparent`` given to
+``emit``, else the current OpenTelemetry context when ``opentelemetry-api`` is installed
+(``signet-sdk[tracing]``); without either, the record has no trace headers and Signet
+starts a trace of its own.
+
 Thread-safe: confluent-kafka's ``Producer`` is, and the failure list is guarded by a lock.
 """
 
@@ -58,7 +65,14 @@ from signet_sdk.errors import BrokerError
 from signet_sdk.kafka_errors import is_dead_producer, kafka_error_of
 from signet_sdk.wire import encode_event
 
+try:  # optional: signet-sdk[tracing]
+    from opentelemetry import propagate as _propagate
+except ImportError:  # pragma: no cover - exercised by the SDK's own venv tests
+    _propagate = None  # type: ignore[assignment]
+
 logger = logging.getLogger(__name__)
+
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 WORKSPACE_ID_MAX_CHARS = 128
 # The services' SIGNET_TOPIC_PREFIX (default "signet") + ".events".
@@ -151,11 +165,14 @@ class EventProducer:
         resource_id: str,
         payload: Mapping[str, Any] | bytes | str,
         id: str | None = None,
+        traceparent: str | None = None,
     ) -> str:
         """Queue one event and return its id; raises :class:`EventInputError` if invalid.
 
         ``payload`` is a mapping, or JSON text holding an object. ``id`` is an idempotency
         key: the event id is derived from (workspace, id), as in the HTTP ingest.
+        ``traceparent``: the W3C trace context the deliveries continue; by default the
+        current OpenTelemetry context's, if any (module docstring).
         """
         if self._closed:
             raise BrokerError("the producer is closed")
@@ -176,10 +193,16 @@ class EventProducer:
             raise EventInputError([workspace_problem])
         event_id = item.event_id(workspace_id)
         record = item.to_record(workspace_id, event_id=event_id, source=EventSource.KAFKA)
-        self._produce(event_id, workspace_id, encode_event(record))
+        self._produce(event_id, workspace_id, encode_event(record), _trace_headers(traceparent))
         return event_id
 
-    def _produce(self, event_id: str, workspace_id: str, value: bytes) -> None:
+    def _produce(
+        self,
+        event_id: str,
+        workspace_id: str,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
                 if is_dead_producer(err):
@@ -192,7 +215,11 @@ class EventProducer:
         while True:
             try:
                 self._producer.produce(
-                    self._topic, value=value, key=workspace_id, on_delivery=on_delivery
+                    self._topic,
+                    value=value,
+                    key=workspace_id,
+                    headers=headers,
+                    on_delivery=on_delivery,
                 )
                 break
             except BufferError as exc:
@@ -279,3 +306,18 @@ def _check_workspace_id(workspace_id: object) -> FieldError | None:
             "workspace_id", FieldErrorCode.FORMAT, "must not contain spaces or control characters"
         )
     return None
+
+
+def _trace_headers(traceparent: str | None) -> list[tuple[str, str | bytes | None]] | None:
+    """The record's trace headers: ``traceparent`` as given, else the current
+    OpenTelemetry context's (through its configured propagator), else none."""
+    if traceparent is not None:
+        return [("traceparent", traceparent.strip().encode("ascii"))]
+    if _propagate is None:
+        return None
+    carrier: dict[str, str] = {}
+    _propagate.inject(carrier)
+    headers: list[tuple[str, str | bytes | None]] = [
+        (name, carrier[name].encode("ascii")) for name in TRACE_HEADERS if name in carrier
+    ]
+    return headers or None

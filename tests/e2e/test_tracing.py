@@ -1,0 +1,139 @@
+"""The trace context through the whole stack: the ``traceparent`` sent to the ingest (or
+written by the direct producer) reaches the receiver with the same trace id, on the first
+attempt and on a retried one (after a tier hop), each attempt with a parent id of its own.
+An event sent without one still reaches the receiver with a valid ``traceparent``."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from signet.producer import EventProducer
+from signet.settings import CommonSettings
+from tests.e2e.conftest import ServiceSettings, Stack
+from tests.eventually import eventually
+from tests.receiver import Received, Receiver, Reply
+
+pytestmark = pytest.mark.timeout(180)
+
+MakeReceiver = Callable[[], Awaitable[Receiver]]
+TRACEPARENT = re.compile(r"^00-(?P<trace>[0-9a-f]{32})-(?P<parent>[0-9a-f]{16})-(?P<flags>\d\d)$")
+
+
+@pytest.fixture(scope="module")
+def stack_settings() -> ServiceSettings:
+    return {"dispatcher": {"retry_delays_seconds": "[1]"}}
+
+
+def new_traceparent() -> tuple[str, str, str]:
+    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
+    return f"00-{trace_id}-{span_id}-01", trace_id, span_id
+
+
+def traceparent_of(received: Received) -> re.Match[str]:
+    match = TRACEPARENT.match(received.headers.get("traceparent", ""))
+    assert match is not None, received.headers
+    return match
+
+
+async def workspace_with_destination(stack: Stack, url: str) -> tuple[str, str]:
+    """A workspace whose destination at ``url`` takes every event; its publishable key."""
+    status, workspace = await stack.operator(
+        "POST", "/v1/workspaces", {"name": "Traced", "environment": "production"}
+    )
+    assert status == 201, workspace
+    status, session = await stack.operator(
+        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "admin"}
+    )
+    assert status == 201, session
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    status, created = await stack.workspace(
+        session["token"],
+        "POST",
+        "/v1/workspace/destinations",
+        {"name": "Traced", "url": url, "event_types": ["order.*"], "secret": secret},
+    )
+    assert status == 201, created
+    return str(workspace["publishable_key"]), str(workspace["id"])
+
+
+def of_event(receiver: Receiver, event_id: str) -> Callable[[], list[Received]]:
+    return lambda: [r for r in receiver.requests if r.headers.get("webhook-id") == event_id]
+
+
+async def emit(stack: Stack, key: str, n: int, headers: dict[str, str]) -> str:
+    body = {"event": "order.completed", "resource": "order", "resource_id": f"ord_{n}"}
+    async with stack.http.post(
+        stack.ingest_url + "/v1/events",
+        json={**body, "payload": {"n": n}},
+        headers={"Authorization": f"Bearer {key}", **headers},
+    ) as response:
+        accepted = await response.json()
+        assert response.status == 202, accepted
+        return str(accepted["id"])
+
+
+async def test_the_receiver_joins_the_trace_sent_to_the_ingest_also_on_a_retry(
+    stack: Stack, make_receiver: MakeReceiver
+) -> None:
+    receiver = await make_receiver()
+    receiver.script(Reply(status=500, body=b"not yet"))
+    key, _ = await workspace_with_destination(stack, receiver.url)
+    sent, trace_id, span_id = new_traceparent()
+
+    event_id = await emit(stack, key, 1, {"traceparent": sent, "tracestate": "vendor=kept"})
+
+    def both_attempts() -> list[Received] | None:
+        found = of_event(receiver, event_id)()
+        return found if len(found) >= 2 else None
+
+    first, retried = await eventually(both_attempts, "a failed attempt and its retry", 60)
+    assert (first.status, retried.status) == (500, 200)
+    attempts = [traceparent_of(first), traceparent_of(retried)]
+    assert [a["trace"] for a in attempts] == [trace_id, trace_id]
+    # Each attempt is a span of its own, under Signet's spans (not the caller's span).
+    parents = {a["parent"] for a in attempts}
+    assert len(parents) == 2 and span_id not in parents
+    # The caller sampled the trace: the receiver is told so, exported or not.
+    assert [a["flags"] for a in attempts] == ["01", "01"]
+    assert retried.headers.get("tracestate") == "vendor=kept"
+
+
+async def test_an_event_without_a_trace_is_delivered_with_a_trace_of_its_own(
+    stack: Stack, make_receiver: MakeReceiver
+) -> None:
+    receiver = await make_receiver()
+    key, _ = await workspace_with_destination(stack, receiver.url)
+
+    one = await emit(stack, key, 2, {})
+    two = await emit(stack, key, 3, {})
+
+    (first,) = await eventually(of_event(receiver, one), "the first delivery", 30)
+    (second,) = await eventually(of_event(receiver, two), "the second delivery", 30)
+    traces = {traceparent_of(first)["trace"], traceparent_of(second)["trace"]}
+    assert len(traces) == 2 and "0" * 32 not in traces
+
+
+async def test_an_event_written_by_the_direct_producer_keeps_its_trace(
+    stack: Stack, make_receiver: MakeReceiver, kafka_settings: CommonSettings
+) -> None:
+    receiver = await make_receiver()
+    _, workspace_id = await workspace_with_destination(stack, receiver.url)
+    sent, trace_id, _ = new_traceparent()
+
+    with EventProducer(kafka_settings) as producer:
+        event_id = producer.emit(
+            workspace_id,
+            event="order.completed",
+            resource="order",
+            resource_id="ord_4",
+            payload={"n": 4},
+            traceparent=sent,
+        )
+
+    (delivered,) = await eventually(of_event(receiver, event_id), "the produced event", 30)
+    assert traceparent_of(delivered)["trace"] == trace_id
