@@ -1,17 +1,21 @@
 """The trace context through the whole stack: the ``traceparent`` sent to the ingest (or
 written by the direct producer) reaches the receiver with the same trace id, on the first
 attempt and on a retried one (after a tier hop), each attempt with a parent id of its own.
-An event sent without one still reaches the receiver with a valid ``traceparent``."""
+An event sent without one still reaches the receiver with a valid ``traceparent``.
+
+The services export to a local OTLP sink (``OTEL_EXPORTER_OTLP_ENDPOINT``), which must
+receive the ingest's, the router's and each attempt's span, linked into one trace."""
 
 from __future__ import annotations
 
 import base64
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
+from bench.otlp_sink import OtlpSink, SunkSpan
 from signet.producer import EventProducer
 from signet.settings import CommonSettings
 from tests.e2e.conftest import ServiceSettings, Stack
@@ -25,8 +29,18 @@ TRACEPARENT = re.compile(r"^00-(?P<trace>[0-9a-f]{32})-(?P<parent>[0-9a-f]{16})-
 
 
 @pytest.fixture(scope="module")
-def stack_settings() -> ServiceSettings:
-    return {"dispatcher": {"retry_delays_seconds": "[1]"}}
+async def sink() -> AsyncIterator[OtlpSink]:
+    async with OtlpSink() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stack_settings(sink: OtlpSink) -> Iterator[ServiceSettings]:
+    # The children inherit this process's environment: the standard OTEL_* variables.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", sink.url)
+        patch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")  # export within 0.2 s, not 5 s
+        yield {"dispatcher": {"retry_delays_seconds": "[1]"}}
 
 
 def new_traceparent() -> tuple[str, str, str]:
@@ -78,7 +92,7 @@ async def emit(stack: Stack, key: str, n: int, headers: dict[str, str]) -> str:
 
 
 async def test_the_receiver_joins_the_trace_sent_to_the_ingest_also_on_a_retry(
-    stack: Stack, make_receiver: MakeReceiver
+    stack: Stack, make_receiver: MakeReceiver, sink: OtlpSink
 ) -> None:
     receiver = await make_receiver()
     receiver.script(Reply(status=500, body=b"not yet"))
@@ -101,6 +115,36 @@ async def test_the_receiver_joins_the_trace_sent_to_the_ingest_also_on_a_retry(
     # The caller sampled the trace: the receiver is told so, exported or not.
     assert [a["flags"] for a in attempts] == ["01", "01"]
     assert retried.headers.get("tracestate") == "vendor=kept"
+
+    # What was exported: ingest → route → two attempts, each attempt the parent the
+    # receiver was told.
+    def exported() -> list[SunkSpan] | None:
+        spans = sink.of_trace(trace_id)
+        return spans if len(spans) >= 4 else None
+
+    spans = await eventually(exported, lambda: f"spans: {sink.of_trace(trace_id)}", 30)
+    [ingest] = [s for s in spans if s.service == "signet-ingest"]
+    [route] = [s for s in spans if s.service == "signet-router"]
+    tried = sorted(
+        (s for s in spans if s.service == "signet-dispatcher"),
+        key=lambda s: int(s.attributes["signet.attempt"]),
+    )
+    assert (ingest.name, ingest.kind, ingest.parent_span_id) == ("POST /v1/events", 2, span_id)
+    assert ingest.attributes["http.request.method"] == "POST"
+    assert ingest.attributes["http.route"] == "/v1/events"
+    assert ingest.attributes["http.response.status_code"] == 202
+    assert (route.kind, route.parent_span_id) == (5, ingest.span_id)
+    assert route.attributes["signet.event.id"] == event_id
+    assert [s.span_id for s in tried] == [a["parent"] for a in attempts]
+    assert [s.parent_span_id for s in tried] == [route.span_id, route.span_id]
+    assert [s.attributes["http.response.status_code"] for s in tried] == [500, 200]
+    for attempt in tried:
+        assert attempt.kind == 3 and attempt.name == "POST"
+        assert attempt.attributes["url.full"] == receiver.url
+        assert attempt.attributes["server.address"] == "127.0.0.1"
+        assert attempt.attributes["http.request.method"] == "POST"
+    assert tried[0].attributes["error.type"] == "500"
+    assert tried[1].attributes["http.request.resend_count"] == 1
 
 
 async def test_an_event_without_a_trace_is_delivered_with_a_trace_of_its_own(
