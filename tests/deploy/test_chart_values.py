@@ -7,8 +7,10 @@ from typing import Any
 
 import helm_python as helm
 import pytest
+from opentelemetry.sdk import environment_variables as otel_environment
 from pydantic_settings import BaseSettings
 
+from signet import tracing
 from signet.settings import (
     AlerterSettings,
     CommonSettings,
@@ -32,10 +34,23 @@ def _variables(settings: type[BaseSettings]) -> set[str]:
     return {f"SIGNET_{field.upper()}" for field in settings.model_fields}
 
 
+# Not Signet's settings but OpenTelemetry's own (signet/tracing.py): the chart may set
+# any variable the OpenTelemetry SDK and its OTLP exporter define, and only those.
+OTEL_VARIABLES = {
+    value for name, value in vars(otel_environment).items() if name.startswith("OTEL_")
+}
+
+
+def _signet_only(names: set[str]) -> set[str]:
+    otel = {name for name in names if name.startswith("OTEL_")}
+    assert otel <= OTEL_VARIABLES, otel - OTEL_VARIABLES
+    return names - otel
+
+
 def test_every_variable_is_a_setting_of_the_service_it_reaches(rendered: Rendered) -> None:
     shared = rendered.named("ConfigMap", "signet-settings")["data"]
     read_by_someone = set().union(*(_variables(s) for s in SETTINGS.values()))
-    assert set(shared) <= read_by_someone, set(shared) - read_by_someone
+    assert _signet_only(set(shared)) <= read_by_someone, set(shared) - read_by_someone
     assert {k for k in shared if k in _variables(CommonSettings)} >= {
         "SIGNET_KAFKA_BOOTSTRAP",
         "SIGNET_TOPIC_PREFIX",
@@ -45,13 +60,62 @@ def test_every_variable_is_a_setting_of_the_service_it_reaches(rendered: Rendere
     for component in COMPONENTS:
         deployment = rendered.named("Deployment", component_name(component))
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        own = {e["name"] for e in container["env"]}
+        own = _signet_only({e["name"] for e in container["env"]})
         unknown = own - _variables(SETTINGS[component])
         assert not unknown, f"{component} does not read {sorted(unknown)}"
     (job,) = rendered.of_kind("Job")
     (container,) = job["spec"]["template"]["spec"]["containers"]
     unknown = {e["name"] for e in container["env"]} - read_by_someone
     assert not unknown, f"the topic job sets {sorted(unknown)}"
+
+
+def test_tracing_is_exported_only_with_an_otlp_endpoint() -> None:
+    def otel(values: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        rendered = render(values)
+        shared = rendered.named("ConfigMap", "signet-settings")["data"]
+        deployment = rendered.named("Deployment", component_name("dispatcher"))
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        own = [e for e in container["env"] if e["name"].startswith("OTEL_")]
+        return {k: v for k, v in shared.items() if k.startswith("OTEL_")}, own
+
+    assert otel({}) == ({}, [])
+    assert otel({"otel": {"headersSecret": "otlp"}}) == ({}, [])  # no endpoint, no export
+    shared, own = otel(
+        {
+            "otel": {
+                "endpoint": "http://collector:4318",
+                "sampler": "parentbased_traceidratio",
+                "samplerArg": 0.25,
+                "resourceAttributes": "deployment.environment=production",
+                "headersSecret": "otlp",
+                "extra": {"OTEL_BSP_MAX_QUEUE_SIZE": 4096},
+            }
+        }
+    )
+    assert shared == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.25",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=production",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
+    }
+    assert own == [
+        {
+            "name": "OTEL_EXPORTER_OTLP_HEADERS",
+            "valueFrom": {"secretKeyRef": {"name": "otlp", "key": "otlp-headers"}},
+        }
+    ]
+    assert tracing.exporting(shared)
+
+    # With network policies on, each service may reach the collector's port.
+    rendered = render({"otel": {"endpoint": "http://c:4318"}, "networkPolicy": {"enabled": True}})
+    policy = rendered.named("NetworkPolicy", component_name("router"))
+    ports = [[p["port"] for p in rule["ports"]] for rule in policy["spec"]["egress"]]
+    assert [4318] in ports
+    # A name OpenTelemetry does not define is refused by the check above.
+    with pytest.raises(AssertionError):
+        _signet_only({"OTEL_NOT_A_VARIABLE"})
 
 
 @pytest.mark.parametrize(("value", "rendered_as"), [(None, "false"), (True, "true")])

@@ -104,6 +104,29 @@ SIGNET_PUBLIC_URL: {{ .Values.publicUrl | quote }}
 {{- end }}
 {{- end }}
 
+{{/*
+OpenTelemetry's standard variables for every service (the ConfigMap; signet/tracing.py,
+docs/operations.md#tracing). Nothing unless otel.endpoint is set: no export then.
+*/}}
+{{- define "signet.otelSettings" -}}
+{{- with .Values.otel }}
+{{- if .endpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .endpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf"
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+{{- if .samplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ .samplerArg | toString | quote }}
+{{- end }}
+{{- with .resourceAttributes }}
+OTEL_RESOURCE_ATTRIBUTES: {{ . | quote }}
+{{- end }}
+{{- range $key, $value := .extra }}
+{{ $key }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The Kafka SASL password, from its Secret (every Kafka client). */}}
 {{- define "signet.kafkaSecretEnv" -}}
 {{- if .Values.kafka.sasl.mechanism }}
@@ -187,6 +210,13 @@ a Secret when it holds credentials. */}}
 {{- include "signet.kafkaSecretEnv" $root }}
 {{- if has $name (list "dispatcher" "alerter") }}
 {{- include "signet.egressProxyEnv" $root }}
+{{- end }}
+{{- if and $root.Values.otel.endpoint $root.Values.otel.headersSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.otel.headersSecret }}
+      key: {{ $root.Values.otel.headersKey }}
 {{- end }}
 {{- range $key, $value := $c.env }}
 - name: {{ $key }}
