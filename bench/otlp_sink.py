@@ -2,11 +2,16 @@
 it was sent, as a collector would take it (for ``bench.tracing`` and the tracing tests).
 
 Point a service at it with ``OTEL_EXPORTER_OTLP_ENDPOINT=<sink.url>``.
+``python -m bench.otlp_sink`` runs one as a process of its own (counting only; it prints
+``listening <port>``, and ``GET /count`` answers how many spans it took).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import json
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +49,7 @@ class OtlpSink:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/traces", self._traces)
+        app.router.add_get("/count", self._count)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -65,6 +71,9 @@ class OtlpSink:
 
     def of_trace(self, trace_id: str) -> list[SunkSpan]:
         return [span for span in self.spans if span.trace_id == trace_id]
+
+    async def _count(self, _request: web.Request) -> web.Response:
+        return web.json_response({"requests": self.requests, "spans": self.span_count})
 
     async def _traces(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -100,3 +109,18 @@ def _sunk(service: str, span: Any) -> SunkSpan:
         parent_span_id=span.parent_span_id.hex(),
         attributes=attributes,
     )
+
+
+async def _serve() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with OtlpSink(keep=False) as sink:
+        print("listening", sink.url.rpartition(":")[2], flush=True)
+        await stop.wait()
+        print(json.dumps({"requests": sink.requests, "spans": sink.span_count}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())

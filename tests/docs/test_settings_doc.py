@@ -640,6 +640,7 @@ NOT_OURS: tuple[tuple[str, str, str], ...] = (
     ("docs/delivery.md", r"p99 0\.05 s late with the default hold", "a measurement"),
     ("docs/delivery.md", r"for 20 s per phase, on loopback \(2-core", "a measured set-up"),
     ("docs/receiving-webhooks.md", r"`standard-webhooks` \(default\)", "the default scheme"),
+    ("docs/operations.md", r"^\| `OTEL_", "OpenTelemetry's own variables and defaults"),
 )
 DEFAULT_WORD = re.compile(r"\bdefaults?\b", re.I)
 

@@ -106,7 +106,7 @@ SIGNET_PUBLIC_URL: {{ .Values.publicUrl | quote }}
 
 {{/*
 OpenTelemetry's standard variables for every service (the ConfigMap; signet/tracing.py,
-docs/operations.md#tracing). Nothing unless otel.endpoint is set: no export then.
+docs/operations.md#9-tracing). Nothing unless otel.endpoint is set: no export then.
 */}}
 {{- define "signet.otelSettings" -}}
 {{- with .Values.otel }}
