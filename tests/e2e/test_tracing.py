@@ -12,6 +12,7 @@ import base64
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -91,9 +92,18 @@ async def emit(stack: Stack, key: str, n: int, headers: dict[str, str]) -> str:
         return str(accepted["id"])
 
 
-async def test_the_receiver_joins_the_trace_sent_to_the_ingest_also_on_a_retry(
-    stack: Stack, make_receiver: MakeReceiver, sink: OtlpSink
-) -> None:
+@dataclass(slots=True, frozen=True)
+class Retried:
+    receiver: Receiver
+    event_id: str
+    trace_id: str
+    span_id: str
+    attempts: list[re.Match[str]]
+
+
+async def retried_event_joins_its_trace(stack: Stack, make_receiver: MakeReceiver) -> Retried:
+    """An event sent with a sampled ``traceparent`` to a receiver that answers 500 first:
+    both attempts carry its trace id, each with a parent of its own, still sampled."""
     receiver = await make_receiver()
     receiver.script(Reply(status=500, body=b"not yet"))
     key, _ = await workspace_with_destination(stack, receiver.url)
@@ -115,6 +125,15 @@ async def test_the_receiver_joins_the_trace_sent_to_the_ingest_also_on_a_retry(
     # The caller sampled the trace: the receiver is told so, exported or not.
     assert [int(a["flags"], 16) & 1 for a in attempts] == [1, 1]
     assert retried.headers.get("tracestate") == "vendor=kept"
+    return Retried(receiver, event_id, trace_id, span_id, attempts)
+
+
+async def test_the_receiver_joins_the_trace_sent_to_the_ingest_also_on_a_retry(
+    stack: Stack, make_receiver: MakeReceiver, sink: OtlpSink
+) -> None:
+    joined = await retried_event_joins_its_trace(stack, make_receiver)
+    receiver, event_id, attempts = joined.receiver, joined.event_id, joined.attempts
+    trace_id, span_id = joined.trace_id, joined.span_id
 
     # What was exported: ingest → route → two attempts, each attempt the parent the
     # receiver was told.
