@@ -99,8 +99,12 @@ def exporting(environ: Mapping[str, str]) -> bool:
 def configure(service: str, environ: Mapping[str, str]) -> bool:
     """Export this process's spans over OTLP/HTTP if ``environ`` says where; True if so.
 
-    ``service`` names the process (``service.name``) unless ``OTEL_SERVICE_NAME`` does.
-    Raises :class:`ConfigurationError` for a protocol other than ``http/protobuf``.
+    ``environ`` decides whether (:func:`exporting`; the runner passes ``os.environ``);
+    the rest of the ``OTEL_*`` variables (headers, timeout, sampler, resource, batch
+    sizes) the SDK and its exporter read from the process environment themselves, as
+    every OpenTelemetry SDK does. ``service`` names the process (``service.name``)
+    unless ``OTEL_SERVICE_NAME`` does. Raises :class:`ConfigurationError` for a protocol
+    other than ``http/protobuf``.
     """
     if not exporting(environ):
         reset()
