@@ -650,6 +650,56 @@ export interface components {
             updated_at: string;
         };
         /**
+         * ClientTlsInfo
+         * @description What is shown of a destination's client certificate (its key never is).
+         */
+        ClientTlsInfo: {
+            /**
+             * Client Certificate Subject
+             * @example CN=signet.example.com
+             */
+            client_certificate_subject: string;
+            /**
+             * Client Certificate Sha256
+             * @description hex SHA-256 of the certificate (DER)
+             */
+            client_certificate_sha256: string;
+            /**
+             * Client Certificate Not After
+             * Format: date-time
+             * @description when the certificate expires
+             * @example 2026-04-17T18:22:00.123Z
+             */
+            client_certificate_not_after: string;
+            /**
+             * Ca Certificate
+             * @description PEM: the receiver's pinned CA; null: none
+             */
+            ca_certificate: string | null;
+        };
+        /**
+         * ClientTlsInput
+         * @description The client certificate Signet presents to the receiver (mutual TLS).
+         */
+        ClientTlsInput: {
+            /**
+             * Client Certificate
+             * @description PEM: the client certificate, then any intermediates
+             */
+            client_certificate: string;
+            /**
+             * Client Key
+             * @description PEM: its private key (unencrypted); sealed, never returned
+             */
+            client_key: string;
+            /**
+             * Ca Certificate
+             * @description PEM: the only CA the receiver's certificate may chain to (a private CA); null: the usual public roots
+             * @default null
+             */
+            ca_certificate: string | null;
+        };
+        /**
          * DeliveryPage
          * @description One page of deliveries, newest first.
          */
@@ -780,6 +830,23 @@ export interface components {
              */
             secrets?: components["schemas"]["SigningSecretInfo"][];
             /**
+             * Headers
+             * @description webhooks only: sensitive values as …1234
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Sensitive Headers
+             * @description webhooks only
+             */
+            sensitive_headers?: string[];
+            /**
+             * @description mutual TLS; null: none
+             * @default null
+             */
+            tls: components["schemas"]["ClientTlsInfo"] | null;
+            /**
              * Created At
              * Format: date-time
              * @description RFC 3339, UTC
@@ -861,6 +928,23 @@ export interface components {
              */
             secrets?: components["schemas"]["SigningSecretInfo"][];
             /**
+             * Headers
+             * @description webhooks only: sensitive values as …1234
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Sensitive Headers
+             * @description webhooks only
+             */
+            sensitive_headers?: string[];
+            /**
+             * @description mutual TLS; null: none
+             * @default null
+             */
+            tls: components["schemas"]["ClientTlsInfo"] | null;
+            /**
              * Created At
              * Format: date-time
              * @description RFC 3339, UTC
@@ -923,6 +1007,23 @@ export interface components {
             rate_limit_per_second: number | null;
             /** @default null */
             retry_policy: components["schemas"]["RetryPolicy"] | null;
+            /**
+             * Headers
+             * @default null
+             */
+            headers: {
+                [key: string]: string | null;
+            } | null;
+            /**
+             * Sensitive Headers
+             * @default null
+             */
+            sensitive_headers: string[] | null;
+            /**
+             * @description replaces it; null: none
+             * @default null
+             */
+            tls: components["schemas"]["ClientTlsInput"] | null;
         };
         /**
          * DestinationType
@@ -1665,6 +1766,23 @@ export interface components {
              */
             secrets?: components["schemas"]["SigningSecretInfo"][];
             /**
+             * Headers
+             * @description webhooks only: sensitive values as …1234
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Sensitive Headers
+             * @description webhooks only
+             */
+            sensitive_headers?: string[];
+            /**
+             * @description mutual TLS; null: none
+             * @default null
+             */
+            tls: components["schemas"]["ClientTlsInfo"] | null;
+            /**
              * Created At
              * Format: date-time
              * @description RFC 3339, UTC
@@ -1947,6 +2065,30 @@ export interface components {
             rate_limit_per_second: number | null;
             /** @default null */
             retry_policy: components["schemas"]["RetryPolicy"] | null;
+            /**
+             * Headers
+             * @description extra request headers, sent on every attempt: at most 20 and 8192 bytes in all; not webhook-*, signet-*, x-hub-signature*, content-type, content-length, host, user-agent, traceparent, tracestate, connection, transfer-encoding
+             * @example {
+             *       "X-Api-Key": "k_live_51Hx…",
+             *       "X-Tenant": "acme"
+             *     }
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Sensitive Headers
+             * @description names of headers whose values are sealed and shown as …1234 (authorization always is)
+             * @example [
+             *       "X-Api-Key"
+             *     ]
+             */
+            sensitive_headers?: string[];
+            /**
+             * @description mutual TLS; null: none
+             * @default null
+             */
+            tls: components["schemas"]["ClientTlsInput"] | null;
         };
         /**
          * Workspace
