@@ -48,7 +48,7 @@ from signet_sdk.signing import InvalidSecretError
 from services.portal.body_fields import NULL_UNDOCUMENTED, plain_text
 from services.portal.headers_tls import ClientTlsInput, Headers, HeadersPatch, SensitiveHeaders
 from services.portal.signing_secrets import SchemeCatalog
-from signet.records.model import DestinationType, SignatureScheme
+from signet.records.model import DeliveryOrdering, DestinationType, SignatureScheme
 
 NAME_MAX = 100
 URL_MAX = 2048
@@ -262,6 +262,16 @@ Delays = Annotated[
 ]
 
 
+Ordering = Annotated[
+    DeliveryOrdering,
+    Field(
+        description="`fifo`: one delivery at a time, in the order the events were accepted; "
+        "a failing one holds those behind it until it is delivered or exhausted "
+        "(docs/delivery.md#ordered-delivery). `none` (the default): concurrently"
+    ),
+]
+
+
 class RetryPolicy(Body):
     """null fields (or null) fall back to the platform schedule."""
 
@@ -308,6 +318,7 @@ class WebhookDestinationInput(Body):
     headers: Annotated[Headers | None, NULL_UNDOCUMENTED] = None
     sensitive_headers: Annotated[SensitiveHeaders | None, NULL_UNDOCUMENTED] = None
     tls: ClientTlsInput | None = Field(default=None, description="mutual TLS; null: none")
+    ordering: Annotated[Ordering | None, NULL_UNDOCUMENTED] = DeliveryOrdering.NONE
 
     @field_validator("secret")
     @classmethod
@@ -365,6 +376,7 @@ _WEBHOOK_ONLY: tuple[str, ...] = (
     "retry_policy",
 )
 _WEBHOOK_ONLY += ("headers", "sensitive_headers", "tls")  # headers_tls.py
+_WEBHOOK_ONLY += ("ordering",)  # ordering.py
 _SLACK_ONLY = ("webhook_url",)
 
 
@@ -384,6 +396,7 @@ class DestinationPatch(Body):
     headers: HeadersPatch | None = None
     sensitive_headers: SensitiveHeaders | None = None
     tls: ClientTlsInput | None = Field(default=None, description="replaces it; null: none")
+    ordering: Annotated[Ordering | None, NULL_UNDOCUMENTED] = None
     # Accepted only to be refused with a reason (FIXED_ON_PATCH); not in the document.
     type: SkipJsonSchema[Any] = None
     signature_scheme: SkipJsonSchema[Any] = None
@@ -408,7 +421,7 @@ class DestinationPatch(Body):
             raise RuleError("unknown field", FieldErrorCode.UNKNOWN)
         return value
 
-    @field_validator("name", "url", "webhook_url")
+    @field_validator("name", "url", "webhook_url", "ordering")
     @classmethod
     def _needed(cls, value: str | None) -> str:
         if value is None:

@@ -32,8 +32,10 @@ from services.portal.destination_bodies import (
     slack_url_error,
 )
 from services.portal.headers_tls import client_tls, header_changes
+from services.portal.ordering import check_ordering
 from services.portal.signing_secrets import SchemeCatalog
 from signet.records.model import (
+    DeliveryOrdering,
     Destination,
     DestinationType,
     SealedSecret,
@@ -142,7 +144,9 @@ class DestinationBuilder:
             **header_changes(
                 self._ring, workspace_id, destination_id, body.headers or {}, body.sensitive_headers
             ),
+            ordering=(body.ordering or DeliveryOrdering.NONE).value,
         )
+        check_ordering(destination)
         # A generated secret is shown once; the customer's own is never echoed back. An
         # Ed25519 private key is never shown: its public key is in the secrets list.
         generated = body.secret is None and material.public_key is None
@@ -192,9 +196,15 @@ class DestinationBuilder:
         if given(body, "retry_policy"):
             changes["retry_policy"] = retry_policy_record(body.retry_policy)
         changes |= self._patch_headers_tls(workspace_id, current, body)
+        if given(body, "ordering") and body.ordering is not None:
+            changes["ordering"] = body.ordering.value
         if not changes:
             return current
-        return dataclasses.replace(current, updated_at=max(now_ms, current.updated_at), **changes)
+        patched = dataclasses.replace(
+            current, updated_at=max(now_ms, current.updated_at), **changes
+        )
+        check_ordering(patched)
+        return patched
 
     def _patch_headers_tls(
         self, workspace_id: str, current: Destination, body: DestinationPatch

@@ -23,6 +23,7 @@ from services.portal.headers_tls import headers_view
 from services.portal.sessions import Role, SessionClaims
 from signet.records.model import (
     ClientTls,
+    DeliveryOrdering,
     Destination,
     DestinationType,
     Environment,
@@ -228,6 +229,9 @@ class DestinationInfo(Answer):
     timeout_seconds: float | None = Field(default=None, description="null: the platform's")
     rate_limit_per_second: float | None = Field(default=None, description="null: no limit")
     retry_policy: RetryPolicy | None = Field(default=None, description="null: the platform's")
+    ordering: DeliveryOrdering | None = Field(
+        default=None, description="webhooks only: `none` or `fifo` (docs/delivery.md)"
+    )
     secret_hint: str | None = Field(default=None, description="the primary secret's hint")
     secrets: list[SigningSecretInfo] = Field(
         default_factory=list, description="webhooks only: newest (primary) first"
@@ -302,6 +306,7 @@ def destination_fields(destination: Destination) -> dict[str, object]:
         "timeout_seconds": destination.timeout_seconds,
         "rate_limit_per_second": destination.rate_limit_per_second,
         "retry_policy": _retry_policy_view(destination.retry_policy),
+        "ordering": destination.ordering,
         "secret_hint": primary.hint if primary else None,
         "secrets": [_secret_view(s) for s in destination.secrets],
         **headers_view(destination),

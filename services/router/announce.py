@@ -40,6 +40,7 @@ _COMPARED = (
     "timeout_seconds",
     "rate_limit_per_second",
     "retry_policy",
+    "ordering",
 )
 
 

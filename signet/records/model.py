@@ -40,6 +40,13 @@ class CommandKind(StrEnum):
     SET_LOG_RETENTION = "set_log_retention"
 
 
+class DeliveryOrdering(StrEnum):
+    """How a webhook destination's deliveries are ordered (docs/delivery.md#ordered-delivery)."""
+
+    NONE = "none"  # concurrently, each on its own schedule
+    FIFO = "fifo"  # one at a time, in the order the events were accepted
+
+
 class OutcomeStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -119,6 +126,7 @@ class Destination:
     headers: dict[str, str] = field(default_factory=dict)
     sealed_headers: list[SealedHeader] = field(default_factory=list)
     tls: ClientTls | None = None  # mutual TLS (issue 17 §3)
+    ordering: str = "none"  # DeliveryOrdering
 
 
 @dataclass(slots=True, frozen=True)
