@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from services.dispatcher.breaker import CircuitBreakers
 from services.dispatcher.consumer import DeliveryConsumer
 from services.dispatcher.disabling import DestinationDisabler
+from services.dispatcher.fifo import FifoLines
 from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
@@ -30,6 +31,7 @@ from services.dispatcher.signing_keys import SigningKeys
 from signet.kafka.clients import AsyncProducer, DeadLetterWriter
 from signet.kafka.config_view import ConfigView
 from signet.kafka.consumer import RecordingGate
+from signet.kafka.fifo_line_view import FifoLineView
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
 from signet.operator_webhook.view import OperatorWebhookView
@@ -86,6 +88,11 @@ class Dispatcher:
             await view.start()
             stack.push_async_callback(view.stop)
             await view.wait_ready(settings.config_ready_timeout_seconds)
+            # Where each FIFO destination's line stood (fifo.py): read before any is decided.
+            line_view = FifoLineView(settings)
+            await line_view.start()
+            stack.push_async_callback(line_view.stop)
+            await line_view.wait_ready(settings.config_ready_timeout_seconds)
             operator_view = OperatorWebhookView(settings)
             await operator_view.start()
             stack.push_async_callback(operator_view.stop)
@@ -151,12 +158,22 @@ class Dispatcher:
                 recording=gate,
                 operator=OperatorHook(operator_view, operator_sender, producer, topics.deliveries),
             )
+            lines = FifoLines(
+                pipeline,
+                view,
+                producer,
+                topics,
+                line_view,
+                config_wait_seconds=settings.config_wait_seconds,
+            )
+            stack.push_async_callback(lines.close)
             consumer = self._consumer = DeliveryConsumer(
                 settings,
-                pipeline,
+                lines,
                 DeadLetterWriter(producer, topics, SERVICE),
                 self.metrics,
                 gate=gate,
+                lines=lines,
             )
             self.kafka_health.watch(consumer.client_state)
             self.metrics.track_in_flight(lambda: consumer.in_flight)

@@ -45,11 +45,20 @@ logger = logging.getLogger(__name__)
 
 
 class RecordProcessor(Protocol):
-    async def process(self, value: bytes | None) -> object: ...
+    async def process(self, value: bytes | None, sequence: int | None = None) -> object: ...
 
     async def handle(self, delivery: Delivery) -> object: ...
 
     async def forward(self, delivery: Delivery) -> None: ...
+
+
+class HeldProcessor(Protocol):
+    """Ordered delivery's lines (``fifo.py``): records of the hold topic wait in them."""
+
+    @property
+    def hold_topic(self) -> str: ...
+
+    async def held(self, value: bytes | None) -> object: ...
 
 
 class DeliveryConsumer:
@@ -63,9 +72,13 @@ class DeliveryConsumer:
         poll_timeout_seconds: float = 0.25,
         batch_size: int = 500,
         gate: RecordingGate | None = None,
+        lines: HeldProcessor | None = None,
     ) -> None:
         """``gate``: shut while outcomes and retries cannot be recorded; no new
-        deliveries are taken meanwhile (``signet.kafka.consumer.RecordingGate``)."""
+        deliveries are taken meanwhile (``signet.kafka.consumer.RecordingGate``).
+        ``lines``: FIFO destinations' lines; the hold topic is read for them, and what
+        waits there is not counted against ``max_pending`` (it waits for its turn, not
+        for room)."""
         topics = Topics.from_settings(settings)
         self._topic = topics.deliveries
         tiers = {topics.retry(seconds): seconds for seconds in RETRY_TIERS_SECONDS}
@@ -103,8 +116,11 @@ class DeliveryConsumer:
             processor=processor,
             metrics=metrics,
         )
+        self._lines = lines
+        self._hold_topic = lines.hold_topic if lines is not None else None
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Task[None]] = set()  # held in a FIFO line
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self.subscribed = False
@@ -131,7 +147,8 @@ class DeliveryConsumer:
         if self._offsets.consumer is not None:
             return
         self._stopping.clear()
-        await self._offsets.start([self._topic, *self._releaser.topics])
+        hold = [self._hold_topic] if self._hold_topic is not None else []
+        await self._offsets.start([self._topic, *self._releaser.topics, *hold])
         self.subscribed = True
         self._releaser.start()
         self._poller = asyncio.create_task(self._poll_loop(), name="dispatcher-poll")
@@ -150,6 +167,9 @@ class DeliveryConsumer:
             await self._poller
             self._poller = None
         await self._drain()
+        for task in self._waiting:  # still held: uncommitted, for the next owner
+            task.cancel()
+        await asyncio.gather(*self._waiting, return_exceptions=True)
         await self._offsets.commit()
         held = self._releaser.held  # closing revokes, and the hold is dropped then
         await self._offsets.close()
@@ -229,13 +249,20 @@ class DeliveryConsumer:
         if tracked is None:
             return
         key, ticket = tracked
+        if key.topic == self._hold_topic and self._lines is not None:
+            task = asyncio.create_task(
+                self._handle(msg, ticket, partial(self._lines.held, msg.value()))
+            )
+            self._waiting.add(task)
+            task.add_done_callback(self._waiting.discard)
+            return
         if key.topic != self._topic:
             try:
                 self._releaser.hold(key, msg, ticket)
             except Exception as exc:  # noqa: BLE001 - not a delivery (or worse): dead-letter it
                 self._spawn(msg, ticket, partial(raise_error, exc))
             return
-        self._spawn(msg, ticket, partial(self._processor.process, msg.value()))
+        self._spawn(msg, ticket, partial(self._processor.process, msg.value(), msg.offset()))
 
     def _spawn(self, msg: Message, ticket: Ticket, work: Callable[[], Awaitable[object]]) -> None:
         task = asyncio.create_task(self._handle(msg, ticket, work))

@@ -183,8 +183,9 @@ class DeliveryPipeline:
         self._operator = operator
         self._extras = extras or RequestExtras(keys.ring)
 
-    async def process(self, value: bytes | None) -> Outcome | None:
-        """Handle one record of ``deliveries`` or a released retry; None when deferred."""
+    async def process(self, value: bytes | None, sequence: int | None = None) -> Outcome | None:
+        """Handle one record of ``deliveries`` or a released retry; None when deferred.
+        (``sequence``, the record's offset, matters only to ordered lines: ``fifo.py``.)"""
         return await self.handle(decode_delivery(value))
 
     async def forward(self, delivery: Delivery) -> None:

@@ -90,6 +90,16 @@ class Topics:
     def dlq(self) -> str:
         return f"{self.prefix}dlq"
 
+    @property
+    def fifo_hold(self) -> str:
+        """FIFO destinations' deliveries waiting behind a failing one (dispatcher/fifo.py)."""
+        return f"{self.prefix}fifo-hold"
+
+    @property
+    def fifo_lines(self) -> str:
+        """Where each FIFO destination's line stands (compacted, keyed by destination id)."""
+        return f"{self.prefix}fifo-lines"
+
     def retry(self, delay_seconds: int) -> str:
         return f"{self.prefix}retry.{tier_label(delay_seconds)}"
 
@@ -122,6 +132,12 @@ def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
         TopicSpec(t.operator_webhook, 1, {"cleanup.policy": "compact"}),
     ]
     specs += [TopicSpec(t.retry(s), fanout, delete(7)) for s in RETRY_TIERS_SECONDS]
+    # Ordered delivery (services/dispatcher/fifo.py): the hold topic is partitioned like
+    # deliveries, so the dispatcher that owns a destination's deliveries owns its line.
+    specs += [
+        TopicSpec(t.fifo_hold, fanout, delete(7)),
+        TopicSpec(t.fifo_lines, keyed, {"cleanup.policy": "compact"}),
+    ]
     return specs
 
 

@@ -202,6 +202,23 @@ class Delivery:
     replay_of: str | None = None
     failing_since: int | None = None
     config_version: int | None = None
+    fifo_sequence: int | None = None  # a FIFO destination's place in line (dispatcher/fifo.py)
+
+
+@dataclass(slots=True, frozen=True)
+class FifoLine:
+    """Where a FIFO destination's line stands; compacted, keyed by destination id."""
+
+    avro_name: ClassVar[str] = "signet.FifoLine"
+    destination_id: str
+    workspace_id: str
+    writer: str
+    updated_at: int
+    head: int | None = None
+    head_since: int | None = None
+    done_through: int = -1
+    held_through: int = -1
+    waiting: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -299,6 +316,7 @@ Record = (
     | DeadLetter
     | EventTypeDefinition
     | OperatorWebhook
+    | FifoLine
 )
 TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     Event,
@@ -310,4 +328,5 @@ TOP_LEVEL_RECORDS: tuple[type[Record], ...] = (
     DeadLetter,
     EventTypeDefinition,
     OperatorWebhook,
+    FifoLine,
 )

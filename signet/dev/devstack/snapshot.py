@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from signet.errors import ConfigurationError
-from signet.kafka.topics import topic_specs
+from signet.kafka.topics import Topics, topic_specs
 from signet.settings import CommonSettings
 
 SNAPSHOT_FILE = "config-snapshot.jsonl"
@@ -47,11 +47,16 @@ Headers = tuple[tuple[str, bytes | None], ...]
 
 
 def compacted_topics(settings: CommonSettings) -> list[str]:
-    """The names of every compacted topic, read from the topic specs."""
+    """The names of every compacted topic, read from the topic specs, but ``fifo-lines``:
+    where ordered deliveries stand describes deliveries in flight, which the embedded
+    broker forgets with the other topics (restored alone, a line would wait for a head
+    that is gone)."""
+    in_flight = {Topics.from_settings(settings).fifo_lines}
     return [
         spec.name
         for spec in topic_specs(settings)
         if "compact" in spec.config.get("cleanup.policy", "").split(",")
+        and spec.name not in in_flight
     ]
 
 

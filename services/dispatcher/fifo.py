@@ -1,0 +1,371 @@
+"""Ordered delivery: a FIFO destination's deliveries go one at a time, in line.
+
+The design (docs/delivery.md#ordered-delivery says it for users):
+
+**The order.** A destination's deliveries all land on one partition of ``deliveries``
+(keyed by destination id), in the order the router produced them, which is the order
+the workspace's events were accepted (one partition of ``events``). So a delivery's
+offset on ``deliveries`` is its place in the destination's line: its *sequence*. A
+replay or a recover is a new record on ``deliveries``, so it goes to the back of the line.
+The sequence travels with the delivery as ``Delivery.fifo_sequence`` once it leaves
+``deliveries`` (hold topic, retry tiers).
+
+**One line per destination, one head.** The line's *head* is the one delivery being
+worked on: in flight, or waiting on a retry tier for its next attempt (retries keep
+their schedule, through the same tiers as any other). Only the head is ever handed to
+the pipeline, so a FIFO destination has at most one request in flight and never meets
+the queue-wait deferral. A delivery that arrives while there is a head, or while others
+are held, does not wait in memory: it is produced to the hold topic ``fifo-hold`` (keyed
+by destination id, partitioned like ``deliveries``, so the same dispatcher owns it) and
+its ``deliveries`` offset completes. The partition's low-water mark is therefore never
+held back by a stalled FIFO destination, and the destinations beside it go on as before.
+Held deliveries are not attempts and write no outcome.
+
+**Releasing in sequence.** Records read from the hold topic wait in memory, in order, in
+their line; their hold-topic offsets stay incomplete until each one was delivered or gave
+up, so a crash re-reads them. When the head finishes (delivered, exhausted, or dropped
+because the destination is gone or disabled), the next held one becomes the head.
+
+**What survives a SIGKILL.** A line's state is a ``FifoLine`` record on the compacted
+topic ``fifo-lines``: the head's sequence, the sequence of the last one that finished
+(``done_through``), the highest sequence moved to hold (``held_through``), and how many
+wait. It is written (acknowledged) *before* the head is sent and after it finished, and
+read back at start. After a restart, then:
+
+- a record whose sequence is at most ``done_through`` has finished: skipped, not sent;
+- the head comes back (from ``deliveries``, the hold topic or its retry tier) and is sent
+  again, with the same ``webhook-id`` (at-least-once, as everywhere);
+- a fresh delivery behind a head or behind held ones (``held_through > done_through``)
+  goes to the hold topic, behind them; so nothing overtakes an earlier delivery.
+
+Within a line, everything is decided by one task per destination reading a queue of what
+arrived (:class:`_Line`), so the decisions are made in the order the records were read.
+
+**Limits, and what is not done.** The held records of every FIFO destination of a
+partition wait in memory (not bounded yet). A destination whose configuration the
+dispatcher has not seen yet is treated as unordered. ``waiting`` counts a re-sent head
+twice after a crash (it is shown, not decided on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from signet_sdk.ids import now_ms
+
+from services.dispatcher.errors import DestinationUnavailable
+from services.dispatcher.lookup import DestinationDirectory, DestinationLookup
+from services.dispatcher.pipeline import decode_delivery
+from signet.backoff import retry_until_done
+from signet.errors import BrokerError, InvalidRecordError
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.fifo_line_view import FifoLineView
+from signet.kafka.topics import Topics
+from signet.records import codec
+from signet.records.model import (
+    Delivery,
+    DeliveryOrdering,
+    Destination,
+    FifoLine,
+    Outcome,
+    WorkspaceConfig,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Pipeline(Protocol):
+    async def handle(self, delivery: Delivery) -> Outcome | None: ...
+
+    async def forward(self, delivery: Delivery) -> None: ...
+
+
+def finished(outcome: Outcome | None) -> bool:
+    """Is the head done: delivered, exhausted, or failed without a next attempt?
+    (None: deferred to a retry tier without an attempt; it is still the head.)"""
+    return outcome is not None and outcome.next_attempt_at is None
+
+
+class LineBook:
+    """The line records: read at start, written (acknowledged) as lines change."""
+
+    def __init__(self, producer: AsyncProducer, topics: Topics, view: FifoLineView) -> None:
+        self._producer = producer
+        self._topic = topics.fifo_lines
+        self._view = view
+        self.writer = f"dispatcher-{uuid.uuid4().hex[:12]}"
+
+    def read(self, destination_id: str, workspace_id: str) -> FifoLine:
+        return self._view.line(destination_id) or FifoLine(
+            destination_id, workspace_id, self.writer, now_ms()
+        )
+
+    async def write(self, line: FifoLine) -> None:
+        value = codec.encode(line)
+        await retry_until_done(
+            partial(self._producer.send, self._topic, value, key=line.destination_id),
+            retry_on=BrokerError,
+            on_retry=lambda exc, _: logger.warning(
+                "fifo line of %s not acknowledged (%s); retrying", line.destination_id, exc
+            ),
+        )
+
+
+@dataclass(slots=True)
+class _Arrival:
+    """Something for a line to decide on; ``done`` resolves when its record's offset may
+    complete."""
+
+    delivery: Delivery
+    sequence: int  # its place in line (delivery.fifo_sequence)
+    kind: str  # "fresh" (from deliveries), "held" (from the hold topic), "retry" (a tier)
+    done: asyncio.Future[None]
+    # A fresh one whose destination the config view did not know yet: FIFO or not is
+    # decided in line, once the view has caught up (in order with what came after it).
+    undecided: bool = False
+
+
+class _Line:
+    """One FIFO destination's line, decided on by one task in arrival order."""
+
+    def __init__(self, owner: FifoLines, state: FifoLine) -> None:
+        self._owner = owner
+        self.state = state
+        self._arrivals: asyncio.Queue[_Arrival] = asyncio.Queue()
+        self._held: deque[_Arrival] = deque()  # read from the hold topic, in order
+        self._task = asyncio.create_task(self._run(), name=f"fifo-{state.destination_id}")
+
+    def arrive(self, arrival: _Arrival) -> None:
+        self._arrivals.put_nowait(arrival)
+
+    @property
+    def idle(self) -> bool:
+        return self.state.head is None and not self._held and self._arrivals.empty()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        for arrival in [*self._held, *self._drain_arrivals()]:
+            arrival.done.cancel()  # their offsets stay incomplete: re-read by the next owner
+
+    def _drain_arrivals(self) -> list[_Arrival]:
+        drained = []
+        while not self._arrivals.empty():
+            drained.append(self._arrivals.get_nowait())
+        return drained
+
+    async def _run(self) -> None:
+        while True:
+            arrival = await self._arrivals.get()
+            try:
+                await self._decide(arrival)
+                await self._advance()
+            except asyncio.CancelledError:
+                arrival.done.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - the consumer dead-letters the record
+                if not arrival.done.done():
+                    arrival.done.set_exception(exc)
+
+    async def _decide(self, arrival: _Arrival) -> None:
+        line, delivery, sequence = self.state, arrival.delivery, arrival.sequence
+        if arrival.undecided and not await self._owner.is_fifo_when_known(delivery):
+            self._owner.unordered(dataclasses.replace(delivery, fifo_sequence=None), arrival.done)
+            return
+        if sequence <= line.done_through:
+            _resolve(arrival)  # finished before a restart: not sent again
+            return
+        if arrival.kind == "held":
+            self._held.append(arrival)
+            return
+        if arrival.kind == "retry" or line.head == sequence:
+            await self._go(arrival)
+            return
+        if line.head is not None or self._held or line.held_through > line.done_through:
+            await self._owner.hold(delivery)
+            self.state = dataclasses.replace(
+                line,
+                held_through=max(line.held_through, sequence),
+                waiting=line.waiting + 1,
+                updated_at=now_ms(),
+            )
+            await self._owner.book.write(self.state)
+            _resolve(arrival)
+            return
+        await self._go(arrival)
+
+    async def _advance(self) -> None:
+        """While the line is idle, the next held delivery becomes its head (or is the head
+        already: it was being sent when the last owner stopped)."""
+        while self._held and self.state.head in (None, self._held[0].sequence):
+            arrival = self._held.popleft()
+            sequence = arrival.sequence
+            self.state = dataclasses.replace(self.state, waiting=max(0, self.state.waiting - 1))
+            if sequence <= self.state.done_through:
+                _resolve(arrival)
+                continue
+            await self._go(arrival)
+
+    async def _go(self, arrival: _Arrival) -> None:
+        """Make ``arrival`` the head (written before it is sent) and hand it on."""
+        delivery, line = arrival.delivery, self.state
+        if line.head != arrival.sequence:
+            self.state = line = dataclasses.replace(
+                line,
+                head=arrival.sequence,
+                head_since=now_ms(),
+                writer=self._owner.book.writer,
+                updated_at=now_ms(),
+            )
+            await self._owner.book.write(line)
+        outcome = await self._owner.pipeline.handle(delivery)
+        if finished(outcome):
+            self.state = dataclasses.replace(
+                self.state,
+                head=None,
+                head_since=None,
+                done_through=max(self.state.done_through, arrival.sequence),
+                updated_at=now_ms(),
+            )
+            await self._owner.book.write(self.state)
+        _resolve(arrival)
+
+
+def _ordered(destination: Destination) -> bool:
+    return destination.ordering == DeliveryOrdering.FIFO.value
+
+
+def _is_fifo(found: tuple[WorkspaceConfig, Destination] | None) -> bool:
+    return found is not None and _ordered(found[1])
+
+
+def _resolve(arrival: _Arrival) -> None:
+    if not arrival.done.done():
+        arrival.done.set_result(None)
+
+
+class FifoLines:
+    """The dispatcher's processor, in front of the pipeline: deliveries to FIFO
+    destinations go through their line, every other one straight to the pipeline."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        directory: DestinationDirectory,
+        producer: AsyncProducer,
+        topics: Topics,
+        view: FifoLineView,
+        *,
+        config_wait_seconds: float,
+    ) -> None:
+        self.pipeline = pipeline
+        self.book = LineBook(producer, topics, view)
+        self._directory = directory
+        self._lookup = DestinationLookup(directory, config_wait_seconds)
+        self._unordered: set[asyncio.Task[None]] = set()
+        self._producer = producer
+        self._hold_topic = topics.fifo_hold
+        self._lines: dict[str, _Line] = {}
+
+    @property
+    def hold_topic(self) -> str:
+        return self._hold_topic
+
+    def waiting(self) -> int:
+        """Deliveries waiting behind heads on this process (a gauge)."""
+        return sum(line.state.waiting for line in self._lines.values())
+
+    # -- the processor the consumer and the releaser call ------------------------------
+
+    async def process(self, value: bytes | None, sequence: int | None = None) -> object:
+        """A record of ``deliveries`` at offset ``sequence``."""
+        delivery = decode_delivery(value)
+        found = self._directory.destination(delivery.destination_id)
+        known_unordered = found is not None and not _ordered(found[1])
+        if sequence is None or (known_unordered and delivery.destination_id not in self._lines):
+            return await self.pipeline.handle(delivery)
+        stamped = dataclasses.replace(delivery, fifo_sequence=sequence)
+        await self._through_line(stamped, sequence, "fresh", undecided=not _is_fifo(found))
+        return None
+
+    async def held(self, value: bytes | None) -> object:
+        """A record of the hold topic: waits in its line until its turn."""
+        delivery = decode_delivery(value)
+        if delivery.fifo_sequence is None:
+            return await self.pipeline.handle(delivery)
+        await self._through_line(delivery, delivery.fifo_sequence, "held")
+        return None
+
+    async def handle(self, delivery: Delivery) -> object:
+        """A retry released from a tier (due)."""
+        if delivery.fifo_sequence is None:
+            return await self.pipeline.handle(delivery)
+        await self._through_line(delivery, delivery.fifo_sequence, "retry")
+        return None
+
+    async def forward(self, delivery: Delivery) -> None:
+        await self.pipeline.forward(delivery)
+
+    # -- lines -----------------------------------------------------------------------
+
+    async def is_fifo_when_known(self, delivery: Delivery) -> bool:
+        """Is ``delivery``'s destination FIFO, once the config view has caught up with
+        it (up to the config wait; a destination that is gone is not)?"""
+        try:
+            _, destination = await self._lookup.find(delivery)
+        except (DestinationUnavailable, InvalidRecordError):
+            return False
+        return _ordered(destination)
+
+    def unordered(self, delivery: Delivery, done: asyncio.Future[None]) -> None:
+        """Send ``delivery`` beside the line, not in it; ``done`` when it was handled."""
+
+        async def run() -> None:
+            try:
+                await self.pipeline.handle(delivery)
+            except Exception as exc:  # noqa: BLE001 - the consumer dead-letters the record
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        task = asyncio.create_task(run())
+        self._unordered.add(task)
+        task.add_done_callback(self._unordered.discard)
+
+    def _through_line(
+        self, delivery: Delivery, sequence: int, kind: str, *, undecided: bool = False
+    ) -> asyncio.Future[None]:
+        """Queue ``delivery`` on its line now (in the order records were read; nothing
+        awaited before), and the future of its part being done."""
+        line = self._lines.get(delivery.destination_id)
+        if line is None:
+            state = self.book.read(delivery.destination_id, delivery.workspace_id)
+            line = self._lines[delivery.destination_id] = _Line(self, state)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        line.arrive(_Arrival(delivery, sequence, kind, done, undecided))
+        return done
+
+    async def hold(self, delivery: Delivery) -> None:
+        """Put ``delivery`` on the hold topic, behind the ones before it (acknowledged)."""
+        value = codec.encode(delivery)
+        await retry_until_done(
+            partial(self._producer.send, self._hold_topic, value, key=delivery.destination_id),
+            retry_on=BrokerError,
+            on_retry=lambda exc, _: logger.warning(
+                "hold of %s not acknowledged (%s); retrying", delivery.id, exc
+            ),
+        )
+
+    async def close(self) -> None:
+        lines, self._lines = list(self._lines.values()), {}
+        for line in lines:
+            await line.close()
