@@ -139,3 +139,26 @@ async def test_an_exhausted_head_lets_the_next_one_go(
         (in_line[1].id, "delivered"),
         (in_line[2].id, "delivered"),
     ]
+
+
+async def test_a_replay_goes_to_the_back_of_the_line(
+    ordered: RunningDispatcher,
+    producer: AsyncProducer,
+    topics: Topics,
+    make_receiver: MakeReceiver,
+) -> None:
+    receiver = await make_receiver()
+    receiver.script(Reply(status=500))  # the head fails once: the rest wait behind it
+    ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
+    line = dataclasses.replace(webhook(ordered.ring, ws, receiver.url, [key]), ordering="fifo")
+    config = await publish_workspace(producer, topics, ws, [line])
+    in_line = [delivery_for(config, line.id) for _ in range(3)]
+    for delivery in in_line:
+        await send_delivery(producer, topics, delivery)
+    # A replay of the first one, as the portal writes it: a new delivery on deliveries.
+    replay = dataclasses.replace(in_line[0], id=new_id("dlv"), replay_of=in_line[0].id)
+    await send_delivery(producer, topics, replay)
+
+    await receiver.wait_for(5, timeout=60)
+    events = [d.event_id for d in in_line]
+    assert ids(receiver) == [events[0], events[0], events[1], events[2], events[0]]

@@ -1,0 +1,93 @@
+"""A SIGKILL of the dispatcher in the middle of a FIFO destination's line (a failing head,
+followers on the hold topic, others being delivered) loses nothing and lets no later
+delivery overtake an earlier one; only the head of the moment may be sent twice, with the
+same ``webhook-id`` (services/dispatcher/fifo.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Awaitable, Callable
+
+from signet_sdk.ids import new_id
+from signet_sdk.signing import generate_secret
+
+from signet.dev.broker import EmbeddedBroker
+from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
+from tests.eventually import eventually
+from tests.receiver import Receiver, Reply
+from tests.services.dispatcher.conftest import (
+    Setting,
+    dispatcher_process,
+    single_partition_settings,
+)
+from tests.services.dispatcher.workspace import (
+    delivery_for,
+    publish_workspace,
+    send_delivery,
+    webhook,
+)
+
+MakeReceiver = Callable[[], Awaitable[Receiver]]
+COUNT = 40
+SETTINGS: dict[str, Setting] = {
+    "retry_delays_seconds": "[1]",
+    "retry_max_attempts": 20,
+    "commit_interval_seconds": 0.2,
+}
+
+
+async def test_a_sigkill_mid_line_loses_nothing_and_keeps_the_order(
+    broker: EmbeddedBroker, make_receiver: MakeReceiver
+) -> None:
+    settings = single_partition_settings(broker)
+    topics = Topics.from_settings(settings)
+    receiver = await make_receiver()
+    # The head fails twice (its followers go to the hold topic), then every request takes
+    # a little while, so the kill lands in the middle of the line.
+    receiver.script(Reply(status=500), Reply(status=500))
+    receiver.default = Reply(delay_seconds=0.05)
+    first, running = dispatcher_process(settings, env=SETTINGS)
+    await first.start()
+    try:
+        async with AsyncProducer(settings) as producer:
+            ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
+            line = dataclasses.replace(
+                webhook(running.ring, ws, receiver.url, [key]), ordering="fifo"
+            )
+            config = await publish_workspace(producer, topics, ws, [line])
+            in_line = [delivery_for(config, line.id) for _ in range(COUNT)]
+            for delivery in in_line:
+                await send_delivery(producer, topics, delivery)
+
+            await receiver.wait_for(COUNT // 3, timeout=60)
+            first.kill()
+            await first.stop()
+    finally:
+        await first.stop()
+    killed_at = len(receiver.requests)
+    assert killed_at < COUNT + 2, "the kill came after the line was done: nothing tested"
+
+    second, _ = dispatcher_process(
+        settings, master_keys=running.master_keys, group=running.consumer_group, env=SETTINGS
+    )
+    async with second:
+        events = [d.event_id for d in in_line]
+
+        def every_one_delivered() -> bool | None:
+            delivered = {r.headers["webhook-id"] for r in receiver.requests if r.status == 200}
+            return True if delivered >= set(events) else None
+
+        await eventually(
+            every_one_delivered,
+            lambda: f"not every delivery arrived: {len(receiver.requests)} requests",
+            timeout=90,
+        )
+
+    places = [events.index(r.headers["webhook-id"]) for r in receiver.requests]
+    # Never out of order: each request is for the same delivery as the one before it (the
+    # head sent again) or a later one.
+    assert all(a <= b for a, b in itertools.pairwise(places)), places
+    resent = len(places) - COUNT - 2  # beyond every delivery once and the head's 2 failures
+    assert 0 <= resent <= 1, places
