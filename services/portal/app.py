@@ -27,6 +27,7 @@ from services.portal.destinations import DestinationBuilder, DestinationRules
 from services.portal.embed import routes as embed_routes
 from services.portal.erasure_api import ErasureApi
 from services.portal.event_types_api import CatalogWriter, EventTypesApi
+from services.portal.line_api import LineApi
 from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
 from services.portal.operator_webhook_api import OperatorWebhookApi
@@ -41,6 +42,7 @@ from signet.catalog.view import EventTypeView
 from signet.errors import ConfigurationError
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.config_view import ConfigView
+from signet.kafka.fifo_line_view import FifoLineView
 from signet.kafka.health import KafkaHealth
 from signet.kafka.topics import Topics
 from signet.operator_webhook.view import OperatorWebhookView
@@ -168,6 +170,7 @@ class PortalService:
         )
         self.catalog = EventTypeView(settings)
         self._operator_webhook = OperatorWebhookView(settings)
+        self._lines = FifoLineView(settings)  # ordered delivery's lines (line_api.py)
         self.kafka_health = KafkaHealth(settings, self.metrics.kafka)
         self.kafka_health.watch(self._producer.state)
         if self.delivery_log.projection is not None:
@@ -283,6 +286,9 @@ class PortalService:
         StatsApi(
             self._view, self.delivery_log.store, SessionGuard(self._signer, self._own_origin)
         ).register(app, api)
+        LineApi(self._view, self._lines, SessionGuard(self._signer, self._own_origin)).register(
+            app, api
+        )
         return app, api
 
     async def start(self) -> None:
@@ -298,6 +304,7 @@ class PortalService:
             await stack.enter_async_context(self._view)
             await stack.enter_async_context(self.catalog)
             await stack.enter_async_context(self._operator_webhook)
+            await stack.enter_async_context(self._lines)
             runner = web.AppRunner(self.build_app(), shutdown_timeout=SHUTDOWN_SECONDS)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
