@@ -10,10 +10,13 @@ straight to Kafka at a fixed rate, spread over 9 healthy destinations.
 
 Phase 1: only the healthy destinations. Phase 2: the same healthy load plus a hanging
 destination taking 10 % of all traffic (it accepts the request and never answers; its
-requests time out after the default 15 s). For the healthy destinations, each phase
-reports throughput (deliveries received per second, first write to last receipt) and
-latency (record written → request received) p50/p99; then the ratios. Goal: phase 2
-keeps >= 90 % of the throughput and a p99 within 2x.
+requests time out after the default 15 s). Phase 3: the healthy load plus a stalled FIFO
+destination (``"ordering": "fifo"``) taking 10 %: it answers 503 at once, so its head is
+retried and every later delivery to it moves to the hold topic
+(docs/delivery.md#ordered-delivery). For the healthy destinations, each phase reports
+throughput (deliveries received per second, first write to last receipt) and latency
+(record written → request received) p50/p99; then the ratios. Goal: phases 2 and
+3 keep >= 90 % of the throughput and a p99 within 2x.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -54,6 +58,7 @@ class Receivers:
 
     arrived: dict[str, float] = field(default_factory=dict)  # event id → receipt time
     hanging: int = 0
+    stalled_requests: int = 0
     release: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -62,6 +67,11 @@ class Receivers:
         self.arrived.setdefault(request.headers["webhook-id"], time.time())
         self.changed.set()
         return web.Response(text="ok")
+
+    async def stalled(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.stalled_requests += 1
+        return web.Response(status=503)
 
     async def hang(self, request: web.Request) -> web.Response:
         self.hanging += 1
@@ -239,6 +249,7 @@ async def run(rate: float, seconds: float) -> None:
     app = web.Application()
     app.router.add_post("/healthy/{n}", receivers.healthy)
     app.router.add_post("/hang", receivers.hang)
+    app.router.add_post("/stalled", receivers.stalled)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     port = free_port()
@@ -257,9 +268,10 @@ async def run(rate: float, seconds: float) -> None:
         base = f"http://127.0.0.1:{port}"
         healthy = [destination(ring, f"{base}/healthy/{n}") for n in range(HEALTHY)]
         hanging = destination(ring, f"{base}/hang")
+        stalled = dataclasses.replace(destination(ring, f"{base}/stalled"), ordering="fifo")
         now = now_ms()
         config = WorkspaceConfig(
-            WORKSPACE, 1, "Bench", "production", now, now, [], [*healthy, hanging]
+            WORKSPACE, 1, "Bench", "production", now, now, [], [*healthy, hanging, stalled]
         )
         async with AsyncProducer(settings) as producer:
             await producer.send(topics.workspace_config, codec.encode(config), key=WORKSPACE)
@@ -274,7 +286,11 @@ async def run(rate: float, seconds: float) -> None:
             print(f"phase 2 done: {mixed}", flush=True)
             deferred = await metric(url, 'signet_dispatcher_retries_total{reason="busy"')
             timeouts = await metric(url, 'signet_dispatcher_attempts_total{outcome="failed"')
+            receivers.release.set()  # phase 2's hanging requests end: phase 3 starts clean
+            ordered = await phase(producer, topics, receivers, healthy, stalled, rate, seconds)
+            print(f"phase 3 done: {ordered}", flush=True)
         report(rate, seconds, alone, mixed, receivers.hanging, deferred, timeouts)
+        report_stalled_fifo(alone, ordered, receivers.stalled_requests)
     finally:
         receivers.release.set()
         if dispatcher is not None:
@@ -317,6 +333,22 @@ def report(
     print(
         f"throughput ratio {throughput_ratio:.3f} (goal >= 0.90)   "
         f"p99 ratio {p99_ratio:.2f}x (goal <= 2x)"
+    )
+
+
+def report_stalled_fifo(alone: PhaseResult, ordered: PhaseResult, stalled_requests: int) -> None:
+    print(
+        f"{'healthy + 1 stalled FIFO (10 %)':34}{ordered.throughput:>14.1f}"
+        f"{ordered.p50_ms:>10.1f}{ordered.p99_ms:>10.1f}{ordered.deliveries:>12}"
+    )
+    print(
+        f"stalled FIFO destination: {ordered.hanging_sent} deliveries written, "
+        f"{stalled_requests} requests reached it (its head and the head's retries; the "
+        f"rest wait on the hold topic)"
+    )
+    print(
+        f"throughput ratio {ordered.throughput / alone.throughput:.3f} (goal >= 0.90)   "
+        f"p99 ratio {ordered.p99_ms / alone.p99_ms:.2f}x (goal <= 2x)"
     )
 
 

@@ -6,7 +6,7 @@ import {
   badge, field, formatLatency, h, inputToIso, localInputValue, secretBox, showFieldErrors, timeEl,
 } from "../dom.js";
 import { confirmDialog, pageHeader, render, schemeLabel, section } from "./common.js";
-import { listOf } from "./destinations.js";
+import { listOf, ORDERING_HINT, orderingSelect } from "./destinations.js";
 import { healthSection } from "./health.js";
 import { requestSection } from "./request-extras.js";
 import { eventTypePicker, loadCatalog, pickedEventTypes } from "./event-types.js";
@@ -99,6 +99,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
     isWebhook ? ["Timeout", destination.timeout_seconds ? `${destination.timeout_seconds} s` : "platform default"] : null,
     isWebhook ? ["Rate limit", destination.rate_limit_per_second ? `${destination.rate_limit_per_second} per second` : "unlimited"] : null,
     isWebhook ? ["Maximum attempts", destination.retry_policy?.max_attempts ?? "platform default"] : null,
+    isWebhook ? ["Ordering", orderingFact(ctx, destination)] : null,
     ["Created", timeEl(destination.created_at)],
     ["Updated", timeEl(destination.updated_at)],
   ]);
@@ -111,6 +112,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
       : field("New Slack incoming-webhook URL", text("webhook_url", "", { type: "url", placeholder: "leave empty to keep the current one" })),
     isWebhook ? eventTypePicker(catalog, destination.event_types ?? []) : null,
     isWebhook ? field("Timeout (seconds)", text("timeout_seconds", destination.timeout_seconds, { type: "number", min: "1", max: "30" })) : null,
+    isWebhook ? field("Ordering", orderingSelect(destination.ordering ?? "none"), { hint: ORDERING_HINT }) : null,
     isWebhook ? field("Rate limit (requests per second)", text("rate_limit_per_second", destination.rate_limit_per_second, { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Empty: no limit." }) : null,
     h("div", { class: "form-errors", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save changes")));
@@ -123,6 +125,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
       body.event_types = pickedEventTypes(form, listOf);
       body.timeout_seconds = value("timeout_seconds") ? Number(value("timeout_seconds")) : null;
       body.rate_limit_per_second = value("rate_limit_per_second") ? Number(value("rate_limit_per_second")) : null;
+      body.ordering = value("ordering") || "none";
     } else if (value("webhook_url")) {
       body.webhook_url = value("webhook_url");
     }
@@ -279,4 +282,17 @@ function recoverSection(ctx, path) {
   });
   return section("Recover failed deliveries",
     h("p", {}, "Replays every delivery to this destination that failed or gave up in the time range."), form, result);
+}
+
+/** "In order (FIFO)" and, once GET …/line answers, how many wait behind a stalled head. */
+function orderingFact(ctx, destination) {
+  if (destination.ordering !== "fifo") return "Concurrent";
+  const line = h("span", { class: "line-status", "aria-live": "polite" });
+  ctx.api.get(`/v1/workspace/destinations/${encodeURIComponent(destination.id)}/line`).then((answer) => {
+    if (answer.waiting > 0) {
+      line.replaceChildren(" — ", h("strong", {}, `${answer.waiting} waiting`), " behind a delivery being retried",
+        answer.head_since ? [" since ", timeEl(answer.head_since)] : "");
+    }
+  }, () => {});
+  return h("span", {}, "In order (FIFO)", line);
 }

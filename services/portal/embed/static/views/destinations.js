@@ -80,6 +80,7 @@ export async function newDestination(ctx) {
     h("details", { class: "advanced" }, h("summary", {}, "Delivery options"),
       field("Timeout (seconds)", input("timeout_seconds", { type: "number", min: "1", max: "30", step: "1", placeholder: "15" })),
       field("Rate limit (requests per second)", input("rate_limit_per_second", { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Requests are spaced out to stay under it (0.5 = 30 a minute); deliveries over it wait, none is dropped." }),
+      field("Ordering", orderingSelect("none"), { hint: ORDERING_HINT }),
       field("Maximum attempts", input("max_attempts", { type: "number", min: "1", max: "50", step: "1", placeholder: "platform default" })),
       field("Retry delays (seconds)", input("delays_seconds", { placeholder: "platform default, e.g. 5, 30, 120" }), { hint: "Waits between attempts; the last one repeats." })));
   const slackFields = h("div", { class: "type-fields", dataset: { for: "slack" }, hidden: true },
@@ -150,9 +151,19 @@ function destinationBody(form) {
   if (form.elements.secret_mode.value === "own") body.secret = form.elements.secret.value;
   if (value("timeout_seconds")) body.timeout_seconds = Number(value("timeout_seconds"));
   if (value("rate_limit_per_second")) body.rate_limit_per_second = Number(value("rate_limit_per_second"));
+  if (value("ordering") === "fifo") body.ordering = "fifo";
   const retry = {};
   if (value("max_attempts")) retry.max_attempts = Number(value("max_attempts"));
   if (value("delays_seconds")) retry.delays_seconds = listOf(value("delays_seconds")).map(Number);
   if (Object.keys(retry).length) body.retry_policy = retry;
   return body;
+}
+
+// Ordered delivery (docs/delivery.md#ordered-delivery): the destination form and page share these.
+export const ORDERING_HINT = "In order: one delivery at a time, in the order the events were accepted; a failing one holds the rest until it is delivered or gives up.";
+
+export function orderingSelect(current) {
+  return h("select", { name: "ordering" },
+    [["none", "Concurrent (fastest)"], ["fifo", "In order (FIFO)"]].map(([value, label]) =>
+      h("option", { value, selected: value === current }, label)));
 }
