@@ -60,6 +60,8 @@ class HeldProcessor(Protocol):
 
     async def held(self, value: bytes | None) -> object: ...
 
+    def forget(self) -> None: ...
+
 
 class DeliveryConsumer:
     def __init__(
@@ -90,7 +92,7 @@ class DeliveryConsumer:
             logger=logger,
             # A fresh assignment starts unpaused with nothing held.
             on_assigned=self._forget_held,
-            on_released=self._forget_held,
+            on_released=self._released,
             gate=gate,
             **{
                 # Co-locates partition p of deliveries and of every tier (module docstring).
@@ -294,6 +296,14 @@ class DeliveryConsumer:
         await self._dead_letters.write_until_acknowledged(msg, error)
         self.dead_lettered += 1
         self._metrics.dead_letters.labels(type(error).__name__).inc()
+
+    def _released(self, keys: list[Partition]) -> None:
+        """On the consumer thread: what was held is forgotten, and so are the FIFO lines
+        (their records are read again from the committed offsets, by whoever owns them
+        now; a line is read back from its record when its next delivery arrives)."""
+        self._forget_held(keys)
+        if keys and self._lines is not None:
+            self._offsets.call_soon(self._lines.forget)
 
     def _forget_held(self, keys: list[Partition]) -> None:
         """On the consumer thread (a rebalance): the hold forgets them on the loop."""

@@ -103,12 +103,17 @@ class LineBook:
         self._view = view
         self.writer = f"dispatcher-{uuid.uuid4().hex[:12]}"
 
+        self._written: dict[str, FifoLine] = {}  # our own writes, until the view has them
+
     def read(self, destination_id: str, workspace_id: str) -> FifoLine:
-        return self._view.line(destination_id) or FifoLine(
-            destination_id, workspace_id, self.writer, now_ms()
-        )
+        """The newest record of the line: the view's, or ours if the view lags it."""
+        seen, ours = self._view.line(destination_id), self._written.get(destination_id)
+        if ours is not None and (seen is None or seen.updated_at < ours.updated_at):
+            return ours
+        return seen or FifoLine(destination_id, workspace_id, self.writer, now_ms())
 
     async def write(self, line: FifoLine) -> None:
+        self._written[line.destination_id] = line
         value = codec.encode(line)
         await retry_until_done(
             partial(self._producer.send, self._topic, value, key=line.destination_id),
@@ -364,6 +369,15 @@ class FifoLines:
                 "hold of %s not acknowledged (%s); retrying", delivery.id, exc
             ),
         )
+
+    def forget(self) -> None:
+        """Partitions were released (a rebalance): drop every line, cancelling what waits
+        in them (their offsets stay incomplete; the records are read again)."""
+        lines, self._lines = list(self._lines.values()), {}
+        for line in lines:
+            task = asyncio.create_task(line.close())
+            self._unordered.add(task)
+            task.add_done_callback(self._unordered.discard)
 
     async def close(self) -> None:
         lines, self._lines = list(self._lines.values()), {}
