@@ -158,10 +158,15 @@ class Dispatcher:
                 recording=gate,
                 operator=OperatorHook(operator_view, operator_sender, producer, topics.deliveries),
             )
+            # A FIFO destination waits for each write of its line's record in turn: no linger.
+            line_producer = AsyncProducer(settings, self.metrics.kafka, **{"linger.ms": 0})
+            self.kafka_health.watch(line_producer.state)
+            await line_producer.start()
+            stack.push_async_callback(line_producer.stop)
             lines = FifoLines(
                 pipeline,
                 view,
-                producer,
+                line_producer,
                 topics,
                 line_view,
                 config_wait_seconds=settings.config_wait_seconds,
