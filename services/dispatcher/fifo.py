@@ -51,19 +51,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import logging
 import uuid
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from signet_sdk.ids import now_ms
 
 from services.dispatcher.errors import DestinationUnavailable
 from services.dispatcher.lookup import DestinationDirectory, DestinationLookup
 from services.dispatcher.pipeline import decode_delivery
+from signet import tracing
 from signet.backoff import retry_until_done
 from signet.errors import BrokerError, InvalidRecordError
 from signet.kafka.clients import AsyncProducer
@@ -80,6 +83,7 @@ from signet.records.model import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Pipeline(Protocol):
@@ -136,6 +140,9 @@ class _Arrival:
     # A fresh one whose destination the config view did not know yet: FIFO or not is
     # decided in line, once the view has caught up (in order with what came after it).
     undecided: bool = False
+    # Where it arrived from (its record's trace, signet/tracing.py): the line's task
+    # sends it and moves it in this context, so its spans and records stay in its trace.
+    context: contextvars.Context = dataclasses.field(default_factory=contextvars.copy_context)
 
 
 class _Line:
@@ -196,7 +203,7 @@ class _Line:
             await self._go(arrival)
             return
         if line.head is not None or self._held or line.held_through > line.done_through:
-            await self._owner.hold(delivery)
+            await _within(arrival, self._owner.hold(delivery))
             self.state = dataclasses.replace(
                 line,
                 held_through=max(line.held_through, sequence),
@@ -232,7 +239,7 @@ class _Line:
                 updated_at=now_ms(),
             )
             await self._owner.book.write(line)
-        outcome = await self._owner.pipeline.handle(delivery)
+        outcome = await _within(arrival, self._owner.pipeline.handle(delivery))
         if finished(outcome):
             self.state = dataclasses.replace(
                 self.state,
@@ -251,6 +258,11 @@ def _ordered(destination: Destination) -> bool:
 
 def _is_fifo(found: tuple[WorkspaceConfig, Destination] | None) -> bool:
     return found is not None and _ordered(found[1])
+
+
+async def _within(arrival: _Arrival, work: Coroutine[Any, Any, T]) -> T:
+    """``work`` run in the context ``arrival`` came in (its trace)."""
+    return await asyncio.create_task(work, context=arrival.context)
 
 
 def _resolve(arrival: _Arrival) -> None:
@@ -362,8 +374,15 @@ class FifoLines:
     async def hold(self, delivery: Delivery) -> None:
         """Put ``delivery`` on the hold topic, behind the ones before it (acknowledged)."""
         value = codec.encode(delivery)
+        send = partial(
+            self._producer.send,
+            self._hold_topic,
+            value,
+            key=delivery.destination_id,
+            headers=tracing.record_headers(),  # it stays in its trace (signet/tracing.py)
+        )
         await retry_until_done(
-            partial(self._producer.send, self._hold_topic, value, key=delivery.destination_id),
+            send,
             retry_on=BrokerError,
             on_retry=lambda exc, _: logger.warning(
                 "hold of %s not acknowledged (%s); retrying", delivery.id, exc

@@ -15,6 +15,7 @@ from signet_sdk.signing import generate_secret
 from signet.dev.broker import EmbeddedBroker
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
+from signet.records import codec
 from signet.records.model import Delivery, Outcome, RetryPolicy
 from signet.settings import CommonSettings
 from tests.receiver import Receiver, Reply
@@ -162,3 +163,30 @@ async def test_a_replay_goes_to_the_back_of_the_line(
     await receiver.wait_for(5, timeout=60)
     events = [d.event_id for d in in_line]
     assert ids(receiver) == [events[0], events[0], events[1], events[2], events[0]]
+
+
+async def test_every_one_in_line_keeps_its_own_trace(
+    ordered: RunningDispatcher,
+    producer: AsyncProducer,
+    topics: Topics,
+    make_receiver: MakeReceiver,
+) -> None:
+    receiver = await make_receiver()
+    receiver.script(Reply(status=500))  # the rest are held, and sent by the line's task
+    ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
+    line = dataclasses.replace(webhook(ordered.ring, ws, receiver.url, [key]), ordering="fifo")
+    config = await publish_workspace(producer, topics, ws, [line])
+    in_line = [delivery_for(config, line.id) for _ in range(3)]
+    traces = [f"{n:032x}" for n in range(0xA1, 0xA4)]
+    for delivery, trace_id in zip(in_line, traces, strict=True):
+        traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+        await producer.send(
+            topics.deliveries,
+            codec.encode(delivery),
+            key=delivery.destination_id,
+            headers=[("traceparent", traceparent.encode())],
+        )
+
+    received = await receiver.wait_for(4, timeout=60)
+    assert ids(receiver) == [in_line[0].event_id, *(d.event_id for d in in_line)]
+    assert [r.headers["traceparent"].split("-")[1] for r in received] == [traces[0], *traces]
