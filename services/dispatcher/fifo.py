@@ -39,12 +39,17 @@ read back at start. After a restart, then:
   goes to the hold topic, behind them; so nothing overtakes an earlier delivery.
 
 Within a line, everything is decided by one task per destination reading a queue of what
-arrived (:class:`_Line`), so the decisions are made in the order the records were read.
+arrived (:class:`_Line`), so the decisions are made in the order the records were read;
+each delivery is sent and moved in the context it arrived in (its trace). A delivery
+whose destination the configuration view does not know yet is queued in a line too, and
+decided there once the view has caught up (``DestinationLookup``): sent beside the line if
+the destination is not FIFO. A rebalance drops every line; they are read back from their
+records (or this process's newer own write) when their next delivery arrives.
 
 **Limits, and what is not done.** The held records of every FIFO destination of a
-partition wait in memory (not bounded yet). A destination whose configuration the
-dispatcher has not seen yet is treated as unordered. ``waiting`` counts a re-sent head
-twice after a crash (it is shown, not decided on).
+partition wait in memory (not bounded yet, and their hold-topic offsets stay uncommitted
+meanwhile, so a stall longer than the topic's 7 days would lose the oldest on a restart).
+``waiting`` counts a re-sent head twice after a crash (it is shown, not decided on).
 """
 
 from __future__ import annotations
