@@ -581,6 +581,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspace/destinations/{destination_id}/line": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A FIFO destination's line: how many deliveries wait behind its head */
+        get: operations["destination_line"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     event: {
@@ -699,6 +716,12 @@ export interface components {
              */
             ca_certificate: string | null;
         };
+        /**
+         * DeliveryOrdering
+         * @description How a webhook destination's deliveries are ordered (docs/delivery.md#ordered-delivery).
+         * @enum {string}
+         */
+        DeliveryOrdering: "none" | "fifo";
         /**
          * DeliveryPage
          * @description One page of deliveries, newest first.
@@ -819,6 +842,11 @@ export interface components {
              */
             retry_policy: components["schemas"]["RetryPolicy"] | null;
             /**
+             * @description webhooks only: `none` or `fifo` (docs/delivery.md)
+             * @default null
+             */
+            ordering: components["schemas"]["DeliveryOrdering"] | null;
+            /**
              * Secret Hint
              * @description the primary secret's hint
              * @default null
@@ -917,6 +945,11 @@ export interface components {
              */
             retry_policy: components["schemas"]["RetryPolicy"] | null;
             /**
+             * @description webhooks only: `none` or `fifo` (docs/delivery.md)
+             * @default null
+             */
+            ordering: components["schemas"]["DeliveryOrdering"] | null;
+            /**
              * Secret Hint
              * @description the primary secret's hint
              * @default null
@@ -958,6 +991,24 @@ export interface components {
              * @example 2026-04-17T18:22:00.123Z
              */
             updated_at: string;
+        };
+        /**
+         * DestinationLine
+         * @description A destination's delivery line.
+         */
+        DestinationLine: {
+            ordering: components["schemas"]["DeliveryOrdering"];
+            /**
+             * Waiting
+             * @description FIFO: deliveries held behind the head (0 for an unordered destination)
+             */
+            waiting: number;
+            /**
+             * Head Since
+             * @description FIFO: when the delivery at the head of the line was first attempted; null when nothing is being delivered
+             * @default null
+             */
+            head_since: string | null;
         };
         /** DestinationList */
         DestinationList: {
@@ -1024,6 +1075,8 @@ export interface components {
              * @default null
              */
             tls: components["schemas"]["ClientTlsInput"] | null;
+            /** @description `fifo`: one delivery at a time, in the order the events were accepted; a failing one holds those behind it until it is delivered or exhausted (docs/delivery.md#ordered-delivery). `none` (the default): concurrently */
+            ordering?: components["schemas"]["DeliveryOrdering"];
         };
         /**
          * DestinationType
@@ -1755,6 +1808,11 @@ export interface components {
              */
             retry_policy: components["schemas"]["RetryPolicy"] | null;
             /**
+             * @description webhooks only: `none` or `fifo` (docs/delivery.md)
+             * @default null
+             */
+            ordering: components["schemas"]["DeliveryOrdering"] | null;
+            /**
              * Secret Hint
              * @description the primary secret's hint
              * @default null
@@ -2089,6 +2147,11 @@ export interface components {
              * @default null
              */
             tls: components["schemas"]["ClientTlsInput"] | null;
+            /**
+             * @description `fifo`: one delivery at a time, in the order the events were accepted; a failing one holds those behind it until it is delivered or exhausted (docs/delivery.md#ordered-delivery). `none` (the default): concurrently
+             * @default none
+             */
+            ordering: components["schemas"]["DeliveryOrdering"];
         };
         /**
          * Workspace
@@ -4890,6 +4953,68 @@ export interface operations {
                 };
             };
             /** @description the delivery log database is unavailable */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    destination_line: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                destination_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationLine"];
+                };
+            };
+            /** @description missing, forged or expired session token */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an origin the session does not allow */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the portal is still reading the workspace configuration */
             503: {
                 headers: {
                     /** @description seconds */
