@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from signet.errors import CodecError, UnknownSchemaError
 from signet.records import codec
 from signet.records.codec import DEFAULT_SCHEMA_DIR, Codec
 from signet.records.model import (
+    TOP_LEVEL_RECORDS,
     ClientTls,
     Delivery,
     Destination,
@@ -311,3 +313,48 @@ def test_config_and_commands_written_before_headers_and_tls_still_decode() -> No
     )
     current = dataclasses.replace(config, destinations=[extended])
     assert codec.decode(codec.encode(current), WorkspaceConfig) == current
+
+
+def _record_types(record_type: type, seen: set[type]) -> None:
+    """``record_type`` and every record dataclass its fields hold, into ``seen``."""
+    if record_type in seen:
+        return
+    seen.add(record_type)
+    hints = typing.get_type_hints(record_type)
+    for field in dataclasses.fields(record_type):
+        for inner in (hints[field.name], *typing.get_args(hints[field.name])):
+            for candidate in (inner, *typing.get_args(inner)):
+                if dataclasses.is_dataclass(candidate) and isinstance(candidate, type):
+                    _record_types(candidate, seen)
+
+
+def _schema_fields(schema: Any, found: dict[str, set[str]]) -> None:
+    """Every named record of a parsed schema: its full name → its field names."""
+    if isinstance(schema, list):
+        for item in schema:
+            _schema_fields(item, found)
+    elif isinstance(schema, dict):
+        if schema.get("type") == "record":
+            found[schema["name"]] = {f["name"] for f in schema["fields"]}
+            for f in schema["fields"]:
+                _schema_fields(f["type"], found)
+        else:
+            for key in ("items", "type"):
+                if key in schema:
+                    _schema_fields(schema[key], found)
+
+
+def test_every_record_field_is_in_its_schema() -> None:
+    """A dataclass field the .avsc lacks would be dropped by encode without a word (and a
+    schema field the dataclass lacks never read): the two name the same fields."""
+    seen: set[type] = set()
+    for record_type in TOP_LEVEL_RECORDS:
+        _record_types(record_type, seen)
+    schemas: dict[str, set[str]] = {}
+    for path in sorted(DEFAULT_SCHEMA_DIR.glob("*.avsc")):
+        _schema_fields(fastavro.schema.load_schema(str(path)), schemas)
+    for record_type in sorted(seen, key=lambda t: t.__name__):
+        name = record_type.avro_name
+        assert name in schemas, f"{name} has no schema"
+        fields = {f.name for f in dataclasses.fields(record_type)}
+        assert fields == schemas[name], (name, fields ^ schemas[name])
