@@ -196,7 +196,8 @@ class _Line:
     async def _decide(self, arrival: _Arrival) -> None:
         line, delivery, sequence = self.state, arrival.delivery, arrival.sequence
         if arrival.undecided and not await self._owner.is_fifo_when_known(delivery):
-            self._owner.unordered(dataclasses.replace(delivery, fifo_sequence=None), arrival.done)
+            unordered = dataclasses.replace(delivery, fifo_sequence=None)
+            self._owner.unordered(unordered, arrival.done, arrival.context)
             return
         if sequence <= line.done_through:
             _resolve(arrival)  # finished before a restart: not sent again
@@ -348,8 +349,15 @@ class FifoLines:
             return False
         return _ordered(destination)
 
-    def unordered(self, delivery: Delivery, done: asyncio.Future[None]) -> None:
-        """Send ``delivery`` beside the line, not in it; ``done`` when it was handled."""
+    def unordered(
+        self,
+        delivery: Delivery,
+        done: asyncio.Future[None],
+        context: contextvars.Context | None = None,
+    ) -> None:
+        """Send ``delivery`` beside the line, not in it; ``done`` when it was handled.
+        ``context``: the one it arrived in (its trace) when it comes through a line's task,
+        whose own context is its first arrival's."""
 
         async def run() -> None:
             try:
@@ -359,7 +367,7 @@ class FifoLines:
             else:
                 done.set_result(None)
 
-        task = asyncio.create_task(run())
+        task = asyncio.create_task(run(), context=context)
         self._unordered.add(task)
         task.add_done_callback(self._unordered.discard)
 

@@ -197,9 +197,11 @@ class PortalService:
         )
 
     async def wait_caught_up(self, timeout: float) -> None:
-        """Until the view has read the whole config topic (BrokerError after ``timeout``)."""
+        """Until every view ``ready`` waits for has read its whole topic (BrokerError after
+        ``timeout``)."""
         await self._view.wait_ready(timeout)
         await self.catalog.wait_ready(timeout)
+        await self._operator_webhook.wait_ready(timeout)
 
     def build_app(self) -> web.Application:
         return self.build()[0]
