@@ -158,14 +158,6 @@ ALLOWED: tuple[Allowed, ...] = (
     ),
     # -- owned by other changes: not yet audited -------------------------------------------
     Allowed(
-        "tests/services/portal/delivery_log/test_log_api.py",
-        "LogPortal.wait_listed",
-        NOT_YET_AUDITED,
-    ),
-    Allowed(
-        "tests/services/portal/delivery_log/test_log_api.py", "seeded_workspace", NOT_YET_AUDITED
-    ),
-    Allowed(
         "tests/services/portal/delivery_log/test_store.py",
         "test_the_retention_task_trims_periodically",
         NOT_YET_AUDITED,

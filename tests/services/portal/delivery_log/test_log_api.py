@@ -5,7 +5,6 @@ cross-workspace 404s, and bad query parameters."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from signet.records import codec
 from signet.records.model import Delivery, Outcome, OutcomeStatus
 from signet.security.hash_chain import load_public_key, rfc3339, verify_export
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.processes import ServiceProcess
 from tests.services.portal.conftest import Answer, PortalClient, portal_settings
 from tests.services.portal.delivery_log.conftest import BACKENDS, database_url, drop
@@ -54,13 +54,12 @@ class LogPortal:
 
     async def wait_listed(self, token: str, count: int, timeout: float = 30) -> None:
         """Until the projection has logged ``count`` deliveries, each with every attempt."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def listed() -> bool:
             answer = await self.list(token, "?limit=100")
-            if answer.status == 200 and len(answer.json["data"]) >= count:
-                return
-            assert time.monotonic() < deadline, f"only {answer.text} after {timeout}s"
-            await asyncio.sleep(0.1)
+            return answer.status == 200 and len(answer.json["data"]) >= count
+
+        await eventually(listed, f"{count} deliveries listed", timeout)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -125,15 +124,23 @@ async def seeded_workspace(portal: LogPortal, role: str = "admin") -> Seeded:
     }
     await portal.send(*made.values(), *(o for group in outcomes.values() for o in group))
     await portal.wait_listed(token, 4)
-    # The pending one shows at once; wait until every attempt has been logged too (the
-    # exhausted one was sent last, after the two that end delivered).
-    deadline = time.monotonic() + 30
-    while (
-        len((await portal.list(token, "?status=delivered")).json["data"]) < 2
-        or len((await portal.list(token, "?status=exhausted")).json["data"]) < 1
-    ):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+
+    async def logged() -> bool:
+        # The pending one shows at once; every attempt must be logged too (the exhausted
+        # one was sent last), and every body: deliveries and outcomes are two topics, so
+        # an attempt may be logged before the delivery record that brings the body.
+        delivered = await portal.list(token, "?status=delivered")
+        exhausted = await portal.list(token, "?status=exhausted")
+        if len(delivered.json["data"]) < 2 or len(exhausted.json["data"]) < 1:
+            return False
+        for sent in made.values():
+            path = f"/v1/workspace/events/{sent.event_id}"
+            event = await portal.client.workspace(token, "GET", path)
+            if event.status != 200 or event.json["data"] is None:
+                return False
+        return True
+
+    await eventually(logged, "every delivery, attempt and body logged", timeout=30)
     return Seeded(workspace_id, token, made, outcomes)
 
 
