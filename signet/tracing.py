@@ -28,8 +28,10 @@ gets the context-only default.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -116,14 +118,15 @@ def configure(service: str, environ: Mapping[str, str]) -> bool:
                 f"{name}={protocol!r}: Signet exports traces over OTLP/HTTP only "
                 "(set it to http/protobuf, or leave it unset)"
             )
-    # Imported only when exporting: it pulls in protobuf and an HTTP client.
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    # Imported only when exporting: it pulls in an HTTP client.
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from signet.otlp import OtlpSpanExporter
 
     attributes = {} if environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: f"signet-{service}"}
     # The SDK reads OTEL_TRACES_SAMPLER and OTEL_RESOURCE_ATTRIBUTES itself.
     provider = TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(OtlpSpanExporter()))
     install(provider)
     logger.info("%s: exporting traces over OTLP/HTTP", service)
     return True
@@ -152,17 +155,20 @@ def extract(headers: RecordHeaders | None) -> otel_context.Context:
     return _PROPAGATOR.extract(carrier)
 
 
-def record_headers() -> list[tuple[str, str | bytes | None]]:
-    """The current trace context as Kafka record headers (empty outside any trace)."""
+def record_headers(
+    context: otel_context.Context | None = None,
+) -> list[tuple[str, str | bytes | None]]:
+    """The trace context (``context``, or the current one) as Kafka record headers (empty
+    outside any trace)."""
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
+    _PROPAGATOR.inject(carrier, context=context)
     return [(name, value.encode()) for name, value in carrier.items()]
 
 
-def http_headers() -> dict[str, str]:
-    """The current trace context as HTTP request headers."""
+def http_headers(context: otel_context.Context | None = None) -> dict[str, str]:
+    """The trace context (``context``, or the current one) as HTTP request headers."""
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
+    _PROPAGATOR.inject(carrier, context=context)
     return carrier
 
 
@@ -193,11 +199,31 @@ def safe_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def http_client_span(
-    method: str, url: str, attributes: Mapping[str, Any] | None = None
-) -> Iterator[Span]:
-    """A client span for one outgoing request (HTTP semantic conventions); the request
-    should carry :func:`http_headers`, taken inside it."""
+def consumer_span(
+    name: str, headers: RecordHeaders | None, attributes: Mapping[str, Any]
+) -> Iterator[tuple[Span, list[tuple[str, str | bytes | None]]]]:
+    """A span for the work on one consumed record, continuing the trace its ``headers``
+    carry, and the record headers that carry it on to what that work produces.
+
+    The span is not made the current one (no context to attach and detach: this runs
+    once per event, and the records it produces take the headers given here). An
+    exception ends it with an error status and is recorded on it."""
+    parent = extract(headers)
+    span = tracer().start_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes)
+    try:
+        yield span, record_headers(trace.set_span_in_context(span, parent))
+    except Exception as exc:
+        if span.is_recording():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        span.end()
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_attributes(method: str, url: str) -> Mapping[str, Any]:
+    """A request's HTTP attributes (the same for every attempt to a destination)."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
@@ -208,14 +234,30 @@ def http_client_span(
     if host:
         base["server.address"] = host
         base["server.port"] = port or (443 if scheme == "https" else 80)
-    with tracer().start_as_current_span(
+    return MappingProxyType(base)
+
+
+@contextlib.contextmanager
+def http_client_span(
+    method: str, url: str, attributes: Mapping[str, Any] | None = None
+) -> Iterator[tuple[Span, dict[str, str]]]:
+    """A client span for one outgoing request (HTTP semantic conventions), a child of the
+    current context, and the headers the request carries it in (``traceparent``: the
+    receiver joins the trace as this span's child). Not made current, as
+    :func:`consumer_span`; end what the request came to with :func:`end_http_client_span`."""
+    span = tracer().start_span(
         method,
         kind=SpanKind.CLIENT,
-        attributes={**base, **(attributes or {})},
-        record_exception=False,
-        set_status_on_exception=True,
-    ) as span:
-        yield span
+        attributes={**_request_attributes(method, url), **(attributes or {})},
+    )
+    try:
+        yield span, http_headers(trace.set_span_in_context(span))
+    except Exception as exc:
+        if span.is_recording():
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        span.end()
 
 
 def end_http_client_span(span: Span, status: int | None, error_type: str | None) -> None:
@@ -223,10 +265,11 @@ def end_http_client_span(span: Span, status: int | None, error_type: str | None)
     if not span.is_recording():
         return
     if status is not None:
-        span.set_attribute("http.response.status_code", status)
         if status >= 400:
-            span.set_attribute("error.type", str(status))
+            span.set_attributes({"http.response.status_code": status, "error.type": str(status)})
             span.set_status(Status(StatusCode.ERROR))
+        else:
+            span.set_attribute("http.response.status_code", status)
     elif error_type is not None:
         span.set_attribute("error.type", error_type)
         span.set_status(Status(StatusCode.ERROR))

@@ -292,9 +292,9 @@ class DeliveryPipeline:
         # The destination's own headers first: the signature's names are reserved anyway.
         headers = {**extras.headers, **signed}
         tls = {} if extras.ssl_context is None else {"ssl_context": extras.ssl_context}
-        with tracing.http_client_span("POST", url, _span_attributes(delivery)) as span:
+        with tracing.http_client_span("POST", url, _span_attributes(delivery)) as traced:
             # This attempt's span as the receiver's parent: it can join the trace.
-            trace_headers = tracing.http_headers()
+            span, trace_headers = traced
             headers.update(trace_headers)
             result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout, **tls)
             tracing.end_http_client_span(span, result.http_status, result.error_kind)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 from signet_sdk.contract.events import EventSource
 from signet_sdk.ids import now_ms
 
@@ -89,27 +89,25 @@ class EventRouter:
     def _route(self, record: SourceRecord, now: int) -> list[OutRecord]:
         """The deliveries of one event, in a span continuing the trace its record carries
         (their headers carry it on: ``signet/tracing.py``)."""
-        with (
-            tracing.continued(record.headers),
-            tracing.tracer().start_as_current_span(
-                "route",
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": record.topic,
-                    "messaging.destination.partition.id": str(record.partition),
-                    "messaging.kafka.offset": record.offset,
-                },
-            ) as span,
-        ):
-            return self._deliveries_of(record, now, span, tracing.record_headers())
+        with tracing.consumer_span(
+            "route",
+            record.headers,
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as (span, headers):
+            return self._deliveries_of(record, now, span, headers)
 
     def _deliveries_of(
         self, record: SourceRecord, now: int, span: Span, headers: Headers
     ) -> list[OutRecord]:
         event = codec.decode(record.value, Event)
-        if span.is_recording():
+        traced = span.is_recording()
+        if traced:
             span.set_attributes({"signet.event.id": event.id, "signet.event.type": event.type})
         check_keyed_by_workspace(record, event.workspace_id, self._partitions)
         payload = check_payload(event.payload)
@@ -123,7 +121,7 @@ class EventRouter:
             self._metrics.events_unrouted.labels("no_destination").inc()
             return []
         body = render_body(event)
-        if span.is_recording():
+        if traced:
             span.set_attribute("signet.deliveries", len(destination_ids))
         return [
             OutRecord(

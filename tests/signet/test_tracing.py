@@ -93,9 +93,10 @@ def test_without_an_exporter_spans_still_have_real_ids_and_keep_the_callers_flag
     for sent, flag in ((SAMPLED, "01"), (UNSAMPLED, "00")):
         with (
             tracing.continued([("traceparent", sent.encode())]),
-            tracing.http_client_span("POST", "http://receiver.test/hook"),
+            tracing.http_client_span("POST", "http://receiver.test/hook") as (_, headers),
         ):
-            traceparent = tracing.http_headers()["traceparent"]
+            traceparent = headers["traceparent"]
+            assert tracing.http_headers()["traceparent"] != traceparent  # not made current
         assert traceparent.startswith(f"00-{TRACE_ID}-")
         assert int(traceparent[-2:], 16) & 1 == int(flag)
         assert SPAN_ID not in traceparent  # the attempt's own span, not the caller's
@@ -106,7 +107,7 @@ def test_an_attempt_span_follows_the_http_client_conventions(
 ) -> None:
     url = "https://user:pw@hooks.example.com/in?x=1"
     for status, error in ((503, None), (None, "timeout"), (204, None)):
-        with tracing.http_client_span("POST", url, {"signet.attempt": 2}) as span:
+        with tracing.http_client_span("POST", url, {"signet.attempt": 2}) as (span, _):
             tracing.end_http_client_span(span, status, error)
     failed, timed_out, delivered = exported.get_finished_spans()
     for finished in (failed, timed_out, delivered):
@@ -202,7 +203,7 @@ async def test_configured_spans_reach_an_otlp_http_sink(monkeypatch: pytest.Monk
         try:
             with (
                 tracing.continued([("traceparent", SAMPLED.encode())]),
-                tracing.http_client_span("POST", "http://receiver.test/hook") as span,
+                tracing.http_client_span("POST", "http://receiver.test/hook") as (span, _),
             ):
                 tracing.end_http_client_span(span, 200, None)
         finally:
