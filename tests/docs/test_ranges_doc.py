@@ -90,19 +90,19 @@ RANGES: tuple[Range, ...] = (
         "docs/delivery.md",
         rf"`timeout_seconds` \(({NUMBER}){DASH}({NUMBER} s)\)",
         TIMEOUT_RANGE,
-        "services.portal.destination_bodies.TIMEOUT_RANGE",
+        "services.portal.destination_fields.TIMEOUT_RANGE",
     ),
     Range(
         "docs/delivery.md",
         rf"`rate_limit_per_second` \(({NUMBER}) to ({NUMBER});",
         RATE_LIMIT_RANGE,
-        "services.portal.destination_bodies.RATE_LIMIT_RANGE",
+        "services.portal.destination_fields.RATE_LIMIT_RANGE",
     ),
     Range(
         "docs/workspace-api.md",
         rf"`rate_limit_per_second` \(optional, ({NUMBER}) to ({NUMBER});",
         RATE_LIMIT_RANGE,
-        "services.portal.destination_bodies.RATE_LIMIT_RANGE",
+        "services.portal.destination_fields.RATE_LIMIT_RANGE",
     ),
     Range(
         "docs/workspace-api.md",
@@ -114,7 +114,7 @@ RANGES: tuple[Range, ...] = (
         "docs/workspace-api.md",
         rf'"retry_policy\.max_attempts",[^}}]*?"message": "must be [^"]*?({NUMBER})"',
         MAX_ATTEMPTS_RANGE[1:],
-        "services.portal.destination_bodies.MAX_ATTEMPTS_RANGE (its upper bound)",
+        "services.portal.destination_fields.MAX_ATTEMPTS_RANGE (its upper bound)",
         text=True,
     ),
     # How long a replay or recover waits for the log to record a body (portal replay.py).
