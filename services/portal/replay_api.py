@@ -79,7 +79,7 @@ class ReplayApi:
         )
 
     def register(self, app: web.Application, api: Api) -> None:
-        for handler in (self.replay, self.recover):
+        for handler in (self.recover, self.replay):
             api.route(app, handler, serve=self._guard.protect(log_errors(handler), write=True))
 
     @operation(
