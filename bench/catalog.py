@@ -11,18 +11,14 @@ with one, in the order without, with, with, without, … so a drift of the machi
 run weighs on both sides alike. Before each peak a probe event that fails the schema
 shows the ingest has read the change (refused with the schema on, delivered with it off).
 The result is the median of each side and their ratio, and beside it the CPU every
-process spent per delivery (as ``bench.ab`` reports it): on a machine other work shares,
-throughput moves with that work, CPU per delivery much less, and on a machine the
-pipeline saturates their ratio is what the throughput's would be.
+process spent per delivery (``bench/rounds.py``, shared with ``bench.tracing``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import os
-import statistics
 import time
 from typing import Any
 
@@ -31,12 +27,12 @@ from rich.table import Table
 from signet_sdk.client import AsyncEventsClient, InvalidEventError
 
 from bench.loads import IngestLoad, seed_event
-from bench.measure import PeakResult, measure_peak
+from bench.measure import PeakResult
 from bench.report import busy_note, machine, write_json
+from bench.rounds import Comparison, alternating, complete, peak_of, warm_up
 from bench.stack import BenchStack, OtherWork, ReceiverProcess, running_stack
 from signet.dev.devstack.info import SEED_EVENT
 
-DRAIN_TIMEOUT_SECONDS = 120.0
 TYPE_PATH = f"/v1/event-types/{SEED_EVENT}"
 # What the seed payload is (bench/loads.py adds ``sent_at_ns``): every property typed, the
 # identifiers patterned, the amount bounded, the time a date-time, the currency an enum.
@@ -118,33 +114,14 @@ async def run(
             probe = AsyncEventsClient(workspace.publishable_key, base_url=stack.info.ingest_url)
             try:
                 await load.ready()
-                # Warm up every process on the path once, as bench.e2e does.
-                await measure_peak(
-                    receiver,
-                    functools.partial(load.peak, min(events, 2_000)),
-                    sent=min(events, 2_000),
-                    expected=min(events, 2_000),
-                    timeout=DRAIN_TIMEOUT_SECONDS,
-                    pids=pids,
-                )
-                for index in range(rounds):
-                    order = (WITHOUT, WITH) if index % 2 == 0 else (WITH, WITHOUT)
-                    for side in order:
-                        schema_on = side == WITH
-                        await set_schema(stack, ORDER_SCHEMA if schema_on else None)
-                        await wait_until_ingest_sees(probe, receiver, schema_on)
-                        peak = await measure_peak(
-                            receiver,
-                            functools.partial(load.peak, events),
-                            sent=events,
-                            expected=events,
-                            timeout=DRAIN_TIMEOUT_SECONDS,
-                            pids=pids,
-                        )
-                        if peak.received < events or peak.rejected:
-                            raise RuntimeError(f"{side}: {peak}")
-                        peaks[side].append(peak)
-                        console.print(f"round {index + 1}, {side}: {peak.per_second:,.0f}/s")
+                await warm_up(receiver, load, events, pids)
+                for index, side in alternating(rounds, WITHOUT, WITH):
+                    schema_on = side == WITH
+                    await set_schema(stack, ORDER_SCHEMA if schema_on else None)
+                    await wait_until_ingest_sees(probe, receiver, schema_on)
+                    peak = complete(side, await peak_of(receiver, load, events, pids), events)
+                    peaks[side].append(peak)
+                    console.print(f"round {index + 1}, {side}: {peak.per_second:,.0f}/s")
                 others = other_work.percent()
             finally:
                 await load.close()
@@ -152,22 +129,6 @@ async def run(
     finally:
         await receiver.stop()
     return peaks, others
-
-
-def median(peaks: list[PeakResult]) -> float:
-    return statistics.median(p.per_second for p in peaks)
-
-
-def cpu_per_delivery(peaks: list[PeakResult]) -> dict[str, float]:
-    """Median over the peaks of CPU µs per delivery, by process, and ``all``."""
-    per_process: dict[str, list[float]] = {}
-    for peak in peaks:
-        for process, percent in peak.cpu_percent.items():
-            per_process.setdefault(process, []).append(percent * 1e4 / peak.per_second)
-        per_process.setdefault("all", []).append(
-            sum(peak.cpu_percent.values()) * 1e4 / peak.per_second
-        )
-    return {name: statistics.median(values) for name, values in per_process.items()}
 
 
 def main() -> None:
@@ -180,25 +141,20 @@ def main() -> None:
     console = Console()
     peaks, others = asyncio.run(run(rounds, events, console))
     where = {**machine(), "others_cpu_percent_during_run": others}
-    without, with_ = median(peaks[WITHOUT]), median(peaks[WITH])
+    comparison = Comparison(WITHOUT, WITH, peaks)
+    cpu = comparison.cpu
     table = Table(title=f"path (b), 1 destination: deliveries/s, median of {rounds}")
-    cpu = {side: cpu_per_delivery(peaks[side]) for side in peaks}
     for column in ("", "median /s", "each peak /s", "CPU µs/delivery: ingest", "all"):
         table.add_column(column, justify="right")
     for side in (WITHOUT, WITH):
         table.add_row(
             side,
-            f"{median(peaks[side]):,.0f}",
-            ", ".join(f"{p.per_second:,.0f}" for p in peaks[side]),
+            *comparison.rates(side),
             f"{cpu[side].get('ingest', 0.0):.0f}",
             f"{cpu[side]['all']:.0f}",
         )
     console.print(table)
-    ratio = with_ / without
-    cpu_ratio = cpu[WITHOUT]["all"] / cpu[WITH]["all"]
-    verdict = "met" if ratio >= 0.9 else "NOT met"
-    console.print(f"with ÷ without: {ratio:.3f} (goal ≥ 0.90: {verdict})")
-    console.print(f"CPU per delivery, without ÷ with: {cpu_ratio:.3f}")
+    comparison.print_ratios(console, "without", "with")
     console.print(busy_note(where))
     path = write_json(
         "catalog",
@@ -208,12 +164,7 @@ def main() -> None:
             "rounds": rounds,
             "events": events,
             "schema": ORDER_SCHEMA,
-            "per_second": {side: [p.per_second for p in peaks[side]] for side in peaks},
-            "cpu_percent": {side: [p.cpu_percent for p in peaks[side]] for side in peaks},
-            "median_per_second": {WITHOUT: without, WITH: with_},
-            "ratio": ratio,
-            "cpu_us_per_delivery": cpu,
-            "cpu_ratio": cpu_ratio,
+            **comparison.figures(),
         },
     )
     console.print(f"wrote {path}")

@@ -3,8 +3,9 @@
     python -m bench.fifo                  # 500 deliveries to one destination, each way
     python -m bench.fifo --count 1000
 
-Everything on loopback, as ``bench.isolation``: a Tansu broker, the real dispatcher (one
-child process), one partition, the receiver in this process (it answers 200 at once).
+Everything on loopback, as ``bench.isolation`` (``bench/dispatcher_rig.py``): a Tansu
+broker, the real dispatcher (one child process), one partition, the receiver in this
+process (it answers 200 at once).
 A backlog of ``count`` deliveries to one destination is written straight to Kafka, first
 with ``"ordering": "none"`` (concurrent, up to the in-flight cap), then to a second
 destination with ``"ordering": "fifo"`` (one at a time, the line's record written before
@@ -18,23 +19,15 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import subprocess
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 from aiohttp import web
-from signet_sdk.ids import now_ms
 
-from bench.isolation import WORKSPACE, delivery, destination, start_dispatcher, wait_ready
-from signet.dev.broker import EmbeddedBroker, free_port
+from bench.dispatcher_rig import delivery, destination, dispatcher_rig
 from signet.kafka.clients import AsyncProducer
-from signet.kafka.topics import Topics, ensure_topics
+from signet.kafka.topics import Topics
 from signet.records import codec
-from signet.records.model import Destination, WorkspaceConfig
-from signet.security.secrets import MasterKeyRing, generate_master_key
-from signet.settings import CommonSettings
+from signet.records.model import Destination
 
 
 class Receiver:
@@ -78,57 +71,25 @@ async def backlog(
 
 
 async def run(count: int) -> None:
-    broker = EmbeddedBroker()
-    broker.start()
-    log = Path(tempfile.mkstemp(prefix="bench-fifo-dispatcher-", suffix=".log")[1])
-    dispatcher: subprocess.Popen[bytes] | None = None
     receiver = Receiver()
     app = web.Application()
     app.router.add_post("/hook/{name}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        settings = CommonSettings(
-            kafka_bootstrap=broker.bootstrap,
-            topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-            partitions=1,
-            deliveries_partitions=1,
+    async with dispatcher_rig(app, "fifo") as rig:
+        unordered = destination(rig.ring, f"{rig.base_url}/hook/none")
+        ordered = dataclasses.replace(
+            destination(rig.ring, f"{rig.base_url}/hook/fifo"), ordering="fifo"
         )
-        ensure_topics(settings)
-        topics = Topics.from_settings(settings)
-        master_keys = generate_master_key()
-        ring = MasterKeyRing.parse(master_keys)
-        base = f"http://127.0.0.1:{port}/hook"
-        unordered = destination(ring, f"{base}/none")
-        ordered = dataclasses.replace(destination(ring, f"{base}/fifo"), ordering="fifo")
-        now = now_ms()
-        config = WorkspaceConfig(
-            WORKSPACE, 1, "Bench", "production", now, now, [], [unordered, ordered]
-        )
-        async with AsyncProducer(settings) as producer:
-            await producer.send(topics.workspace_config, codec.encode(config), key=WORKSPACE)
-            dispatcher, url = start_dispatcher(settings, master_keys, log)
-            await wait_ready(url, dispatcher)
-            print(f"dispatcher ready (log: {log})", flush=True)
-            await backlog(producer, topics, receiver, unordered, 50)  # warm-up
-            none_rate, _ = await backlog(producer, topics, receiver, unordered, count)
-            fifo_rate, in_order = await backlog(producer, topics, receiver, ordered, count)
-        print()
-        print(f"fifo bench: one destination, a healthy receiver, a backlog of {count}")
-        print(f"  ordering none: {none_rate:8.1f} deliveries/s")
-        print(f"  ordering fifo: {fifo_rate:8.1f} deliveries/s, in order: {in_order}")
-        print(f"  fifo / none: {fifo_rate / none_rate:.3f}")
-    finally:
-        if dispatcher is not None:
-            dispatcher.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                dispatcher.wait(30)
-            if dispatcher.poll() is None:
-                dispatcher.kill()
-        await runner.cleanup()
-        broker.stop()
+        await rig.start_dispatcher([unordered, ordered])
+        print(f"dispatcher ready (log: {rig.log})", flush=True)
+        producer, topics = rig.producer, rig.topics
+        await backlog(producer, topics, receiver, unordered, 50)  # warm-up
+        none_rate, _ = await backlog(producer, topics, receiver, unordered, count)
+        fifo_rate, in_order = await backlog(producer, topics, receiver, ordered, count)
+    print()
+    print(f"fifo bench: one destination, a healthy receiver, a backlog of {count}")
+    print(f"  ordering none: {none_rate:8.1f} deliveries/s")
+    print(f"  ordering fifo: {fifo_rate:8.1f} deliveries/s, in order: {in_order}")
+    print(f"  fifo / none: {fifo_rate / none_rate:.3f}")
 
 
 def main() -> None:

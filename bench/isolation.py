@@ -3,9 +3,9 @@
     python -m bench.isolation                      # 300 healthy deliveries/s, 20 s per phase
     python -m bench.isolation --rate 500 --seconds 30
 
-Everything on loopback: a Tansu broker, the real dispatcher (``python -m
-services.dispatcher``, one child process), ``deliveries`` with ONE partition so every
-destination shares it, and the receivers in this process. Deliveries are written
+Everything on loopback (``bench/dispatcher_rig.py``): a Tansu broker, the real dispatcher
+(``python -m services.dispatcher``, one child process), ``deliveries`` with ONE partition
+so every destination shares it, and the receivers in this process. Deliveries are written
 straight to Kafka at a fixed rate, spread over 9 healthy destinations.
 
 Phase 1: only the healthy destinations. Phase 2: the same healthy load plus a hanging
@@ -25,31 +25,18 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import os
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import aiohttp
-import orjson
 from aiohttp import web
-from signet_sdk.ids import new_id, now_ms
-from signet_sdk.signing import generate_secret
 
-from signet.dev.broker import EmbeddedBroker, free_port
+from bench.dispatcher_rig import delivery, destination, dispatcher_rig, metric
 from signet.kafka.clients import AsyncProducer
-from signet.kafka.topics import Topics, ensure_topics
+from signet.kafka.topics import Topics
 from signet.records import codec
-from signet.records.model import Delivery, Destination, SigningSecret, WorkspaceConfig
-from signet.security.secrets import MasterKeyRing, generate_master_key, hint, secret_aad
-from signet.settings import CommonSettings
+from signet.records.model import Destination
 
 HEALTHY = 9
-WORKSPACE = "ws_bench_isolation"
 
 
 @dataclass(slots=True)
@@ -103,44 +90,6 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
-def destination(ring: MasterKeyRing, url: str) -> Destination:
-    destination_id = new_id("dst")
-    secret = generate_secret("standard-webhooks").secret
-    now = now_ms()
-    sealed = SigningSecret(
-        id=new_id("sec"),
-        sealed=ring.seal(secret.encode(), secret_aad(WORKSPACE, destination_id)),
-        hint=hint(secret),
-        created_at=now,
-    )
-    return Destination(
-        id=destination_id,
-        type="webhook",
-        name=url.rsplit("/", 1)[-1],
-        created_at=now,
-        updated_at=now,
-        url=url,
-        event_types=["*"],
-        secrets=[sealed],
-    )
-
-
-def delivery(destination_id: str) -> Delivery:
-    event_id, now = new_id("evt"), now_ms()
-    body = orjson.dumps({"id": event_id, "type": "bench.tick", "data": {}})
-    return Delivery(
-        id=new_id("dlv"),
-        event_id=event_id,
-        workspace_id=WORKSPACE,
-        destination_id=destination_id,
-        event_type="bench.tick",
-        body=body,
-        attempt=1,
-        event_created_at=now,
-        due_at=now,
-    )
-
-
 async def phase(
     producer: AsyncProducer,
     topics: Topics,
@@ -190,94 +139,21 @@ async def phase(
     )
 
 
-def start_dispatcher(
-    settings: CommonSettings, master_keys: str, log: Path
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SIGNET_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "SIGNET_TOPIC_PREFIX": settings.topic_prefix,
-        "SIGNET_PARTITIONS": "1",
-        "SIGNET_DELIVERIES_PARTITIONS": "1",
-        "SIGNET_MASTER_KEYS": master_keys,
-        "SIGNET_METRICS_HOST": "127.0.0.1",
-        "SIGNET_METRICS_PORT": str(port),
-        "SIGNET_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
-        "SIGNET_CONSUMER_SESSION_TIMEOUT_SECONDS": "6",
-        "SIGNET_ALLOW_PRIVATE_DESTINATIONS": "true",
-        "SIGNET_ALLOW_INSECURE_DESTINATIONS": "true",
-        "SIGNET_DRAIN_TIMEOUT_SECONDS": "1",
-        "SIGNET_LOG_LEVEL": "WARNING",
-        **{k: v for k, v in os.environ.items() if k.startswith("SIGNET_")},
-    }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.dispatcher"], env=env, stdout=out, stderr=out
-        )
-    return process, f"http://127.0.0.1:{port}"
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.2)
-    raise SystemExit("the dispatcher did not become ready")
-
-
-async def metric(url: str, name: str) -> float:
-    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
-        text = await response.text()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
-
-
 async def run(rate: float, seconds: float) -> None:
-    broker = EmbeddedBroker()
-    broker.start()
-    log = Path(tempfile.mkstemp(prefix="bench-isolation-dispatcher-", suffix=".log")[1])
-    dispatcher: subprocess.Popen[bytes] | None = None
     receivers = Receivers()
     app = web.Application()
     app.router.add_post("/healthy/{n}", receivers.healthy)
     app.router.add_post("/hang", receivers.hang)
     app.router.add_post("/stalled", receivers.stalled)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        settings = CommonSettings(
-            kafka_bootstrap=broker.bootstrap,
-            topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-            partitions=1,
-            deliveries_partitions=1,
-        )
-        ensure_topics(settings)
-        topics = Topics.from_settings(settings)
-        master_keys = generate_master_key()
-        ring = MasterKeyRing.parse(master_keys)
-        base = f"http://127.0.0.1:{port}"
-        healthy = [destination(ring, f"{base}/healthy/{n}") for n in range(HEALTHY)]
-        hanging = destination(ring, f"{base}/hang")
-        stalled = dataclasses.replace(destination(ring, f"{base}/stalled"), ordering="fifo")
-        now = now_ms()
-        config = WorkspaceConfig(
-            WORKSPACE, 1, "Bench", "production", now, now, [], [*healthy, hanging, stalled]
-        )
-        async with AsyncProducer(settings) as producer:
-            await producer.send(topics.workspace_config, codec.encode(config), key=WORKSPACE)
-            dispatcher, url = start_dispatcher(settings, master_keys, log)
-            await wait_ready(url, dispatcher)
-            print(f"dispatcher ready; warming up (log: {log})", flush=True)
+    async with dispatcher_rig(app, "isolation", handler_cancellation=True) as rig:
+        try:
+            base, ring = rig.base_url, rig.ring
+            healthy = [destination(ring, f"{base}/healthy/{n}") for n in range(HEALTHY)]
+            hanging = destination(ring, f"{base}/hang")
+            stalled = dataclasses.replace(destination(ring, f"{base}/stalled"), ordering="fifo")
+            url = await rig.start_dispatcher([*healthy, hanging, stalled])
+            print(f"dispatcher ready; warming up (log: {rig.log})", flush=True)
+            producer, topics = rig.producer, rig.topics
             await phase(producer, topics, receivers, healthy, None, rate, 3)
 
             alone = await phase(producer, topics, receivers, healthy, None, rate, seconds)
@@ -289,18 +165,10 @@ async def run(rate: float, seconds: float) -> None:
             receivers.release.set()  # phase 2's hanging requests end: phase 3 starts clean
             ordered = await phase(producer, topics, receivers, healthy, stalled, rate, seconds)
             print(f"phase 3 done: {ordered}", flush=True)
-        report(rate, seconds, alone, mixed, receivers.hanging, deferred, timeouts)
-        report_stalled_fifo(alone, ordered, receivers.stalled_requests)
-    finally:
-        receivers.release.set()
-        if dispatcher is not None:
-            dispatcher.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                dispatcher.wait(30)
-            if dispatcher.poll() is None:
-                dispatcher.kill()
-        await runner.cleanup()
-        broker.stop()
+        finally:
+            receivers.release.set()
+    report(rate, seconds, alone, mixed, receivers.hanging, deferred, timeouts)
+    report_stalled_fifo(alone, ordered, receivers.stalled_requests)
 
 
 def report(

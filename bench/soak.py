@@ -19,8 +19,9 @@ polled more often. At the end it waits for the tail (every accepted event must a
 and reports, for a window before the freeze (after the warm-up) and one as long after
 recovery, latency p50/p99, deliveries/s, memory and descriptors, plus the events
 accepted, delivered, duplicated and missing, the client's retries, and how long after the
-thaw deliveries resumed and every service was ready again (``bench/soak_figures.py``).
-Loopback only; every count and duration is bounded.
+thaw deliveries resumed and every service was ready again. The load is
+``bench/soak_load.py``, what watches it ``bench/soak_probes.py``, the figures
+``bench/soak_figures.py``. Loopback only; every count and duration is bounded.
 """
 
 from __future__ import annotations
@@ -28,223 +29,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import itertools
-import os
 import shutil
-import signal
 import time
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from rich.console import Console
-from signet_sdk.client import RETRY_STATUSES, ClientError, UnavailableError
 
-from bench.e2e import IDLE_SETTLE_SECONDS, LATENCY_SHARE, on_stack, parse_setting, stack_names_of
-from bench.loads import IngestLoad, seed_event
+from bench.e2e import IDLE_SETTLE_SECONDS, LATENCY_SHARE, on_stack, parse_setting
+from bench.loads import IngestLoad
 from bench.measure import as_dict, measure_peak
 from bench.report import RESULTS_DIR, busy_note, stamp, write_json
-from bench.soak_figures import Freeze, Sample, Tail, figures, print_figures
-from bench.stack import (
-    BenchStack,
-    ReceiverProcess,
-    StackProcess,
-    open_fds,
-    rss_mb,
-    stack_processes,
-)
-
-BATCH = 250  # path (b)'s peak, as bench.e2e sends it
-INGEST_CONCURRENCY = 4
-MAX_IN_FLIGHT = 64  # bulk requests of the soak's load at once (fewer than aiohttp's 100)
-GIVE_UP_SECONDS = 180.0  # a bulk still not acknowledged after this is counted given up
-RETRY_PAUSE_SECONDS = 1.0  # between the client's exhausted attempts and the next round
-PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1)
-FREEZE_PROBE_SECONDS = 0.25
-READY_AGAIN_TIMEOUT = 180.0  # after the thaw
-
-
-# -- the load: path (b), paced, as a careful client sends it --------------------------------
-
-
-class SoakLoad(IngestLoad):
-    """Path (b)'s paced load with the soak's own idempotency keys, retried until the ingest
-    acknowledges each event (or ``GIVE_UP_SECONDS``), counting every answer it retried."""
-
-    def __init__(self, ingest_url: str, publishable_key: str) -> None:
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._answered)
-        trace.on_request_exception.append(self._failed)
-        self._session = aiohttp.ClientSession(trace_configs=[trace])
-        super().__init__(
-            ingest_url,
-            publishable_key,
-            batch=BATCH,
-            concurrency=INGEST_CONCURRENCY,
-            session=self._session,
-        )
-        self._keys = (f"soak-{uuid.uuid4().hex[:8]}-{n}" for n in itertools.count())
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self.accepted: set[str] = set()  # event ids the ingest acknowledged
-        self.answers: Counter[str] = Counter()  # HTTP status or exception, per request
-        self.retried_at: list[float] = []  # time.time() of each answer that is retried
-        self.refused: Counter[str] = Counter()  # events refused for good, by reason
-        self.given_up = 0
-
-    async def close(self) -> None:
-        await super().close()
-        await self._session.close()
-
-    async def _answered(
-        self, _: aiohttp.ClientSession, __: SimpleNamespace, params: aiohttp.TraceRequestEndParams
-    ) -> None:
-        self.answers[str(params.response.status)] += 1
-        if params.response.status in RETRY_STATUSES:
-            self.retried_at.append(time.time())
-
-    async def _failed(
-        self,
-        _: aiohttp.ClientSession,
-        __: SimpleNamespace,
-        params: aiohttp.TraceRequestExceptionParams,
-    ) -> None:
-        self.answers[type(params.exception).__name__] += 1
-        self.retried_at.append(time.time())
-
-    async def _bulk(self, n: int) -> None:
-        now = time.time_ns()  # stamped once: a retried event's latency counts its retries
-        pending = [{**seed_event(now), "id": next(self._keys)} for _ in range(n)]
-        give_up_at = time.monotonic() + GIVE_UP_SECONDS
-        async with self._slots:
-            while pending:
-                try:
-                    items = await self._client.emit_bulk(pending)
-                except UnavailableError:
-                    pass  # every attempt unanswered: the same keys again, after a pause
-                except ClientError as exc:
-                    self.refused[f"HTTP {exc.status}"] += len(pending)
-                    return
-                else:
-                    for item in items:
-                        if item.accepted and item.id is not None:
-                            self.accepted.add(item.id)
-                        elif item.status == "rejected":
-                            self.refused[str(item.error)[:80]] += 1
-                    pending = [
-                        e for e, i in zip(pending, items, strict=True) if i.status == "failed"
-                    ]
-                if pending and time.monotonic() > give_up_at:
-                    self.given_up += len(pending)
-                    return
-                if pending:
-                    await asyncio.sleep(RETRY_PAUSE_SECONDS)
-
-
-# -- probes and samples ---------------------------------------------------------------------
-
-
-async def ready_codes(http: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, int | None]:
-    """Each service's ``/readyz`` status, None when it does not answer within a second."""
-
-    async def code(url: str) -> int | None:
-        try:
-            async with http.get(url, timeout=PROBE_TIMEOUT) as response:
-                return response.status
-        except (aiohttp.ClientError, TimeoutError):
-            return None
-
-    codes = await asyncio.gather(*(code(url) for url in urls.values()))
-    return dict(zip(urls, codes, strict=True))
-
-
-@dataclass(slots=True)
-class Prober:
-    """What the soak looks at: the stack's processes (followed across restarts), their
-    ``/readyz``, and the counts at the receiver and the load."""
-
-    stack: BenchStack
-    receiver: ReceiverProcess
-    load: SoakLoad
-    samples: list[Sample] = field(default_factory=list)
-
-    def processes(self) -> dict[str, StackProcess]:
-        found = stack_processes(self.stack.state_dir)
-        return {name: found[name] for name in stack_names_of({n: p.pid for n, p in found.items()})}
-
-    def ready_urls(self) -> dict[str, str]:
-        return {n: p.ready_url for n, p in self.processes().items() if p.ready_url is not None}
-
-    async def ready(self) -> dict[str, int | None]:
-        return await ready_codes(self.stack.http, self.ready_urls())
-
-    async def sample(self) -> Sample:
-        processes = self.processes()
-        counts = await self.receiver.counts()
-        sample = Sample(
-            at=time.time(),
-            rss_mb={name: round(rss_mb(p.pid), 1) for name, p in processes.items()},
-            fds={name: open_fds(p.pid) for name, p in processes.items()},
-            restarts={name: p.restarts for name, p in processes.items()},
-            ready=await self.ready(),
-            accepted=len(self.load.accepted),
-            delivered=counts["distinct"],
-        )
-        self.samples.append(sample)
-        return sample
-
-    async def sample_until(self, done: asyncio.Task[Any], every: float) -> None:
-        while not done.done():
-            await self.sample()
-            await asyncio.wait({done}, timeout=every)
-
-
-async def freeze_broker(prober: Prober, broker_pid: int, at: float, seconds: float) -> Freeze:
-    """SIGSTOP the broker at ``at`` (time.time()) for ``seconds``, then SIGCONT; polls
-    ``/readyz`` throughout, until every service is ready again after the thaw."""
-    await asyncio.sleep(max(0.0, at - time.time()))
-    freeze = Freeze(frozen_at=time.time(), seconds=seconds)
-    os.kill(broker_pid, signal.SIGSTOP)
-    try:
-        while time.time() < freeze.frozen_at + seconds:
-            freeze.saw(await prober.ready(), thawed=False)
-            await asyncio.sleep(FREEZE_PROBE_SECONDS)
-    finally:
-        os.kill(broker_pid, signal.SIGCONT)
-    freeze.thawed_at = time.time()
-    while time.time() < freeze.thawed_at + READY_AGAIN_TIMEOUT:
-        if freeze.saw(await prober.ready(), thawed=True):
-            break
-        await asyncio.sleep(FREEZE_PROBE_SECONDS)
-    return freeze
-
-
-async def wait_for_tail(
-    receiver: ReceiverProcess, accepted: set[str], earlier: set[str], timeout: float
-) -> Tail:
-    """Until every accepted event arrived (bounded); what arrived, what did not, and what
-    arrived that the soak did not send (``earlier``: what arrived before it began)."""
-    began = time.monotonic()
-    deadline = began + timeout
-    await receiver.wait_for(len(accepted), timeout)  # requests: a duplicate counts too
-    while True:
-        arrived = await receiver.ids()
-        missing = accepted - arrived
-        if not missing or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(5.0)
-    return Tail(
-        waited_seconds=round(time.monotonic() - began, 1),
-        delivered=len(arrived),
-        missing=sorted(missing),
-        unexpected=sorted(arrived - accepted),
-        delivered_again_from_before=len((arrived - accepted) & earlier),
-    )
-
-
-# -- the run --------------------------------------------------------------------------------
+from bench.soak_figures import figures, print_figures
+from bench.soak_load import BATCH, INGEST_CONCURRENCY, SoakLoad
+from bench.soak_probes import Prober, freeze_broker, wait_for_tail
+from bench.stack import BenchStack, ReceiverProcess
 
 
 @dataclass(slots=True, frozen=True)

@@ -13,14 +13,13 @@ variables, in the order off, on, on, off, … so a drift of the machine over the
 on both sides alike. The sink (``bench/otlp_sink.py``) is a process of its own on
 loopback; its span count shows the spans were exported (and none with tracing off). The
 result is the median of each side, their ratio, and the CPU every process spent per
-delivery (as ``bench.catalog`` reports it).
+delivery (``bench/rounds.py``, as ``bench.catalog`` reports it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import os
 import sys
 from typing import Any
@@ -29,13 +28,12 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from bench.catalog import cpu_per_delivery, median
 from bench.loads import IngestLoad
-from bench.measure import PeakResult, measure_peak
+from bench.measure import PeakResult
 from bench.report import busy_note, machine, write_json
+from bench.rounds import Comparison, alternating, complete, peak_of, warm_up
 from bench.stack import OtherWork, ReceiverProcess, running_stack
 
-DRAIN_TIMEOUT_SECONDS = 120.0
 OFF, ON = "tracing off", "tracing on (exported)"
 
 
@@ -113,24 +111,9 @@ async def one_peak(
         )
         try:
             await load.ready()
-            warm_up = min(events, 2_000)
-            await measure_peak(
-                receiver,
-                functools.partial(load.peak, warm_up),
-                sent=warm_up,
-                expected=warm_up,
-                timeout=DRAIN_TIMEOUT_SECONDS,
-                pids=pids,
-            )
+            await warm_up(receiver, load, events, pids)
             before = await sink.spans()
-            peak = await measure_peak(
-                receiver,
-                functools.partial(load.peak, events),
-                sent=events,
-                expected=events,
-                timeout=DRAIN_TIMEOUT_SECONDS,
-                pids=pids,
-            )
+            peak = await peak_of(receiver, load, events, pids)
             others = other_work.percent()
             spans = await settled_count(sink, traced) - before
             return peak, spans, others
@@ -148,19 +131,14 @@ async def run(
     await receiver.start()
     await sink.start()
     try:
-        for index in range(rounds):
-            order = (OFF, ON) if index % 2 == 0 else (ON, OFF)
-            for side in order:
-                peak, exported, others = await one_peak(receiver, sink, events, side == ON, sample)
-                if peak.received < events or peak.rejected:
-                    raise RuntimeError(f"{side}: {peak}")
-                peaks[side].append(peak)
-                spans[side].append(exported)
-                busy.append(others)
-                console.print(
-                    f"round {index + 1}, {side}: {peak.per_second:,.0f}/s, "
-                    f"{exported:,} spans exported"
-                )
+        for index, side in alternating(rounds, OFF, ON):
+            peak, exported, others = await one_peak(receiver, sink, events, side == ON, sample)
+            peaks[side].append(complete(side, peak, events))
+            spans[side].append(exported)
+            busy.append(others)
+            console.print(
+                f"round {index + 1}, {side}: {peak.per_second:,.0f}/s, {exported:,} spans exported"
+            )
     finally:
         await sink.stop()
         await receiver.stop()
@@ -180,41 +158,33 @@ def main() -> None:
     console = Console()
     peaks, spans, others = asyncio.run(run(rounds, events, console, args.sample))
     where = {**machine(), "others_cpu_percent_during_run": others}
-    off, on = median(peaks[OFF]), median(peaks[ON])
-    cpu = {side: cpu_per_delivery(peaks[side]) for side in peaks}
+    comparison = Comparison(OFF, ON, peaks)
+    cpu = comparison.cpu
     table = Table(title=f"path (b), 1 destination: deliveries/s, median of {rounds}")
     for column in ("", "median /s", "each peak /s", "spans exported", "CPU µs/delivery"):
         table.add_column(column, justify="right")
     for side in (OFF, ON):
         table.add_row(
             side,
-            f"{median(peaks[side]):,.0f}",
-            ", ".join(f"{p.per_second:,.0f}" for p in peaks[side]),
+            *comparison.rates(side),
             ", ".join(f"{n:,}" for n in spans[side]),
             f"{cpu[side]['all']:.0f}",
         )
     console.print(table)
     if args.sample is not None:
         console.print(f"tracing on keeps {args.sample:g} of the traces")
-    ratio = on / off
-    cpu_ratio = cpu[OFF]["all"] / cpu[ON]["all"]
-    verdict = "met" if ratio >= 0.9 else "NOT met"
-    console.print(f"on ÷ off: {ratio:.3f} (goal ≥ 0.90: {verdict})")
-    console.print(f"CPU per delivery, off ÷ on: {cpu_ratio:.3f}")
+    comparison.print_ratios(console, "off", "on")
     console.print(busy_note(where))
+    figures = comparison.figures()
     document: dict[str, Any] = {
         "benchmark": "tracing",
         "machine": where,
         "rounds": rounds,
         "events": events,
         "sample": args.sample,
-        "per_second": {side: [p.per_second for p in peaks[side]] for side in peaks},
+        "per_second": figures["per_second"],
         "spans_exported": spans,
-        "cpu_percent": {side: [p.cpu_percent for p in peaks[side]] for side in peaks},
-        "median_per_second": {OFF: off, ON: on},
-        "ratio": ratio,
-        "cpu_us_per_delivery": cpu,
-        "cpu_ratio": cpu_ratio,
+        **figures,
     }
     console.print(f"wrote {write_json('tracing', document)}")
 

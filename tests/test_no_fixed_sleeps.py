@@ -156,19 +156,11 @@ ALLOWED: tuple[Allowed, ...] = (
         "the broker stays frozen 1 s after SIGTERM: a shutdown that waits less fails the"
         " held request (the fault's length is the scenario)",
     ),
-    # -- owned by other changes: not yet audited -------------------------------------------
-    Allowed(
-        "tests/services/portal/delivery_log/test_store.py",
-        "test_the_retention_task_trims_periodically",
-        NOT_YET_AUDITED,
-    ),
     Allowed(
         "tests/services/portal/delivery_log/test_store.py",
         "test_waiting_for_the_next_outcome",
-        NOT_YET_AUDITED,
+        YIELD + ": the waiter is waiting when the outcome is written, the case under test",
     ),
-    Allowed("tests/services/portal/embed/harness.py", "wait_ready", NOT_YET_AUDITED),
-    Allowed("tests/services/portal/test_security.py", "World._logged_delivery", NOT_YET_AUDITED),
 )
 
 

@@ -113,11 +113,14 @@ class Dispatcher:
             )
             await sender.start()
             stack.push_async_callback(sender.stop)
-            # The operator's webhook is its own backend, often in-cluster: no SSRF guard.
+            # The operator's webhook is its own backend, often in-cluster: no SSRF guard. It
+            # still leaves through the egress proxy, like every post (SIGNET_EGRESS_NO_PROXY
+            # names the hosts reached directly, an in-cluster one for instance).
             operator_sender = Sender(
                 DestinationGuard(DestinationPolicy(allow_insecure=True, allow_private=True)),
                 connect_timeout_seconds=settings.connect_timeout_seconds,
                 excerpt_bytes=settings.response_excerpt_bytes,
+                proxy=self._proxy,
             )
             await operator_sender.start()
             stack.push_async_callback(operator_sender.stop)

@@ -23,7 +23,8 @@ from services.portal.auth import OperatorGuard, SessionGuard
 from services.portal.commands import CommandBus
 from services.portal.delivery_log.retention import own_log_retention
 from services.portal.delivery_log.service import DeliveryLog
-from services.portal.destinations import DestinationBuilder, DestinationRules
+from services.portal.destination_fields import DestinationRules
+from services.portal.destinations import DestinationBuilder
 from services.portal.embed import routes as embed_routes
 from services.portal.erasure_api import ErasureApi
 from services.portal.event_types_api import CatalogWriter, EventTypesApi
@@ -32,6 +33,7 @@ from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
 from services.portal.operator_webhook_api import OperatorWebhookApi
 from services.portal.problems import require_caught_up, translate_errors
+from services.portal.replay_api import ReplayApi
 from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.stats_api import StatsApi
@@ -260,6 +262,13 @@ class PortalService:
             producer=self._producer,
             store=self.delivery_log.store,
             catalog=self.catalog,
+        ).register(app, api)
+        ReplayApi.from_settings(
+            settings,
+            view=self._view,
+            guard=SessionGuard(self._signer, self._own_origin),
+            producer=self._producer,
+            store=self.delivery_log.store,
         ).register(app, api)
         EventTypesApi(
             catalog=self.catalog,

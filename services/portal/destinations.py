@@ -18,18 +18,16 @@ from signet_sdk.ids import new_id
 from signet_sdk.signing import SecretMaterial
 
 from services.portal.destination_bodies import (
-    LOCAL_SLACK_HOSTS,
-    SLACK_PATHS,
-    TIMEOUT_RANGE,
-    BodyRules,
     DestinationPatch,
-    DestinationRules,
     RetryPolicy,
     SlackDestinationInput,
     WebhookDestinationInput,
     read_new_destination,
     read_patch,
-    slack_url_error,
+)
+from services.portal.destination_fields import (
+    BodyRules,
+    DestinationRules,
 )
 from services.portal.headers_tls import client_tls, header_changes
 from services.portal.ordering import check_ordering
@@ -44,17 +42,6 @@ from signet.records.model import (
 )
 from signet.records.model import RetryPolicy as RetryPolicyRecord
 from signet.security.secrets import MasterKeyRing, hint, secret_aad, slack_url_aad
-
-# The rules live with the bodies; docs tests read these from here too.
-__all__ = [
-    "LOCAL_SLACK_HOSTS",
-    "SLACK_PATHS",
-    "TIMEOUT_RANGE",
-    "DestinationBuilder",
-    "DestinationRules",
-    "NewDestination",
-    "slack_url_error",
-]
 
 NewBody = WebhookDestinationInput | SlackDestinationInput
 

@@ -39,7 +39,7 @@ from services.portal.delivery_log.errors import InvalidCursor, StoreUnavailable
 from services.portal.delivery_log.query import DeliveryQuery, read_delivery_query
 from services.portal.delivery_log.store import LogStore
 from services.portal.delivery_log_models import DeliveryPage, DeliveryWithAttempts, LoggedDelivery
-from services.portal.destination_bodies import URL_MAX, webhook_url_error
+from services.portal.destination_fields import URL_MAX, webhook_url_error
 from services.portal.problems import (
     BODY_ERRORS,
     OPERATOR_READ_ERRORS,

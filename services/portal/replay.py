@@ -32,8 +32,10 @@ from services.portal.views import Time
 from signet.backoff import Backoff
 from signet.errors import BrokerError
 from signet.kafka.clients import AsyncProducer
+from signet.kafka.topics import Topics
 from signet.records import codec
 from signet.records.model import Delivery
+from signet.settings import PortalSettings
 
 
 def replay_delivery(record: DeliveryRecord, body: bytes, *, now_ms: int) -> Delivery:
@@ -214,6 +216,15 @@ class DeliveryOutbox:
         self._producer = producer
         self._topic = topic
         self._timeout = timeout_seconds
+
+    @classmethod
+    def from_settings(cls, settings: PortalSettings, producer: AsyncProducer) -> DeliveryOutbox:
+        """To this deployment's deliveries topic, waiting as long as for a command."""
+        return cls(
+            producer,
+            Topics.from_settings(settings).deliveries,
+            timeout_seconds=settings.command_timeout_seconds,
+        )
 
     async def send(self, deliveries: Sequence[Delivery]) -> None:
         """Every delivery is on the broker (acks=all) when this returns; BrokerError if not.

@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.dispatcher.app import RATE_WAIT_SECONDS
-from services.portal.destinations import (
+from services.portal.destination_fields import (
     LOCAL_SLACK_HOSTS,
     SLACK_PATHS,
     TIMEOUT_RANGE,

@@ -24,11 +24,11 @@ from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet_sdk.signing.hmac_sha256 import MAX_SECRET_CHARS, MIN_SECRET_CHARS
 from signet_sdk.signing.standard_webhooks import KEY_SIZES
 
-from bench.soak import GIVE_UP_SECONDS
-from bench.soak import MAX_IN_FLIGHT as SOAK_MAX_IN_FLIGHT
+from bench.soak_load import GIVE_UP_SECONDS
+from bench.soak_load import MAX_IN_FLIGHT as SOAK_MAX_IN_FLIGHT
 from services.dispatcher.app import RATE_WAIT_SECONDS
 from services.dispatcher.metrics import END_TO_END_BUCKETS
-from services.portal.destination_bodies import (
+from services.portal.destination_fields import (
     MAX_ATTEMPTS_RANGE,
     RATE_LIMIT_RANGE,
     TIMEOUT_RANGE,
@@ -90,19 +90,19 @@ RANGES: tuple[Range, ...] = (
         "docs/delivery.md",
         rf"`timeout_seconds` \(({NUMBER}){DASH}({NUMBER} s)\)",
         TIMEOUT_RANGE,
-        "services.portal.destination_bodies.TIMEOUT_RANGE",
+        "services.portal.destination_fields.TIMEOUT_RANGE",
     ),
     Range(
         "docs/delivery.md",
         rf"`rate_limit_per_second` \(({NUMBER}) to ({NUMBER});",
         RATE_LIMIT_RANGE,
-        "services.portal.destination_bodies.RATE_LIMIT_RANGE",
+        "services.portal.destination_fields.RATE_LIMIT_RANGE",
     ),
     Range(
         "docs/workspace-api.md",
         rf"`rate_limit_per_second` \(optional, ({NUMBER}) to ({NUMBER});",
         RATE_LIMIT_RANGE,
-        "services.portal.destination_bodies.RATE_LIMIT_RANGE",
+        "services.portal.destination_fields.RATE_LIMIT_RANGE",
     ),
     Range(
         "docs/workspace-api.md",
@@ -114,7 +114,7 @@ RANGES: tuple[Range, ...] = (
         "docs/workspace-api.md",
         rf'"retry_policy\.max_attempts",[^}}]*?"message": "must be [^"]*?({NUMBER})"',
         MAX_ATTEMPTS_RANGE[1:],
-        "services.portal.destination_bodies.MAX_ATTEMPTS_RANGE (its upper bound)",
+        "services.portal.destination_fields.MAX_ATTEMPTS_RANGE (its upper bound)",
         text=True,
     ),
     # How long a replay or recover waits for the log to record a body (portal replay.py).
@@ -252,13 +252,13 @@ RANGES: tuple[Range, ...] = (
         "docs/benchmarks.md",
         rf"one request every {NUMBER} ms, at most ({NUMBER}) in flight",
         (SOAK_MAX_IN_FLIGHT,),
-        "bench.soak.MAX_IN_FLIGHT",
+        "bench.soak_load.MAX_IN_FLIGHT",
     ),
     Range(
         "docs/benchmarks.md",
         rf"\(for up to ({NUMBER} s), then the event counts as given up\)",
         (GIVE_UP_SECONDS,),
-        "bench.soak.GIVE_UP_SECONDS",
+        "bench.soak_load.GIVE_UP_SECONDS",
     ),
     Range(
         "docs/benchmarks.md",

@@ -70,6 +70,21 @@ async def new_workspace(stack: Stack) -> tuple[dict[str, Any], str]:
     return workspace, session["token"]
 
 
+async def subscribed_workspace(
+    stack: Stack, receiver: Receiver, name: str, event_types: list[str]
+) -> dict[str, Any]:
+    """A new workspace with one webhook destination, ``name``, to ``receiver``."""
+    workspace, token = await new_workspace(stack)
+    status, created = await stack.workspace(
+        token,
+        "POST",
+        "/v1/workspace/destinations",
+        {"type": "webhook", "name": name, "url": receiver.url, "event_types": event_types},
+    )
+    assert status == 201, created
+    return workspace
+
+
 def codes(answer: Any) -> dict[str, str]:
     """field → code, every error in the one shape."""
     for error in answer["errors"]:
@@ -183,15 +198,8 @@ async def test_ingest_refuses_a_payload_that_fails_its_schema(
     stack: Stack, make_receiver: Callable[[], Awaitable[Receiver]]
 ) -> None:
     await stack.operator("PUT", "/v1/event-types/order.completed", order_type())
-    workspace, token = await new_workspace(stack)
     receiver = await make_receiver()
-    status, _ = await stack.workspace(
-        token,
-        "POST",
-        "/v1/workspace/destinations",
-        {"type": "webhook", "name": "Orders", "url": receiver.url, "event_types": ["order.*"]},
-    )
-    assert status == 201
+    workspace = await subscribed_workspace(stack, receiver, "Orders", ["order.*"])
     key = workspace["publishable_key"]
 
     status, refused = await stack.emit(
@@ -234,15 +242,8 @@ async def test_a_deleted_type_is_no_longer_checked_and_subscriptions_keep_workin
     stack: Stack, make_receiver: Callable[[], Awaitable[Receiver]]
 ) -> None:
     await stack.operator("PUT", "/v1/event-types/payout.sent", order_type())
-    workspace, token = await new_workspace(stack)
     receiver = await make_receiver()
-    status, _ = await stack.workspace(
-        token,
-        "POST",
-        "/v1/workspace/destinations",
-        {"type": "webhook", "name": "Payouts", "url": receiver.url, "event_types": ["payout.sent"]},
-    )
-    assert status == 201
+    workspace = await subscribed_workspace(stack, receiver, "Payouts", ["payout.sent"])
     status, _ = await stack.emit(workspace["publishable_key"], event("payout.sent", {}))
     assert status == 400
 
@@ -327,15 +328,8 @@ async def test_the_router_dead_letters_a_kafka_event_that_fails_its_schema(
     make_receiver: Callable[[], Awaitable[Receiver]],
 ) -> None:
     await stack.operator("PUT", "/v1/event-types/shipment.created", order_type())
-    workspace, token = await new_workspace(stack)
     receiver = await make_receiver()
-    status, _ = await stack.workspace(
-        token,
-        "POST",
-        "/v1/workspace/destinations",
-        {"type": "webhook", "name": "All", "url": receiver.url, "event_types": ["*"]},
-    )
-    assert status == 201
+    workspace = await subscribed_workspace(stack, receiver, "All", ["*"])
     with EventProducer(kafka_settings) as producer:
         bad = producer.emit(
             workspace["id"],

@@ -2,8 +2,10 @@
 
 The dispatcher is started with ``SIGNET_EGRESS_PROXY_URL`` pointing at a port where no
 proxy listens yet: the first attempt fails and is retried on the schedule; once the proxy
-is up, the retry and every later delivery go through it. The https receiver's CA is
-trusted through ``SSL_CERT_FILE``, the standard way to add a CA to the dispatcher.
+is up, the retry and every later delivery go through it, the operator's own webhook's
+too (configured before the dispatcher starts, so it knows it from its first delivery).
+The https receiver's CA is trusted through ``SSL_CERT_FILE``, the standard way to add a
+CA to the dispatcher.
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from signet_sdk.ids import new_id
+from signet_sdk.ids import new_id, now_ms
 from signet_sdk.signing import generate_secret
+from standardwebhooks import Webhook
 
 from signet.dev.broker import free_port
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
-from signet.records.model import Outcome
+from signet.operator_webhook.events import (
+    OperationalEvent,
+    operational_delivery,
+    operator_secret_aad,
+)
+from signet.operator_webhook.view import KEY
+from signet.records import codec
+from signet.records.model import OperatorWebhook, Outcome
+from signet.security.secrets import MasterKeyRing, generate_master_key, hint
 from signet.settings import CommonSettings
 from tests.certificates import certificate
 from tests.forward_proxy import ForwardProxy, start_forward_proxy
@@ -45,6 +56,8 @@ class Setup:
     proxy_port: int
     directory: Path
     ca: Path
+    operator: Receiver  # the operator's own webhook
+    operator_secret: str
     proxy: ForwardProxy | None = None
 
     async def proxy_up(self) -> ForwardProxy:
@@ -53,25 +66,53 @@ class Setup:
         return self.proxy
 
 
+async def set_operator_webhook(
+    producer: AsyncProducer, topics: Topics, ring: MasterKeyRing, url: str, secret: str
+) -> None:
+    """What the portal's PUT /v1/operator-webhook writes: the webhook, its secret sealed."""
+    now = now_ms()
+    hook = OperatorWebhook(
+        id=new_id("owh"),
+        url=url,
+        secret=ring.seal(secret.encode(), operator_secret_aad()),
+        secret_hint=hint(secret),
+        created_at=now,
+        updated_at=now,
+        event_types=[OperationalEvent.DESTINATION_CREATED.value],
+    )
+    await producer.send(topics.operator_webhook, codec.encode(hook), key=KEY, timeout=10)
+
+
 @pytest.fixture(scope="module")
 async def setup(
-    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+    kafka_settings: CommonSettings,
+    producer: AsyncProducer,
+    topics: Topics,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Setup]:
     directory = tmp_path_factory.mktemp("egress")
     ca, _ = certificate(directory, "localhost")
     proxy_port = free_port()
+    master_keys = generate_master_key()
+    operator, operator_secret = Receiver(), secret()
+    await operator.start()
+    await set_operator_webhook(
+        producer, topics, MasterKeyRing.parse(master_keys), operator.url, operator_secret
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(ca))  # the child's environment starts from ours
         process, running = dispatcher_process(
             kafka_settings,
+            master_keys=master_keys,
             egress_proxy_url=f"http://127.0.0.1:{proxy_port}",
             retry_delays_seconds="[1]",
         )
-    setup = Setup(running, proxy_port, directory, ca)
+    setup = Setup(running, proxy_port, directory, ca, operator, operator_secret)
     async with process:
         yield setup
     if setup.proxy is not None:
         await setup.proxy.stop()
+    await operator.stop()
 
 
 def secret() -> str:
@@ -156,3 +197,27 @@ async def test_https_deliveries_go_through_the_proxy_with_tls_inside_the_tunnel(
     # the name was resolved by the dispatcher: the proxy was asked for an address only
     assert connects and set(connects) <= {f"127.0.0.1:{port}", f"::1:{port}"}
     assert len(names) <= len(connects)  # every TLS session ran inside a tunnel
+
+
+async def test_the_operator_webhook_goes_through_the_proxy_too(
+    setup: Setup, producer: AsyncProducer, topics: Topics, outcomes: TopicTail[Outcome]
+) -> None:
+    """Not SSRF-guarded (its loopback address is allowed: the operator's own backend), but
+    tunnelled through the proxy like every post."""
+    proxy = await setup.proxy_up()
+    delivery = operational_delivery(
+        OperationalEvent.DESTINATION_CREATED,
+        cause=(new_id("cmd"),),
+        cause_at_ms=now_ms(),
+        workspace_id=new_id("ws"),
+        destination_id=new_id("dst"),
+    )
+    await send_delivery(producer, topics, delivery)
+
+    (request,) = await setup.operator.wait_for(1, timeout=30)
+    body = Webhook(setup.operator_secret).verify(request.body, request.headers)
+    assert body["type"] == OperationalEvent.DESTINATION_CREATED.value
+    (outcome,) = await outcomes_of(outcomes, delivery, 1)
+    assert outcome.status == "delivered", outcome
+    port = setup.operator.port
+    assert proxy.connects_to(port) == [f"127.0.0.1:{port}"]

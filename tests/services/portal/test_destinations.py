@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from signet_sdk.contract.fields import FieldErrors
 
-from services.portal.destinations import DestinationBuilder, DestinationRules, NewDestination
+from services.portal.destination_fields import DestinationRules
+from services.portal.destinations import DestinationBuilder, NewDestination
 from services.portal.signing_secrets import SchemeCatalog
 from signet.errors import SecretError
 from signet.records.model import Destination, RetryPolicy, SignatureScheme

@@ -7,7 +7,8 @@ import hashlib
 import orjson
 import pytest
 
-from services.portal.destinations import DestinationBuilder, DestinationRules
+from services.portal.destination_fields import DestinationRules
+from services.portal.destinations import DestinationBuilder
 from services.portal.keys import key_sha256, mint_key
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.views import destination_view, iso

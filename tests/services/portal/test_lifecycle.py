@@ -18,13 +18,13 @@ import pytest
 from openapi_spec_validator import validate
 
 from services.portal.app import PortalService
-from services.portal.destination_bodies import (
+from services.portal.destination_fields import (
     MAX_AGE_RANGE,
     MAX_ATTEMPTS_RANGE,
     RATE_LIMIT_RANGE,
     TIMEOUT_RANGE,
 )
-from services.portal.operator_api import LIST_LIMIT_MAX
+from services.portal.operator_bodies import LIST_LIMIT_MAX
 from services.portal.rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
 from signet.dev.broker import free_port
 from signet.errors import ConfigurationError

@@ -14,11 +14,9 @@ delivery record the portal's log projection read from Kafka.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import re
-import time
 from typing import Any
 
 import pytest
@@ -32,6 +30,7 @@ from signet.records.model import Delivery, Event
 from signet.records.payload import render_body
 from signet.security.secrets import MasterKeyRing, generate_master_key
 from signet.settings import CommonSettings
+from tests.eventually import eventually
 from tests.services.portal.conftest import PortalClient, RunningPortal
 
 pytestmark = pytest.mark.timeout(300)
@@ -170,10 +169,11 @@ class World:
                 Topics.from_settings(kafka).deliveries, codec.encode(delivery), key=dst, timeout=10
             )
         store = portal.service.delivery_log.store
-        deadline = time.monotonic() + 30
-        while await store.get_delivery(workspace_id, delivery.id) is None:
-            assert time.monotonic() < deadline, "the log never saw the delivery record"
-            await asyncio.sleep(0.1)
+
+        async def logged() -> bool:
+            return await store.get_delivery(workspace_id, delivery.id) is not None
+
+        await eventually(logged, "the log seeing the delivery record", timeout=30)
         self.ids["delivery_id"] = delivery.id
         self.ids["event_id"] = event.id
 

@@ -28,6 +28,7 @@ from services.portal.delivery_log.store import (
 from signet.records.model import Delivery, Outcome, OutcomeStatus
 from signet.security.chain_key import LogSigner
 from signet.security.hash_chain import ChainHead, verify_export
+from tests.eventually import eventually
 from tests.services.portal.delivery_log.records import delivery, outcome, tick
 
 pytestmark = pytest.mark.timeout(60)
@@ -276,7 +277,7 @@ async def test_waiting_for_the_next_outcome(store: SqlLogStore) -> None:
     waiting = asyncio.create_task(
         store.wait_for_outcome(ws, sent.id, after_attempt_id=None, timeout=20)
     )
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the waiter starts waiting before the outcome is written
     await put(store, outcomes=[first])
     got = await waiting
     assert got is not None and got.id == first.id
@@ -384,10 +385,11 @@ async def test_the_retention_task_trims_periodically(store: SqlLogStore) -> None
     await task.start()
     await task.start()  # idempotent
     try:
-        deadline = asyncio.get_running_loop().time() + 20
-        while len(await store.attempts(ws, old[0].id)) != 1:
-            assert asyncio.get_running_loop().time() < deadline, "retention did not run"
-            await asyncio.sleep(0.05)
+
+        async def trimmed() -> bool:
+            return len(await store.attempts(ws, old[0].id)) == 1
+
+        await eventually(trimmed, "the retention task's first trim", timeout=20)
     finally:
         await task.stop()
         await task.stop()

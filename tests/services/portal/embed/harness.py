@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from playwright.async_api import Browser, FrameLocator, Page, expect
 
 from signet.dev.broker import free_port
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[4]
 HOST_SERVER = ROOT / "examples" / "embed-host" / "server.py"
@@ -63,19 +63,20 @@ class HostPage:
 
 
 async def wait_ready(host: HostPage, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
+
+        async def ready() -> bool:
             if host.process.returncode is not None:
-                break
+                raise AssertionError(f"the example host exited:\n{host.output()}")
             try:
                 async with http.get(host.url + "/readyz") as response:
-                    if response.status == 200:
-                        return
+                    return response.status == 200
             except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"the example host did not start:\n{host.output()}")
+                return False
+
+        await eventually(
+            ready, lambda: f"the example host did not start:\n{host.output()}", timeout
+        )
 
 
 StartHost = Callable[..., Awaitable[HostPage]]
