@@ -6,7 +6,9 @@ Two roles (docs/operations.md, "Operational webhooks"):
   addressed to the reserved operator workspace goes to the webhook configured *now*
   (:meth:`OperatorHook.find`), signed with its secret by the Standard Webhooks signer,
   through a sender of its own whose guard lets private and in-cluster addresses through:
-  it is the operator's own backend. Customer destinations keep the SSRF guard. Retries
+  it is the operator's own backend. It still leaves through the egress proxy when one is
+  set (``SIGNET_EGRESS_PROXY_URL``), like every post. Customer destinations keep the SSRF
+  guard. Retries
   take the delay tiers like every delivery; endpoint health never disables it.
 - **Announcing** what only the dispatcher knows (:meth:`OperatorHook.announce`): a
   delivery that gave up (``delivery.exhausted``, derived from the delivery id) and a
