@@ -32,7 +32,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
@@ -41,11 +41,15 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from signet import __version__
 from signet.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from signet.spans import HotTracer
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +76,21 @@ def context_only_provider() -> TracerProvider:
 class _Tracing:
     def __init__(self) -> None:
         self.provider = context_only_provider()
-        self.tracer = self.provider.get_tracer(_SCOPE, __version__)
+        self.tracer: trace.Tracer = self.provider.get_tracer(_SCOPE, __version__)
+        # The route and attempt spans' tracer: the provider's, or ``signet.spans`` when
+        # exporting.
+        self.hot: trace.Tracer | HotTracer = self.tracer
 
 
 _state = _Tracing()
 
 
-def install(provider: TracerProvider) -> None:
-    """Make spans with ``provider`` from now on (tests: one with an in-memory exporter)."""
+def install(provider: TracerProvider, hot: HotTracer | None = None) -> None:
+    """Make spans with ``provider`` from now on (tests: one with an in-memory exporter);
+    the route and attempt spans with ``hot`` if given (:mod:`signet.spans`)."""
     _state.provider = provider
     _state.tracer = provider.get_tracer(_SCOPE, __version__)
+    _state.hot = hot or _state.tracer
 
 
 def reset() -> None:
@@ -122,12 +131,14 @@ def configure(service: str, environ: Mapping[str, str]) -> bool:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from signet.otlp import OtlpSpanExporter
+    from signet.spans import HotTracer
 
     attributes = {} if environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: f"signet-{service}"}
     # The SDK reads OTEL_TRACES_SAMPLER and OTEL_RESOURCE_ATTRIBUTES itself.
     provider = TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
-    provider.add_span_processor(BatchSpanProcessor(OtlpSpanExporter()))
-    install(provider)
+    processor = BatchSpanProcessor(OtlpSpanExporter())
+    provider.add_span_processor(processor)
+    install(provider, HotTracer(provider, processor, InstrumentationScope(_SCOPE, __version__)))
     logger.info("%s: exporting traces over OTLP/HTTP", service)
     return True
 
@@ -209,7 +220,9 @@ def consumer_span(
     once per event, and the records it produces take the headers given here). An
     exception ends it with an error status and is recorded on it."""
     parent = extract(headers)
-    span = tracer().start_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes)
+    span = _state.hot.start_span(
+        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    )
     try:
         yield span, record_headers(trace.set_span_in_context(span, parent))
     except Exception as exc:
@@ -245,7 +258,7 @@ def http_client_span(
     current context, and the headers the request carries it in (``traceparent``: the
     receiver joins the trace as this span's child). Not made current, as
     :func:`consumer_span`; end what the request came to with :func:`end_http_client_span`."""
-    span = tracer().start_span(
+    span = _state.hot.start_span(
         method,
         kind=SpanKind.CLIENT,
         attributes={**_request_attributes(method, url), **(attributes or {})},
