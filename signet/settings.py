@@ -187,6 +187,9 @@ class DispatcherSettings(CommonSettings):
     retry_max_age_seconds: float | None = Field(default=None, gt=0)  # None: no age limit
     # Records one retry-tier partition holds in memory until due; it pauses beyond that.
     retry_hold_capacity: int = Field(default=10_000, ge=2)
+    # Records of one fifo-hold partition waiting in memory in their FIFO lines; the
+    # partition pauses at this and resumes at half (services/dispatcher/held_flow.py).
+    fifo_held_in_memory: int = Field(default=1000, ge=2)
     # How long a fetch may wait for data: a record (a fresh delivery, a retry hopping
     # tiers) is seen within about this on brokers that do not answer a fetch early.
     fetch_wait_max_ms: int = Field(default=20, ge=1, le=5000)

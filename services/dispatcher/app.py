@@ -185,6 +185,8 @@ class Dispatcher:
             )
             self.kafka_health.watch(consumer.client_state)
             self.metrics.track_in_flight(lambda: consumer.in_flight)
+            flow = consumer.held_flow
+            self.metrics.track_fifo_held(lambda: flow.held, lambda: flow.peak)
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             self._stack = stack.pop_all()

@@ -27,8 +27,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Protocol
 
-from confluent_kafka import KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from services.dispatcher.held_flow import HeldFlow
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.release import RetryReleaser, raise_error
 from signet import tracing
@@ -120,6 +121,8 @@ class DeliveryConsumer:
         )
         self._lines = lines
         self._hold_topic = lines.hold_topic if lines is not None else None
+        # At most this many hold-topic records of a partition in memory (held_flow.py).
+        self.held_flow = HeldFlow(self._hold_topic or "", settings.fifo_held_in_memory)
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[None]] = set()  # held in a FIFO line
@@ -220,13 +223,15 @@ class DeliveryConsumer:
         if consumer is None:
             return
         pause, resume = self._releaser.take_flow_changes()
+        held_resume = self.held_flow.take_resumes()
+        held_room = self.held_flow.room()
 
         def poll() -> list[Message]:
             # Pause and resume in the consumer's own thread, just before consuming.
             if pause:
                 consumer.pause(_topic_partitions_of(pause))
-            if resume:
-                consumer.resume(_topic_partitions_of(resume))
+            if resume | held_resume:
+                consumer.resume(_topic_partitions_of(resume | held_resume))
             # consume(n, timeout) waits for n records or the timeout; poll() returns with
             # the first one, and the rest already fetched come without waiting.
             first = consumer.poll(self._poll_timeout)
@@ -235,16 +240,43 @@ class DeliveryConsumer:
             wanted = min(room, self._batch_size) - 1
             batch = [first, *consumer.consume(wanted, 0)] if wanted > 0 else [first]
             self._offsets.count(batch)
-            return batch
+            return self._bounded(consumer, batch, held_room)
 
         try:
             messages = await self._offsets.in_thread(poll)
         except KafkaException:
             self._releaser.flow_changes_failed(pause, resume)
+            self.held_flow.resumes_failed(held_resume)
             raise
         for msg in messages:
             self._dispatch(msg)
         await self._offsets.commit_if_due()
+
+    def _bounded(
+        self, consumer: Consumer, batch: list[Message], room: dict[Partition, int]
+    ) -> list[Message]:
+        """On the consumer's thread: ``batch`` without the hold-topic records past their
+        partition's bound; such a partition is paused and sought back to the first record
+        left out, to be read again once it has drained (``held_flow.py``)."""
+        keys = [
+            Partition(self.held_flow.topic, m.partition() or 0)
+            if m.error() is None and m.topic() == self.held_flow.topic
+            else None
+            for m in batch
+        ]
+        taken = self.held_flow.cut(room, keys)
+        if all(taken):
+            return batch
+        first_left: dict[Partition, int] = {}
+        for msg, key, take in zip(batch, keys, taken, strict=True):
+            if not take and key is not None and key not in first_left:
+                first_left[key] = msg.offset() or 0
+        back = [TopicPartition(p.topic, p.partition, o) for p, o in sorted(first_left.items())]
+        consumer.pause(back)
+        for position in back:
+            consumer.seek(position)
+        self._offsets.call_soon(self.held_flow.left_out, set(first_left))
+        return [msg for msg, take in zip(batch, taken, strict=True) if take]
 
     def _dispatch(self, msg: Message) -> None:
         tracked = self._offsets.track(msg)
@@ -255,8 +287,9 @@ class DeliveryConsumer:
             task = asyncio.create_task(
                 self._handle(msg, ticket, partial(self._lines.held, msg.value()))
             )
+            self.held_flow.took(key)
             self._waiting.add(task)
-            task.add_done_callback(self._waiting.discard)
+            task.add_done_callback(partial(self._held_finished, key))
             return
         if key.topic != self._topic:
             try:
@@ -265,6 +298,10 @@ class DeliveryConsumer:
                 self._spawn(msg, ticket, partial(raise_error, exc))
             return
         self._spawn(msg, ticket, partial(self._processor.process, msg.value(), msg.offset()))
+
+    def _held_finished(self, key: Partition, task: asyncio.Task[None]) -> None:
+        self._waiting.discard(task)
+        self.held_flow.finished(key)
 
     def _spawn(self, msg: Message, ticket: Ticket, work: Callable[[], Awaitable[object]]) -> None:
         task = asyncio.create_task(self._handle(msg, ticket, work))
@@ -309,6 +346,7 @@ class DeliveryConsumer:
         """On the consumer thread (a rebalance): the hold forgets them on the loop."""
         if keys:
             self._offsets.call_soon(self._releaser.forget, keys)
+            self._offsets.call_soon(self.held_flow.forget, keys)
 
 
 def _topic_partitions_of(partitions: set[Partition]) -> list[TopicPartition]:

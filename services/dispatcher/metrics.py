@@ -88,6 +88,17 @@ class DispatcherMetrics:
             "Times a retry-tier partition was paused (hold full)",
             registry=self.registry,
         )
+        self.fifo_held = Gauge(
+            "signet_dispatcher_fifo_held",
+            "FIFO hold-topic records waiting in memory in their lines",
+            registry=self.registry,
+        )
+        self.fifo_held_peak = Gauge(
+            "signet_dispatcher_fifo_held_peak",
+            "The most FIFO hold-topic records one partition has had in memory since start "
+            "(at most SIGNET_FIFO_HELD_IN_MEMORY)",
+            registry=self.registry,
+        )
         self.circuits_open = Gauge(
             "signet_dispatcher_circuits_open",
             "Destinations whose circuit breaker is open or half-open",
@@ -105,6 +116,10 @@ class DispatcherMetrics:
 
     def track_in_flight(self, count: Callable[[], int]) -> None:
         self.in_flight.set_function(lambda: float(count()))
+
+    def track_fifo_held(self, held: Callable[[], int], peak: Callable[[], int]) -> None:
+        self.fifo_held.set_function(lambda: float(held()))
+        self.fifo_held_peak.set_function(lambda: float(peak()))
 
     def observe(self, outcome: Outcome, result: AttemptResult) -> None:
         self.attempts.labels(outcome.status, result.status_class).inc()
