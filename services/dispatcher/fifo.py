@@ -208,6 +208,11 @@ class _Line:
         if arrival.kind == "retry" or line.head == sequence:
             await self._go(arrival)
             return
+        if sequence <= line.held_through:
+            # Read again after a crash: it reached the hold topic (acknowledged before the
+            # line's record said so) and is counted in ``waiting`` already.
+            _resolve(arrival)
+            return
         if line.head is not None or self._held or line.held_through > line.done_through:
             await _within(arrival, self._owner.hold(delivery))
             self.state = dataclasses.replace(
@@ -227,10 +232,12 @@ class _Line:
         while self._held and self.state.head in (None, self._held[0].sequence):
             arrival = self._held.popleft()
             sequence = arrival.sequence
-            self.state = dataclasses.replace(self.state, waiting=max(0, self.state.waiting - 1))
             if sequence <= self.state.done_through:
-                _resolve(arrival)
+                _resolve(arrival)  # finished before a restart (left ``waiting`` then)
                 continue
+            if sequence != self.state.head:  # else the head, read again after a restart
+                waiting = max(0, self.state.waiting - 1)
+                self.state = dataclasses.replace(self.state, waiting=waiting)
             await self._go(arrival)
 
     async def _go(self, arrival: _Arrival) -> None:

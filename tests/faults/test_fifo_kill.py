@@ -15,6 +15,7 @@ from signet_sdk.signing import generate_secret
 from signet.dev.broker import EmbeddedBroker
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
+from signet.records.model import FifoLine
 from tests.eventually import eventually
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import (
@@ -22,6 +23,7 @@ from tests.services.dispatcher.conftest import (
     dispatcher_process,
     single_partition_settings,
 )
+from tests.services.dispatcher.topic_tail import TopicTail
 from tests.services.dispatcher.workspace import (
     delivery_for,
     publish_workspace,
@@ -91,3 +93,77 @@ async def test_a_sigkill_mid_line_loses_nothing_and_keeps_the_order(
     assert all(a <= b for a, b in itertools.pairwise(places)), places
     resent = len(places) - COUNT - 2  # beyond every delivery once and the head's 2 failures
     assert 0 <= resent <= 1, places
+
+
+FOLLOWERS = 5
+
+
+async def test_waiting_stays_exact_when_a_held_head_is_sent_again_after_a_sigkill(
+    broker: EmbeddedBroker, make_receiver: MakeReceiver
+) -> None:
+    """The head of the moment came from the hold topic: after the kill its hold record is
+    read again (still incomplete) and it is sent again; it left ``waiting`` when it first
+    became the head and must not leave it twice."""
+    settings = single_partition_settings(broker)
+    topics = Topics.from_settings(settings)
+    receiver = await make_receiver()
+    # The first fails once (the rest go to the hold topic behind it), then is delivered;
+    # the second, from the hold topic, is the head then and fails until the receiver
+    # recovers, with the rest waiting behind it.
+    receiver.script(Reply(status=500), Reply())
+    receiver.default = Reply(status=500)
+    lines = TopicTail(settings, topics.fifo_lines, FifoLine)
+    await lines.start()
+    first, running = dispatcher_process(settings, env=SETTINGS)
+    try:
+        await first.start()
+        async with AsyncProducer(settings) as producer:
+            ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
+            line = dataclasses.replace(
+                webhook(running.ring, ws, receiver.url, [key]), ordering="fifo"
+            )
+            config = await publish_workspace(producer, topics, ws, [line])
+            in_line = [delivery_for(config, line.id) for _ in range(FOLLOWERS + 1)]
+            sequences = [(await send_delivery(producer, topics, d)).offset() for d in in_line]
+        held_head = sequences[1]
+
+        def held_head_failed() -> bool | None:
+            second = in_line[1].event_id
+            failed = [r for r in receiver.requests if r.headers["webhook-id"] == second]
+            return True if failed else None
+
+        await eventually(held_head_failed, "the held head was sent and failed", timeout=60)
+        records = await lines.wait_for(
+            lambda rs: any(r.head == held_head and r.held_through > held_head for r in rs),
+            "the held head's record",
+        )
+        killed_writer = next(r.writer for r in records if r.head == held_head)
+        first.kill()
+        await first.stop()
+
+        second, _ = dispatcher_process(
+            settings, master_keys=running.master_keys, group=running.consumer_group, env=SETTINGS
+        )
+        async with second:
+            failures = len([r for r in receiver.requests if r.status == 500])
+
+            def sent_again() -> bool | None:
+                return True if len(receiver.requests) - 1 > failures else None
+
+            await eventually(sent_again, "the held head sent again after the restart", 60)
+            receiver.default = Reply()  # recovered: the rest follow
+            done = await lines.wait_for(
+                lambda rs: any(r.done_through == sequences[-1] for r in rs), "the line done"
+            )
+    finally:
+        await first.stop()
+        await lines.stop()
+
+    # Every record the second incarnation wrote: as many wait as there are behind its head
+    # (or behind the last one done, between two heads).
+    after = [r for r in done if r.writer not in (killed_writer,)]
+    assert after, "the second dispatcher wrote no line record"
+    for record in after:
+        at = record.head if record.head is not None else record.done_through
+        behind = len([s for s in sequences if s > at])
+        assert record.waiting == behind, (record, sequences)
