@@ -147,6 +147,15 @@ class RouterSettings(CommonSettings):
 # is entry n-1.
 DEFAULT_RETRY_DELAYS_SECONDS = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 43200)
 
+# Ordered delivery (docs/delivery.md#ordered-delivery): the hold topic keeps a record this
+# long; a FIFO head's retries end within half of it (84 h: the portal refuses a longer
+# retry_policy and the dispatcher caps the platform's); a delivery waits in line at most
+# what is left of the retention, less a day (60 h), so every held record is read, and sent
+# or given up, before the topic could drop it (services/dispatcher/fifo.py).
+FIFO_HOLD_RETENTION_DAYS = 7
+FIFO_MAX_RETRY_SPAN_SECONDS = FIFO_HOLD_RETENTION_DAYS * 24 * 3600 // 2
+FIFO_MAX_WAIT_SECONDS = (FIFO_HOLD_RETENTION_DAYS - 1) * 24 * 3600 - FIFO_MAX_RETRY_SPAN_SECONDS
+
 
 class DispatcherSettings(CommonSettings):
     """Sends deliveries, moves retries through the delay tiers, guards endpoints.
@@ -190,6 +199,12 @@ class DispatcherSettings(CommonSettings):
     # Records of one fifo-hold partition waiting in memory in their FIFO lines; the
     # partition pauses at this and resumes at half (services/dispatcher/held_flow.py).
     fifo_held_in_memory: int = Field(default=1000, ge=2)
+    # A held delivery that waited in line longer than this when its turn comes is given
+    # up (exhausted, never sent); at most FIFO_MAX_WAIT_SECONDS (60 h), so it never meets
+    # the hold topic's retention. Lower only to give up sooner.
+    fifo_max_wait_seconds: float = Field(
+        default=FIFO_MAX_WAIT_SECONDS, gt=0, le=FIFO_MAX_WAIT_SECONDS
+    )
     # How long a fetch may wait for data: a record (a fresh delivery, a retry hopping
     # tiers) is seen within about this on brokers that do not answer a fetch early.
     fetch_wait_max_ms: int = Field(default=20, ge=1, le=5000)

@@ -173,6 +173,7 @@ class Dispatcher:
                 topics,
                 line_view,
                 config_wait_seconds=settings.config_wait_seconds,
+                max_wait_seconds=settings.fifo_max_wait_seconds,
             )
             stack.push_async_callback(lines.close)
             consumer = self._consumer = DeliveryConsumer(

@@ -27,7 +27,13 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Protocol
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from services.dispatcher.held_flow import HeldFlow
 from services.dispatcher.metrics import DispatcherMetrics
@@ -59,7 +65,7 @@ class HeldProcessor(Protocol):
     @property
     def hold_topic(self) -> str: ...
 
-    async def held(self, value: bytes | None) -> object: ...
+    async def held(self, value: bytes | None, held_at: int | None = None) -> object: ...
 
     def forget(self) -> None: ...
 
@@ -285,7 +291,7 @@ class DeliveryConsumer:
         key, ticket = tracked
         if key.topic == self._hold_topic and self._lines is not None:
             task = asyncio.create_task(
-                self._handle(msg, ticket, partial(self._lines.held, msg.value()))
+                self._handle(msg, ticket, partial(self._lines.held, msg.value(), _appended_at(msg)))
             )
             self.held_flow.took(key)
             self._waiting.add(task)
@@ -347,6 +353,12 @@ class DeliveryConsumer:
         if keys:
             self._offsets.call_soon(self._releaser.forget, keys)
             self._offsets.call_soon(self.held_flow.forget, keys)
+
+
+def _appended_at(msg: Message) -> int | None:
+    """The record's timestamp (epoch ms), when it has one."""
+    kind, at = msg.timestamp()
+    return at if kind != TIMESTAMP_NOT_AVAILABLE else None
 
 
 def _topic_partitions_of(partitions: set[Partition]) -> list[TopicPartition]:

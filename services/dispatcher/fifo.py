@@ -96,6 +96,8 @@ class Pipeline(Protocol):
 
     async def forward(self, delivery: Delivery) -> None: ...
 
+    async def give_up(self, delivery: Delivery, reason: str) -> Outcome: ...
+
 
 def finished(outcome: Outcome | None) -> bool:
     """Is the head done: delivered, exhausted, or failed without a next attempt?
@@ -148,6 +150,7 @@ class _Arrival:
     # Where it arrived from (its record's trace, signet/tracing.py): the line's task
     # sends it and moves it in this context, so its spans and records stay in its trace.
     context: contextvars.Context = dataclasses.field(default_factory=contextvars.copy_context)
+    held_at: int | None = None  # a held one: when it went to the hold topic (epoch ms)
 
 
 class _Line:
@@ -235,10 +238,32 @@ class _Line:
             if sequence <= self.state.done_through:
                 _resolve(arrival)  # finished before a restart (left ``waiting`` then)
                 continue
-            if sequence != self.state.head:  # else the head, read again after a restart
-                waiting = max(0, self.state.waiting - 1)
-                self.state = dataclasses.replace(self.state, waiting=waiting)
+            if sequence == self.state.head:  # the head, read again after a restart
+                await self._go(arrival)
+                continue
+            waiting = max(0, self.state.waiting - 1)
+            self.state = dataclasses.replace(self.state, waiting=waiting)
+            if self._owner.waited_too_long(arrival):
+                await self._give_up(arrival)
+                continue
             await self._go(arrival)
+
+    async def _give_up(self, arrival: _Arrival) -> None:
+        """Its turn came after it waited longer than the line allows: exhausted unsent, so
+        the hold topic never keeps it near its retention (module docstring)."""
+        waited = (now_ms() - (arrival.held_at or now_ms())) / 3600_000
+        reason = (
+            f"gave up: waited in line {waited:.1f} h behind a failing delivery, longer than "
+            f"{self._owner.max_wait_seconds / 3600:g} h (SIGNET_FIFO_MAX_WAIT_SECONDS)"
+        )
+        await _within(arrival, self._owner.pipeline.give_up(arrival.delivery, reason))
+        self.state = dataclasses.replace(
+            self.state,
+            done_through=max(self.state.done_through, arrival.sequence),
+            updated_at=now_ms(),
+        )
+        await self._owner.book.write(self.state)
+        _resolve(arrival)
 
     async def _go(self, arrival: _Arrival) -> None:
         """Make ``arrival`` the head (written before it is sent) and hand it on."""
@@ -296,8 +321,10 @@ class FifoLines:
         view: FifoLineView,
         *,
         config_wait_seconds: float,
+        max_wait_seconds: float,
     ) -> None:
         self.pipeline = pipeline
+        self.max_wait_seconds = max_wait_seconds
         self.book = LineBook(producer, topics, view)
         self._directory = directory
         self._lookup = DestinationLookup(directory, config_wait_seconds)
@@ -327,13 +354,18 @@ class FifoLines:
         await self._through_line(stamped, sequence, "fresh", undecided=not _is_fifo(found))
         return None
 
-    async def held(self, value: bytes | None) -> object:
-        """A record of the hold topic: waits in its line until its turn."""
+    async def held(self, value: bytes | None, held_at: int | None = None) -> object:
+        """A record of the hold topic (appended at ``held_at``, epoch ms): waits in its
+        line until its turn."""
         delivery = decode_delivery(value)
         if delivery.fifo_sequence is None:
             return await self.pipeline.handle(delivery)
-        await self._through_line(delivery, delivery.fifo_sequence, "held")
+        await self._through_line(delivery, delivery.fifo_sequence, "held", held_at=held_at)
         return None
+
+    def waited_too_long(self, arrival: _Arrival) -> bool:
+        held_at = arrival.held_at
+        return held_at is not None and now_ms() - held_at > self.max_wait_seconds * 1000
 
     async def handle(self, delivery: Delivery) -> object:
         """A retry released from a tier (due)."""
@@ -379,7 +411,13 @@ class FifoLines:
         task.add_done_callback(self._unordered.discard)
 
     def _through_line(
-        self, delivery: Delivery, sequence: int, kind: str, *, undecided: bool = False
+        self,
+        delivery: Delivery,
+        sequence: int,
+        kind: str,
+        *,
+        undecided: bool = False,
+        held_at: int | None = None,
     ) -> asyncio.Future[None]:
         """Queue ``delivery`` on its line now (in the order records were read; nothing
         awaited before), and the future of its part being done."""
@@ -388,7 +426,7 @@ class FifoLines:
             state = self.book.read(delivery.destination_id, delivery.workspace_id)
             line = self._lines[delivery.destination_id] = _Line(self, state)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        line.arrive(_Arrival(delivery, sequence, kind, done, undecided))
+        line.arrive(_Arrival(delivery, sequence, kind, done, undecided, held_at=held_at))
         return done
 
     async def hold(self, delivery: Delivery) -> None:

@@ -230,6 +230,26 @@ class DeliveryPipeline:
                 guards.breakers.probe_abandoned(destination.id)
         return await self._settle(delivery, destination, attempt)
 
+    async def give_up(self, delivery: Delivery, reason: str) -> Outcome:
+        """``delivery`` is exhausted without an attempt: an ordered delivery that waited in
+        line too long (``fifo.py``). Written (acknowledged) and announced as any other."""
+        result = unavailable(reason)
+        at = now_ms()
+        outcome = build_outcome(
+            delivery,
+            result,
+            decide(result),
+            url=None,
+            request_headers={},
+            attempted_at=at,
+            status=OutcomeStatus.EXHAUSTED,
+        )
+        if self._operator is not None and not is_operational(delivery.workspace_id):
+            await self._operator.exhausted(delivery, at_ms=at, http_status=None, error=reason)
+        await self._outcomes.write(outcome)
+        self._metrics.observe(outcome, result)
+        return outcome
+
     async def _find(self, delivery: Delivery) -> tuple[WorkspaceConfig, Destination]:
         if is_operational(delivery.workspace_id):
             if self._operator is None:
@@ -383,8 +403,11 @@ class DeliveryPipeline:
         now = now_ms()
         first = delivery.first_attempt_at or attempt.attempted_at or now
         floors = [s for s in (verdict.retry_after_seconds, attempt.retry_floor_seconds) if s]
+        schedule = self._schedule.for_destination(destination.retry_policy)
+        if delivery.fifo_sequence is not None:  # the head of a FIFO line (fifo.py)
+            schedule = schedule.ordered()
         plan = plan_retry(
-            self._schedule.for_destination(destination.retry_policy),
+            schedule,
             attempt=delivery.attempt,
             first_attempt_at=first,
             now_ms=now,

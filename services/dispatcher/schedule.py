@@ -27,7 +27,7 @@ from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 
 from signet.kafka.topics import RETRY_TIERS_SECONDS
 from signet.records.model import RetryPolicy
-from signet.settings import DispatcherSettings
+from signet.settings import FIFO_MAX_RETRY_SPAN_SECONDS, DispatcherSettings
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +69,14 @@ class RetrySchedule:
         if policy.max_age_seconds is not None:
             schedule = replace(schedule, max_age_seconds=float(policy.max_age_seconds))
         return schedule
+
+    def ordered(self) -> RetrySchedule:
+        """A FIFO head's: its retries end within ``FIFO_MAX_RETRY_SPAN_SECONDS`` of its
+        first attempt whatever the platform's schedule (the portal refuses a destination
+        policy that could take longer; this holds when the platform's own is the longer)."""
+        cap = float(FIFO_MAX_RETRY_SPAN_SECONDS)
+        age = self.max_age_seconds
+        return replace(self, max_age_seconds=cap if age is None else min(age, cap))
 
     def base_delay(self, attempt: int) -> float:
         """The delay after attempt ``attempt`` (1-based) before jitter."""

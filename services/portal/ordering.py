@@ -14,11 +14,9 @@ from __future__ import annotations
 from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors
 
 from signet.records.model import DeliveryOrdering, Destination, DestinationType, RetryPolicy
-from signet.settings import DEFAULT_RETRY_DELAYS_SECONDS
+from signet.settings import DEFAULT_RETRY_DELAYS_SECONDS, FIFO_MAX_RETRY_SPAN_SECONDS
 
-# The deliveries, retry and hold topics keep records 7 days (signet/kafka/topics.py).
-TOPIC_RETENTION_SECONDS = 7 * 24 * 3600
-FIFO_MAX_RETRY_SPAN_SECONDS = TOPIC_RETENTION_SECONDS // 2
+__all__ = ["FIFO_MAX_RETRY_SPAN_SECONDS", "check_ordering", "retry_span_seconds"]
 # The dispatcher's SIGNET_RETRY_JITTER is at most this here: a delay may come out 20 % longer.
 ASSUMED_JITTER = 0.2
 

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from signet.errors import BrokerError
-from signet.settings import CommonSettings
+from signet.settings import FIFO_HOLD_RETENTION_DAYS, CommonSettings
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -135,7 +135,7 @@ def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
     # Ordered delivery (services/dispatcher/fifo.py): the hold topic is partitioned like
     # deliveries, so the dispatcher that owns a destination's deliveries owns its line.
     specs += [
-        TopicSpec(t.fifo_hold, fanout, delete(7)),
+        TopicSpec(t.fifo_hold, fanout, delete(FIFO_HOLD_RETENTION_DAYS)),
         TopicSpec(t.fifo_lines, keyed, {"cleanup.policy": "compact"}),
     ]
     return specs

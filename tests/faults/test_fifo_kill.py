@@ -124,7 +124,8 @@ async def test_waiting_stays_exact_when_a_held_head_is_sent_again_after_a_sigkil
             )
             config = await publish_workspace(producer, topics, ws, [line])
             in_line = [delivery_for(config, line.id) for _ in range(FOLLOWERS + 1)]
-            sequences = [(await send_delivery(producer, topics, d)).offset() for d in in_line]
+            sent = [await send_delivery(producer, topics, d) for d in in_line]
+        sequences = [msg.offset() or 0 for msg in sent]  # places in line (fifo.py)
         held_head = sequences[1]
 
         def held_head_failed() -> bool | None:

@@ -21,7 +21,7 @@ from services.dispatcher.schedule import (
 )
 from signet.kafka.topics import RETRY_TIERS_SECONDS
 from signet.records.model import RetryPolicy
-from signet.settings import DispatcherSettings
+from signet.settings import FIFO_MAX_RETRY_SPAN_SECONDS, DispatcherSettings
 
 NOW = 1_700_000_000_000
 DEFAULT = RetrySchedule.from_settings(DispatcherSettings())
@@ -179,3 +179,21 @@ def test_a_tier_never_exceeds_the_delay_so_release_order_is_offset_order(delay: 
 
 def test_tiers_match_the_topics() -> None:
     assert tier_for(1e9) == max(RETRY_TIERS_SECONDS) == 43200
+
+
+def test_a_fifo_heads_retries_end_within_half_the_hold_topics_retention() -> None:
+    # A platform schedule that would retry a week: a FIFO head gives up at 84 h all the same.
+    weekly = RetrySchedule(delays_seconds=(43200,), max_attempts=15)
+    ordered = weekly.ordered()
+    assert ordered.max_age_seconds == FIFO_MAX_RETRY_SPAN_SECONDS == 84 * 3600
+    assert RetrySchedule((5,), 3, max_age_seconds=60).ordered().max_age_seconds == 60
+    first, now, attempt = NOW, NOW, 1
+    while isinstance(
+        plan := plan_retry(
+            ordered, attempt=attempt, first_attempt_at=first, now_ms=now, rng=random.Random(1)
+        ),
+        Retry,
+    ):
+        now, attempt = plan.due_at, attempt + 1
+    assert (now - first) / 1000 <= FIFO_MAX_RETRY_SPAN_SECONDS
+    assert attempt < weekly.max_attempts
