@@ -17,12 +17,13 @@ from services.dispatcher.breaker import CircuitBreakers
 from services.dispatcher.consumer import DeliveryConsumer
 from services.dispatcher.disabling import DestinationDisabler
 from services.dispatcher.fifo import FifoLines
+from services.dispatcher.guards import EndpointGuards
 from services.dispatcher.health import EndpointHealth
 from services.dispatcher.limits import DestinationLimiter
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.operator_hook import OperatorHook
 from services.dispatcher.outcomes import OutcomeWriter
-from services.dispatcher.pipeline import DeliveryPipeline, EndpointGuards
+from services.dispatcher.pipeline import DeliveryPipeline
 from services.dispatcher.rate import RateLimiter
 from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import RetrySchedule

@@ -47,7 +47,7 @@ from signet.records.model import (
 from signet.records.payload import iso_utc_ms
 
 if TYPE_CHECKING:
-    from services.dispatcher.pipeline import AttemptSender
+    from services.dispatcher.attempt import AttemptSender
 
 logger = logging.getLogger(__name__)
 

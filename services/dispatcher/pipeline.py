@@ -21,41 +21,32 @@ import asyncio
 import dataclasses
 import math
 import random
-import ssl
 import time
-from dataclasses import dataclass
-from typing import Protocol
 
 from signet_sdk.ids import now_ms
-from signet_sdk.signing import SigningError, sign_delivery
 
-from services.dispatcher.breaker import Admission, CircuitBreakers, Decision
-from services.dispatcher.disabling import DestinationDisabler
+from services.dispatcher.attempt import Attempt, AttemptSender, SignedSender, blocked
+from services.dispatcher.breaker import Admission
+from services.dispatcher.decode import decode_delivery
 from services.dispatcher.errors import DestinationUnavailable
-from services.dispatcher.health import EndpointHealth
-from services.dispatcher.limits import DestinationLimiter, QueueTimeout
+from services.dispatcher.guards import EndpointGuards
+from services.dispatcher.limits import QueueTimeout
 from services.dispatcher.lookup import DestinationDirectory, DestinationLookup
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.operator_hook import OperatorHook
 from services.dispatcher.outcomes import OutcomeWriter, build_outcome
 from services.dispatcher.policy import Action, Verdict, decide
-from services.dispatcher.rate import RateLimiter
 from services.dispatcher.request_extras import RequestExtras
 from services.dispatcher.results import (
     AttemptResult,
     ErrorKind,
-    circuit_open,
-    signing_failed,
     unavailable,
 )
 from services.dispatcher.retry import RetryScheduler
 from services.dispatcher.schedule import GiveUp, RetrySchedule, plan_retry
 from services.dispatcher.signing_keys import SigningKeys
-from signet import tracing
-from signet.errors import InvalidRecordError, SecretError
 from signet.kafka.consumer import RecordingGate
 from signet.operator_webhook.events import is_operational
-from signet.records import codec
 from signet.records.model import (
     Delivery,
     Destination,
@@ -64,84 +55,6 @@ from signet.records.model import (
     WorkspaceConfig,
 )
 from signet.records.payload import iso_utc_ms
-
-
-class AttemptSender(Protocol):
-    async def send(
-        self,
-        url: str,
-        body: bytes,
-        headers: dict[str, str],
-        *,
-        timeout_seconds: float,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> AttemptResult: ...
-
-
-# Whatever a destination asks for: a request holds a slot and delays a graceful stop.
-MIN_TIMEOUT_SECONDS = 1.0
-MAX_TIMEOUT_SECONDS = 60.0
-
-_REQUIRED = ("id", "event_id", "workspace_id", "destination_id", "event_type")
-
-
-def decode_delivery(value: bytes | None) -> Delivery:
-    """A Delivery fit to send, or CodecError / InvalidRecordError saying what is wrong."""
-    delivery = codec.decode(value, Delivery)
-    missing = [name for name in _REQUIRED if not getattr(delivery, name)]
-    if missing:
-        raise InvalidRecordError(f"delivery has empty {', '.join(missing)}")
-    if delivery.attempt < 1:
-        raise InvalidRecordError(f"delivery attempt must be at least 1, got {delivery.attempt}")
-    if not delivery.body:
-        raise InvalidRecordError("delivery has an empty body")
-    return delivery
-
-
-def _span_attributes(delivery: Delivery) -> dict[str, str | int]:
-    """An attempt span's own attributes, beside the HTTP ones."""
-    attributes: dict[str, str | int] = {
-        "signet.delivery.id": delivery.id,
-        "signet.event.id": delivery.event_id,
-        "signet.destination.id": delivery.destination_id,
-        "signet.attempt": delivery.attempt,
-    }
-    if delivery.attempt > 1:
-        attributes["http.request.resend_count"] = delivery.attempt - 1
-    return attributes
-
-
-@dataclass(slots=True, frozen=True)
-class EndpointGuards:
-    """Per-destination state that protects the rest from one endpoint."""
-
-    limiter: DestinationLimiter
-    breakers: CircuitBreakers
-    health: EndpointHealth
-    disabler: DestinationDisabler
-    window_seconds: float
-    rate: RateLimiter
-    # A delivery waits in memory for its rate-limit slot up to this; longer, on a tier.
-    rate_wait_seconds: float
-
-
-@dataclass(slots=True, frozen=True)
-class _Attempt:
-    result: AttemptResult
-    url: str | None = None
-    headers: dict[str, str] = dataclasses.field(default_factory=dict)
-    attempted_at: int | None = None
-    retry_floor_seconds: float | None = None  # an open circuit: not before the next probe
-
-
-def _blocked(destination: Destination, decision: Decision) -> _Attempt:
-    """An attempt the open circuit stopped: counted, nothing sent."""
-    return _Attempt(
-        circuit_open(decision.failures, decision.retry_in_seconds),
-        url=destination.url,
-        attempted_at=now_ms(),
-        retry_floor_seconds=decision.retry_in_seconds,
-    )
 
 
 class DeliveryPipeline:
@@ -170,18 +83,21 @@ class DeliveryPipeline:
         ``extras``: opens destinations' custom headers and client certificates (by default
         with the signing keys' ring)."""
         self._lookup = DestinationLookup(directory, config_wait_seconds)
-        self._keys = keys
-        self._sender = sender
         self._outcomes = outcomes
         self._retries = retries
         self._guards = guards
         self._schedule = schedule
         self._metrics = metrics
-        self._default_timeout = default_timeout_seconds
         self._recording = recording
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._operator = operator
-        self._extras = extras or RequestExtras(keys.ring)
+        self._signed = SignedSender(
+            keys=keys,
+            sender=sender,
+            extras=extras or RequestExtras(keys.ring),
+            default_timeout_seconds=default_timeout_seconds,
+            operator_sender=operator.sender if operator is not None else None,
+        )
 
     async def process(self, value: bytes | None, sequence: int | None = None) -> Outcome | None:
         """Handle one record of ``deliveries`` or a released retry; None when deferred.
@@ -198,11 +114,11 @@ class DeliveryPipeline:
         try:
             config, destination = await self._find(delivery)
         except DestinationUnavailable as exc:
-            return await self._settle(delivery, None, _Attempt(unavailable(str(exc))))
+            return await self._settle(delivery, None, Attempt(unavailable(str(exc))))
         guards = self._guards
         decision = guards.breakers.admit(destination.id)
         if decision.admission is Admission.BLOCK:
-            return await self._settle(delivery, destination, _blocked(destination, decision))
+            return await self._settle(delivery, destination, blocked(destination, decision))
         probe = decision.admission is Admission.PROBE
         if not probe and not guards.limiter.has_room(destination.id):
             await self._defer(delivery)
@@ -218,9 +134,9 @@ class DeliveryPipeline:
                     decision = guards.breakers.admit(destination.id)
                     probe = decision.admission is Admission.PROBE
                 if decision.admission is Admission.BLOCK:
-                    attempt = _blocked(destination, decision)
+                    attempt = blocked(destination, decision)
                 else:
-                    attempt = await self._attempt(config, destination, delivery)
+                    attempt = await self._signed.attempt(config, destination, delivery)
                     judged = self._judge_endpoint(destination.id, attempt.result, probe=probe)
         except QueueTimeout:  # queued the whole budget: the endpoint is slower than it was
             await self._defer(delivery)
@@ -283,45 +199,6 @@ class DeliveryPipeline:
         await self._retries.schedule(later, reason="rate_limited")
         return False
 
-    async def _attempt(
-        self, config: WorkspaceConfig, destination: Destination, delivery: Delivery
-    ) -> _Attempt:
-        """Sign and send, holding the destination's slot (signed now, so the timestamp is
-        fresh when the request leaves)."""
-        url = destination.url or ""
-        timeout = destination.timeout_seconds or self._default_timeout
-        timeout = min(max(timeout, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
-        try:
-            secrets = self._keys.for_destination(config.workspace_id, destination, now_ms())
-            extras = self._extras.for_destination(config.workspace_id, destination)
-            signed = sign_delivery(
-                destination.signature_scheme,
-                secrets,
-                msg_id=delivery.event_id,
-                timestamp=int(time.time()),
-                body=delivery.body,
-            )
-        except (SecretError, SigningError) as exc:
-            return _Attempt(signing_failed(f"cannot sign: {exc}"), url=url)
-        except ssl.SSLError as exc:  # a stored client certificate that does not load
-            return _Attempt(signing_failed(f"cannot load the client certificate: {exc}"), url=url)
-        attempted_at = now_ms()
-        # The operator's own backend may be in-cluster: its sender skips the SSRF guard.
-        operator = self._operator if is_operational(config.workspace_id) else None
-        sender = operator.sender if operator is not None else self._sender
-        # The destination's own headers first: the signature's names are reserved anyway.
-        headers = {**extras.headers, **signed}
-        tls = {} if extras.ssl_context is None else {"ssl_context": extras.ssl_context}
-        with tracing.http_client_span("POST", url, _span_attributes(delivery)) as traced:
-            # This attempt's span as the receiver's parent: it can join the trace.
-            span, trace_headers = traced
-            headers.update(trace_headers)
-            result = await sender.send(url, delivery.body, headers, timeout_seconds=timeout, **tls)
-            tracing.end_http_client_span(span, result.http_status, result.error_kind)
-        # Recorded with sensitive values masked (outcomes, the delivery log, its chain).
-        shown = {**extras.shown, **signed, **trace_headers}
-        return _Attempt(result, url=url, headers=shown, attempted_at=attempted_at)
-
     def _judge_endpoint(self, destination_id: str, result: AttemptResult, *, probe: bool) -> bool:
         """Feed the breaker with what the endpoint did; False when it did nothing to judge."""
         if not result.requested:
@@ -346,7 +223,7 @@ class DeliveryPipeline:
         await self._retries.schedule(later, reason="busy")
 
     async def _settle(
-        self, delivery: Delivery, destination: Destination | None, attempt: _Attempt
+        self, delivery: Delivery, destination: Destination | None, attempt: Attempt
     ) -> Outcome:
         """Write the attempt's outcome, after its follow-up (retry, disable) is durable."""
         result = attempt.result
@@ -397,7 +274,7 @@ class DeliveryPipeline:
         return outcome
 
     def _plan(
-        self, delivery: Delivery, destination: Destination, attempt: _Attempt, verdict: Verdict
+        self, delivery: Delivery, destination: Destination, attempt: Attempt, verdict: Verdict
     ) -> Delivery | GiveUp:
         """The next attempt as a record to schedule, or why the delivery gives up."""
         now = now_ms()
@@ -425,7 +302,7 @@ class DeliveryPipeline:
         )
 
     async def _track_health(
-        self, delivery: Delivery, destination: Destination, attempt: _Attempt, verdict: Verdict
+        self, delivery: Delivery, destination: Destination, attempt: Attempt, verdict: Verdict
     ) -> None:
         """Endpoint health and disabling: a 410 at once, or a streak as long as the window."""
         result, guards = attempt.result, self._guards

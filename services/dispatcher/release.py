@@ -29,9 +29,9 @@ from typing import Protocol
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from signet_sdk.ids import now_ms
 
+from services.dispatcher.decode import decode_delivery
 from services.dispatcher.hold import RetryHold
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.pipeline import decode_delivery
 from services.dispatcher.schedule import Step, release_at, step_at_release
 from signet.kafka.offsets import Partition, Ticket
 from signet.records.model import Delivery
