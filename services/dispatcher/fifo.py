@@ -24,7 +24,21 @@ Held deliveries are not attempts and write no outcome.
 **Releasing in sequence.** Records read from the hold topic wait in memory, in order, in
 their line; their hold-topic offsets stay incomplete until each one was delivered or gave
 up, so a crash re-reads them. When the head finishes (delivered, exhausted, or dropped
-because the destination is gone or disabled), the next held one becomes the head.
+because the destination is gone or disabled), the next held one becomes the head. At most
+``SIGNET_FIFO_HELD_IN_MEMORY`` records of a hold partition are in memory: the consumer
+cuts a poll batch there, pauses the partition and seeks it back to the first record left
+out, and resumes it at half (``held_flow.py``); the rest wait on the topic.
+
+**Bounded by the hold topic's retention.** A head's retries end within
+``FIFO_MAX_RETRY_SPAN_SECONDS`` (84 h: the portal refuses a longer policy, and
+``RetrySchedule.ordered`` caps the platform's). A held one whose turn comes after it
+waited on the hold topic longer than ``SIGNET_FIFO_MAX_WAIT_SECONDS`` (60 h at most) is
+given up unsent (an ``exhausted`` outcome saying so). So a held record meets its turn at
+most 60 + 84 = 144 h after it was held, a day inside the topic's 7 days, and then is sent
+(its hold offset completes with the first attempt; the retries live on the tiers) or
+given up: none is near the retention while it still matters (unless the dispatcher is
+down for that day). The one earlier in line always had its turn first, so a given-up one
+advances ``done_through`` like any finished head.
 
 **What survives a SIGKILL.** A line's state is a ``FifoLine`` record on the compacted
 topic ``fifo-lines``: the head's sequence, the sequence of the last one that finished
@@ -46,10 +60,13 @@ decided there once the view has caught up (``DestinationLookup``): sent beside t
 the destination is not FIFO. A rebalance drops every line; they are read back from their
 records (or this process's newer own write) when their next delivery arrives.
 
-**Limits, and what is not done.** The held records of every FIFO destination of a
-partition wait in memory (not bounded yet, and their hold-topic offsets stay uncommitted
-meanwhile, so a stall longer than the topic's 7 days would lose the oldest on a restart).
-``waiting`` counts a re-sent head twice after a crash (it is shown, not decided on).
+**Limits, and what is not done.** The memory bound is per hold partition, not per line:
+while one stalled line's held records fill it, another FIFO line's held records behind
+them on that partition are not read, so that line waits too (at worst the same 144 h);
+a bound per line would need one line's records re-read without its neighbours' (a seek
+per line, or re-producing to the end of the topic), which is not done. ``waiting`` is
+exact across a crash: a held head read again leaves it only once, and a fresh delivery
+read again that the record already counts as held (``held_through``) is not held twice.
 """
 
 from __future__ import annotations
