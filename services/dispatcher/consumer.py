@@ -293,9 +293,9 @@ class DeliveryConsumer:
             task = asyncio.create_task(
                 self._handle(msg, ticket, partial(self._lines.held, msg.value(), _appended_at(msg)))
             )
-            self.held_flow.took(key)
+            generation = self.held_flow.took(key)
             self._waiting.add(task)
-            task.add_done_callback(partial(self._held_finished, key))
+            task.add_done_callback(partial(self._held_finished, key, generation))
             return
         if key.topic != self._topic:
             try:
@@ -305,9 +305,9 @@ class DeliveryConsumer:
             return
         self._spawn(msg, ticket, partial(self._processor.process, msg.value(), msg.offset()))
 
-    def _held_finished(self, key: Partition, task: asyncio.Task[None]) -> None:
+    def _held_finished(self, key: Partition, generation: int, task: asyncio.Task[None]) -> None:
         self._waiting.discard(task)
-        self.held_flow.finished(key)
+        self.held_flow.finished(key, generation)
 
     def _spawn(self, msg: Message, ticket: Ticket, work: Callable[[], Awaitable[object]]) -> None:
         task = asyncio.create_task(self._handle(msg, ticket, work))

@@ -29,6 +29,8 @@ class HeldFlow:
         self.bound = bound
         self._held: dict[Partition, int] = {}
         self._paused: set[Partition] = set()
+        # Bumped when a partition is forgotten: what finishes from before does not count.
+        self._generations: dict[Partition, int] = {}
         self._to_resume: set[Partition] = set()
         self.peak = 0  # the most ever held in memory by one partition (a gauge, tests)
 
@@ -65,11 +67,15 @@ class HeldFlow:
                 self._paused.add(partition)
                 self._to_resume.discard(partition)
 
-    def took(self, partition: Partition) -> None:
+    def took(self, partition: Partition) -> int:
+        """A record was taken; hand the answer back to ``finished``."""
         held = self._held[partition] = self._held.get(partition, 0) + 1
         self.peak = max(self.peak, held)
+        return self._generations.get(partition, 0)
 
-    def finished(self, partition: Partition) -> None:
+    def finished(self, partition: Partition, generation: int) -> None:
+        if generation != self._generations.get(partition, 0):
+            return  # taken before the partition was forgotten (a rebalance)
         held = self._held.get(partition, 0)
         if held <= 1:
             self._held.pop(partition, None)
@@ -82,6 +88,7 @@ class HeldFlow:
     def forget(self, partitions: list[Partition]) -> None:
         """Revoked, lost or freshly assigned: nothing held, not paused."""
         for partition in partitions:
+            self._generations[partition] = self._generations.get(partition, 0) + 1
             self._held.pop(partition, None)
             self._paused.discard(partition)
             self._to_resume.discard(partition)

@@ -5,12 +5,8 @@ same ``webhook-id`` (services/dispatcher/fifo.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable
-
-from signet_sdk.ids import new_id
-from signet_sdk.signing import generate_secret
 
 from signet.dev.broker import EmbeddedBroker
 from signet.kafka.clients import AsyncProducer
@@ -24,12 +20,7 @@ from tests.services.dispatcher.conftest import (
     single_partition_settings,
 )
 from tests.services.dispatcher.topic_tail import TopicTail
-from tests.services.dispatcher.workspace import (
-    delivery_for,
-    publish_workspace,
-    send_delivery,
-    webhook,
-)
+from tests.services.dispatcher.workspace import send_fifo_line
 
 MakeReceiver = Callable[[], Awaitable[Receiver]]
 COUNT = 40
@@ -54,15 +45,8 @@ async def test_a_sigkill_mid_line_loses_nothing_and_keeps_the_order(
     await first.start()
     try:
         async with AsyncProducer(settings) as producer:
-            ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
-            line = dataclasses.replace(
-                webhook(running.ring, ws, receiver.url, [key]), ordering="fifo"
-            )
-            config = await publish_workspace(producer, topics, ws, [line])
-            in_line = [delivery_for(config, line.id) for _ in range(COUNT)]
-            for delivery in in_line:
-                await send_delivery(producer, topics, delivery)
-
+            sent = await send_fifo_line(producer, topics, running.ring, receiver.url, COUNT)
+            in_line = [delivery for delivery, _ in sent]
             await receiver.wait_for(COUNT // 3, timeout=60)
             first.kill()
             await first.stop()
@@ -118,14 +102,9 @@ async def test_waiting_stays_exact_when_a_held_head_is_sent_again_after_a_sigkil
     try:
         await first.start()
         async with AsyncProducer(settings) as producer:
-            ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
-            line = dataclasses.replace(
-                webhook(running.ring, ws, receiver.url, [key]), ordering="fifo"
-            )
-            config = await publish_workspace(producer, topics, ws, [line])
-            in_line = [delivery_for(config, line.id) for _ in range(FOLLOWERS + 1)]
-            sent = [await send_delivery(producer, topics, d) for d in in_line]
-        sequences = [msg.offset() or 0 for msg in sent]  # places in line (fifo.py)
+            url = receiver.url
+            sent = await send_fifo_line(producer, topics, running.ring, url, FOLLOWERS + 1)
+        in_line, sequences = [d for d, _ in sent], [place for _, place in sent]
         held_head = sequences[1]
 
         def held_head_failed() -> bool | None:

@@ -6,12 +6,8 @@ Every delivery arrives, exactly in order; only a head may be sent again, with it
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable
-
-from signet_sdk.ids import new_id
-from signet_sdk.signing import generate_secret
 
 from signet.dev.broker import EmbeddedBroker
 from signet.kafka.clients import AsyncProducer
@@ -20,12 +16,7 @@ from tests.eventually import eventually
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import Setting, dispatcher_process
 from tests.services.dispatcher.test_dispatcher_group import split_between
-from tests.services.dispatcher.workspace import (
-    delivery_for,
-    publish_workspace,
-    send_delivery,
-    webhook,
-)
+from tests.services.dispatcher.workspace import send_fifo_line
 from tests.services.ingest.topic_reader import kafka_partition
 from tests.topics import fresh_topics
 
@@ -54,15 +45,9 @@ async def test_a_line_handed_over_twice_mid_way_loses_nothing_and_keeps_its_orde
     try:
         await first.start()
         async with AsyncProducer(settings) as producer:
-            ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
-            line = dataclasses.replace(
-                webhook(running.ring, ws, receiver.url, [key]), ordering="fifo"
-            )
-            config = await publish_workspace(producer, topics, ws, [line])
-            in_line = [delivery_for(config, line.id) for _ in range(COUNT)]
-            for delivery in in_line:
-                await send_delivery(producer, topics, delivery)
-        events = [d.event_id for d in in_line]
+            sent = await send_fifo_line(producer, topics, running.ring, receiver.url, COUNT)
+        events = [delivery.event_id for delivery, _ in sent]
+        destination_id = sent[0][0].destination_id
 
         def failed_twice() -> bool | None:
             return True if len(receiver.requests) >= 2 else None
@@ -71,7 +56,7 @@ async def test_a_line_handed_over_twice_mid_way_loses_nothing_and_keeps_its_orde
         # A second member joins while the head is failing: every line is dropped.
         await second.start()
         shares = await split_between([first, second], topics, PARTITIONS)
-        partition = kafka_partition(line.id, PARTITIONS)
+        partition = kafka_partition(destination_id, PARTITIONS)
         owner = first if partition in shares[0] else second
         receiver.default = Reply(delay_seconds=0.05)  # recovered, slowly
 

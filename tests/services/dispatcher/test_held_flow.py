@@ -6,11 +6,7 @@ itself is checked on its own first."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
-
-from signet_sdk.ids import new_id
-from signet_sdk.signing import generate_secret
 
 from services.dispatcher.held_flow import HeldFlow
 from signet.dev.broker import EmbeddedBroker
@@ -21,12 +17,7 @@ from tests.eventually import eventually
 from tests.receiver import Receiver, Reply
 from tests.services.dispatcher.conftest import dispatcher_process, single_partition_settings
 from tests.services.dispatcher.scrape import sample, scrape
-from tests.services.dispatcher.workspace import (
-    delivery_for,
-    publish_workspace,
-    send_delivery,
-    webhook,
-)
+from tests.services.dispatcher.workspace import send_fifo_line
 
 MakeReceiver = Callable[[], Awaitable[Receiver]]
 BOUND = 5
@@ -37,19 +28,30 @@ HOLD = Partition("fifo-hold", 0)
 def test_a_batch_is_cut_at_the_bound_and_the_partition_resumes_at_half() -> None:
     flow = HeldFlow("fifo-hold", 4)
     other = Partition("fifo-hold", 1)
-    for _ in range(3):
-        flow.took(HOLD)
+    (generation,) = {flow.took(HOLD) for _ in range(3)}
     keys: list[Partition | None] = [HOLD, None, other, HOLD, HOLD, None]
     # One place left on partition 0: its second record and every later one are left out.
     assert flow.cut(flow.room(), keys) == [True, True, True, False, False, True]
     flow.took(HOLD)
     flow.left_out({HOLD})
     assert flow.take_resumes() == set()
-    flow.finished(HOLD)
+    flow.finished(HOLD, generation)
     assert flow.take_resumes() == set()  # 3 held: above half
-    flow.finished(HOLD)
+    flow.finished(HOLD, generation)
     assert flow.take_resumes() == {HOLD}  # 2: half of the bound
     assert flow.peak == 4
+
+
+def test_what_finishes_from_before_a_rebalance_does_not_count() -> None:
+    flow = HeldFlow("fifo-hold", 4)
+    (before,) = {flow.took(HOLD) for _ in range(4)}
+    flow.forget([HOLD])  # revoked and assigned again: its lines were dropped
+    (now,) = {flow.took(HOLD) for _ in range(4)}
+    for _ in range(4):
+        flow.finished(HOLD, before)  # the dropped lines' records, cancelled
+    assert flow.room() == {HOLD: 0}
+    flow.finished(HOLD, now)
+    assert flow.room() == {HOLD: 1}
 
 
 def test_a_partition_drained_while_the_poll_ran_resumes_at_once() -> None:
@@ -73,12 +75,7 @@ async def test_a_stalled_line_holds_at_most_the_bound_in_memory_and_all_follow_i
         fifo_held_in_memory=BOUND,
     )
     async with process, AsyncProducer(settings) as producer:
-        ws, key = new_id("ws"), generate_secret("standard-webhooks").secret
-        line = dataclasses.replace(webhook(running.ring, ws, receiver.url, [key]), ordering="fifo")
-        config = await publish_workspace(producer, topics, ws, [line])
-        in_line = [delivery_for(config, line.id) for _ in range(COUNT)]
-        for delivery in in_line:
-            await send_delivery(producer, topics, delivery)
+        sent = await send_fifo_line(producer, topics, running.ring, receiver.url, COUNT)
 
         async def held_to_the_bound() -> float | None:
             text = await scrape(running.metrics_url)
@@ -88,7 +85,7 @@ async def test_a_stalled_line_holds_at_most_the_bound_in_memory_and_all_follow_i
 
         await eventually(held_to_the_bound, "the hold filled up to its bound", timeout=60)
         receiver.default = Reply()  # recovered: the head goes, and the rest in order
-        events = [d.event_id for d in in_line]
+        events = [delivery.event_id for delivery, _ in sent]
 
         def every_one_delivered() -> bool | None:
             delivered = [r.headers["webhook-id"] for r in receiver.requests if r.status == 200]

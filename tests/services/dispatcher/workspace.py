@@ -3,9 +3,12 @@ read back what the dispatcher wrote of them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 from confluent_kafka import Message
 from signet_sdk.ids import new_id, now_ms
+from signet_sdk.signing import generate_secret
 
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
@@ -141,3 +144,19 @@ async def outcomes_of(
         (o for o in records if o.delivery_id == delivery.id),
         key=lambda o: (o.attempt, o.attempted_at),
     )
+
+
+async def send_fifo_line(
+    producer: AsyncProducer, topics: Topics, ring: MasterKeyRing, url: str, count: int
+) -> list[tuple[Delivery, int]]:
+    """A new workspace with one FIFO destination at ``url`` and ``count`` deliveries to it,
+    sent in order: each with its place in line (its offset on deliveries, ``fifo.py``)."""
+    ws = new_id("ws")
+    key = generate_secret("standard-webhooks").secret
+    line = dataclasses.replace(webhook(ring, ws, url, [key]), ordering="fifo")
+    config = await publish_workspace(producer, topics, ws, [line])
+    sent = []
+    for delivery in [delivery_for(config, line.id) for _ in range(count)]:
+        msg = await send_delivery(producer, topics, delivery)
+        sent.append((delivery, msg.offset() or 0))
+    return sent
