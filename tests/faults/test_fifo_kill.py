@@ -70,7 +70,19 @@ async def test_a_sigkill_mid_line_loses_nothing_and_keeps_the_order(
             lambda: f"not every delivery arrived: {len(receiver.requests)} requests",
             timeout=90,
         )
+        last = sent[-1][1]
+        lines = TopicTail(settings, topics.fifo_lines, FifoLine)
+        await lines.start()
+        try:
+            records = await lines.wait_for(
+                lambda rs: any(r.done_through == last for r in rs), "the line's last record"
+            )
+        finally:
+            await lines.stop()
 
+    # The line's record says so: nothing waits (none counted twice across the kill).
+    done = next(r for r in records if r.done_through == last)
+    assert (done.head, done.held_through, done.waiting) == (None, last, 0), done
     places = [events.index(r.headers["webhook-id"]) for r in receiver.requests]
     # Never out of order: each request is for the same delivery as the one before it (the
     # head sent again) or a later one.
