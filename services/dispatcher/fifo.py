@@ -63,8 +63,9 @@ records (or this process's newer own write) when their next delivery arrives.
 **Limits, and what is not done.** The memory bound is per hold partition, not per line:
 while one stalled line's held records fill it, another FIFO line's held records behind
 them on that partition are not read, so that line waits too (at worst the same 144 h);
-a bound per line would need one line's records re-read without its neighbours' (a seek
-per line, or re-producing to the end of the topic), which is not done. ``waiting`` is
+a bound per line would need one line's records re-read without its neighbours' (keeping
+only the offsets of a full line's records, incomplete, and reading them back with a
+second, group-less consumer when the line has room), which is not done. ``waiting`` is
 exact across a crash: a held head read again leaves it only once, and a fresh delivery
 read again that the record already counts as held (``held_through``) is not held twice.
 """
