@@ -76,26 +76,29 @@ def header_name_error(name: str) -> tuple[FieldErrorCode, str] | None:
     return None
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str) -> str:
     if (error := header_name_error(name)) is not None:
         raise RuleError(error[1], error[0])
+    return name
+
+
+def _check_value(value: str) -> str:
+    if not _VALUE.fullmatch(value):
+        raise RuleError("must be printable ASCII, without CR or LF", FieldErrorCode.FORMAT)
+    return value
 
 
 def _check_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """What only the whole map can say; each name and value was checked on its own, so
+    that its error names it (``headers.X-Api-Key``)."""
     if len(headers) > HEADERS_MAX:
         raise RuleError(f"at most {HEADERS_MAX} headers", FieldErrorCode.LENGTH)
     seen: set[str] = set()
     size = 0
     for name, value in headers.items():
-        _check_name(name)
         if name.lower() in seen:
             raise RuleError(f"{name!r} is given twice (names ignore case)", FieldErrorCode.INVALID)
         seen.add(name.lower())
-        if value is not None and not _VALUE.fullmatch(value):
-            raise RuleError(
-                f"the value of {name!r} must be printable ASCII, without CR or LF",
-                FieldErrorCode.FORMAT,
-            )
         size += len(name) + len(value or "")
     if size > HEADERS_BYTES_MAX:
         raise RuleError(
@@ -111,9 +114,11 @@ def _check_sensitive(names: list[str]) -> list[str]:
     return names
 
 
+HeaderName = Annotated[str, AfterValidator(_check_name)]
+HeaderValue = Annotated[str, AfterValidator(_check_value)]
 _HEADERS_SCHEMA = {"maxProperties": HEADERS_MAX}
 Headers = Annotated[
-    dict[str, str],
+    dict[HeaderName, HeaderValue],
     Field(
         description=f"extra request headers, sent on every attempt: at most {HEADERS_MAX} and "
         f"{HEADERS_BYTES_MAX} bytes in all; not webhook-*, signet-*, x-hub-signature*, "
@@ -125,7 +130,7 @@ Headers = Annotated[
     AfterValidator(_check_headers),
 ]
 HeadersPatch = Annotated[
-    dict[str, str | None],
+    dict[HeaderName, HeaderValue | None],
     Field(
         description="replaces the headers; a sensitive header given as null keeps its "
         "stored value. null: no headers",

@@ -81,8 +81,8 @@ async def test_bad_headers_and_a_mismatched_key_are_400s_naming_the_field(
     workspace_id, token = await admin_of_new_workspace(client)
     for body, field in (
         (webhook(tls=tls(client_key=other_key())), "tls.client_key"),
-        (webhook(headers={"Webhook-Signature": "forged"}), "headers"),
-        (webhook(headers={"X-A": "a\r\nB: c"}), "headers"),
+        (webhook(headers={"Webhook-Signature": "forged"}), "headers.Webhook-Signature"),
+        (webhook(headers={"X-A": "a\r\nB: c"}), "headers.X-A"),
         (webhook(headers={"X-A": "1"}, sensitive_headers=["X-B"]), "sensitive_headers"),
     ):
         answer = await client.workspace(token, "POST", DESTINATIONS, body)
