@@ -17,6 +17,7 @@ from tests.e2e.conftest import Stack
 from tests.e2e.test_embed_embedding import new_workspace, seed_delivery
 from tests.services.portal.embed.accessibility import (
     AXE,
+    CLIENT,
     SCREENS,
     THEMES,
     Theme,
@@ -59,12 +60,22 @@ async def seeded(stack: Stack, receivers: Any) -> tuple[dict[str, Any], dict[str
         assert status in (200, 201), stored
     event_id = await seed_delivery(stack, workspace, await receivers())
     status, session = await stack.operator(
-        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "viewer"}
+        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "admin"}
     )
     assert status == 201, session
     status, listed = await stack.workspace(session["token"], "GET", "/v1/workspace/destinations")
     assert status == 200, listed
     destination = listed["data"][0]
+    # Headers (one sealed) and a client certificate, so the settings form shows its
+    # header rows and the current certificate with its actions.
+    extras = {
+        "headers": {"X-Tenant": "acme", "Authorization": "Bearer sk_live_0123456789abcd"},
+        "tls": {"client_certificate": CLIENT.certificate, "client_key": CLIENT.key},
+    }
+    status, changed = await stack.workspace(
+        session["token"], "PATCH", f"/v1/workspace/destinations/{destination['id']}", extras
+    )
+    assert status == 200, changed
     values = {
         "destination_id": destination["id"],
         "destination_name": destination["name"],
@@ -81,8 +92,17 @@ async def open_in(browser: Browser, host: Any, theme: Theme) -> EmbeddedPage:
 
 
 async def show(embed: EmbeddedPage, route: str, heading: str) -> None:
-    """Open ``route`` in the embed and wait until it is drawn, data and all."""
-    await embed_frame(embed.page).evaluate("route => { location.hash = route; }", "#" + route)
+    """Open ``route`` in the embed and wait until it is drawn afresh, data and all (also when
+    the screen before showed the same route: what that one's clicks opened is gone)."""
+    await embed_frame(embed.page).evaluate(
+        """route => {
+            for (const old of document.querySelectorAll("main > *")) old.dataset.audited = "";
+            if (location.hash === route) dispatchEvent(new HashChangeEvent("hashchange"));
+            else location.hash = route;
+        }""",
+        "#" + route,
+    )
+    await expect(embed.frame.locator("main > [data-audited]")).to_have_count(0)
     await expect(embed.frame.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     # Nothing still loading: the view's own data, and the health figures it fetches after.
     await expect(embed.frame.locator(".loading, td.health .metric")).to_have_count(0)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import dataclasses
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from signet_sdk.ids import new_id
 from signet_sdk.signing import generate_secret
 
@@ -19,7 +17,6 @@ from services.dispatcher.request_extras import RequestExtras
 from services.dispatcher.results import ErrorKind
 from services.dispatcher.sender import Sender
 from services.portal.headers_tls import ClientTlsInput, client_tls, header_changes
-from signet.dev.broker import free_port
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
 from signet.records.model import Destination, Outcome, OutcomeStatus, RetryPolicy
@@ -37,6 +34,7 @@ from tests.services.dispatcher.workspace import (
     send_delivery,
     webhook,
 )
+from tests.tls_receiver import MutualTlsReceiver
 
 MakeReceiver = Callable[[], Awaitable[Receiver]]
 WS = "ws_tls"
@@ -49,42 +47,10 @@ CLIENT = CLIENT_CA.issue("signet-client")
 STRANGER = TestCa("Unknown CA").issue("stranger")  # a client certificate it does not trust
 
 
-@dataclass
-class TlsReceiver:
-    port: int
-    statuses: list[int] = field(default_factory=list)  # answers in order, then 200
-    seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # client CN, headers
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/hook"
-
-
 @pytest.fixture
-async def tls_receiver(tmp_path: Path) -> AsyncIterator[TlsReceiver]:
-    folder = tmp_path
-    (folder / "server.pem").write_text(SERVER.certificate)
-    (folder / "server.key").write_text(SERVER.key)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "server.pem", folder / "server.key")
-    context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no connection
-    context.load_verify_locations(cadata=CLIENT_CA.certificate)
-    receiver = TlsReceiver(free_port())
-
-    async def handle(request: web.Request) -> web.Response:
-        peer = request.transport.get_extra_info("peercert") if request.transport else None
-        subject = dict(pair[0] for pair in peer["subject"]) if peer else {}
-        receiver.seen.append((subject.get("commonName", ""), dict(request.headers)))
-        status = receiver.statuses.pop(0) if receiver.statuses else 200
-        return web.Response(status=status, text="mutual ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", receiver.port, ssl_context=context).start()
-    yield receiver
-    await runner.cleanup()
+async def tls_receiver() -> AsyncIterator[MutualTlsReceiver]:
+    async with MutualTlsReceiver(SERVER, client_ca=CLIENT_CA.certificate) as receiver:
+        yield receiver
 
 
 def destination(
@@ -119,7 +85,7 @@ def sender() -> Sender:
 
 
 async def test_the_client_certificate_is_presented_and_headers_sent(
-    tls_receiver: TlsReceiver,
+    tls_receiver: MutualTlsReceiver,
 ) -> None:
     ring = MasterKeyRing.parse(generate_master_key())
     extras = RequestExtras(ring).for_destination(WS, destination(ring, WS, tls_receiver.url))
@@ -138,7 +104,7 @@ async def test_the_client_certificate_is_presented_and_headers_sent(
     assert extras.shown == {"X-Tenant": "acme", "Authorization": "…abcd"}
 
 
-async def test_contexts_are_shared_by_content(tls_receiver: TlsReceiver) -> None:
+async def test_contexts_are_shared_by_content(tls_receiver: MutualTlsReceiver) -> None:
     ring = MasterKeyRing.parse(generate_master_key())
     one = destination(ring, WS, tls_receiver.url)
     extras = RequestExtras(ring)
@@ -158,7 +124,7 @@ async def test_contexts_are_shared_by_content(tls_receiver: TlsReceiver) -> None
     ids=["wrong-certificate", "no-certificate", "wrong-pinned-ca"],
 )
 async def test_a_refused_handshake_is_a_failed_attempt(
-    tls_receiver: TlsReceiver, client: Issued | None, pinned: str
+    tls_receiver: MutualTlsReceiver, client: Issued | None, pinned: str
 ) -> None:
     ring = MasterKeyRing.parse(generate_master_key())
     target = destination(ring, WS, tls_receiver.url, client=client, pinned=pinned)
@@ -174,7 +140,7 @@ async def test_a_refused_handshake_is_a_failed_attempt(
 
 
 async def test_the_certificate_is_presented_through_the_egress_proxy_tunnel(
-    tls_receiver: TlsReceiver, tmp_path: Path
+    tls_receiver: MutualTlsReceiver, tmp_path: Path
 ) -> None:
     """TLS runs end to end inside the CONNECT tunnel: the receiver still sees Signet's
     client certificate, and the proxy saw the tunnel."""
@@ -210,7 +176,7 @@ async def test_every_attempt_presents_the_certificate_and_records_headers_masked
     producer: AsyncProducer,
     topics: Topics,
     outcomes: TopicTail[Outcome],
-    tls_receiver: TlsReceiver,
+    tls_receiver: MutualTlsReceiver,
 ) -> None:
     ws = new_id("ws")
     tls_receiver.statuses = [503]  # the first attempt fails; the retry carries it all too

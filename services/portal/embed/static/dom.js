@@ -80,6 +80,7 @@ export function showFieldErrors(form, errors) {
     const described = control.getAttribute("aria-describedby");
     control.setAttribute("aria-describedby", described ? `${described} ${note.id}` : note.id);
     control.closest(".field")?.append(note);
+    control.closest("details:not([open])")?.setAttribute("open", ""); // a folded section shows it
     first ??= control;
   }
   const summary = form.querySelector(".form-errors");

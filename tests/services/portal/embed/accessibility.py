@@ -3,7 +3,8 @@
 :data:`SCREENS` is every screen the audit visits, in every theme of :data:`THEMES`. A new
 screen is one more :class:`Screen` in that list: its hash route (``{destination_id}`` and
 ``{event_id}`` are filled in from the seeded workspace), the heading it shows once drawn,
-and, for a state reached by a click (a dialog), what to do after opening the route.
+and, for a state reached by clicks (a dialog, a folded section, the errors a submit
+brings back), what to do after opening the route.
 
 axe-core comes from ``tests/services/portal/embed/package.json`` (``npm ci`` there, see
 the Makefile); its ``axe.min.js`` is evaluated in the frame through the DevTools protocol,
@@ -20,9 +21,13 @@ from typing import Any
 
 from playwright.async_api import Frame, FrameLocator, Page, expect
 
+from tests.certificates import TestCa, other_key
+
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
 # What fails the audit; "moderate" and "minor" findings are reported by axe, not failed on.
 FAILING_IMPACTS = frozenset({"serious", "critical"})
+# The seeded destination presents it (test_embed_accessibility.py); a form pastes it.
+CLIENT = TestCa("Audit CA").issue("audit-client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +44,59 @@ async def _delete_dialog(frame: FrameLocator) -> None:
     await expect(frame.get_by_role("button", name="Delete destination")).to_be_visible()
 
 
+async def _headers_and_certificate(frame: FrameLocator) -> None:
+    """The create form's custom headers and client certificate, unfolded, one row added."""
+    await frame.get_by_text("Custom headers and client certificate").click()
+    await frame.get_by_role("button", name="Add header").click()
+    await expect(frame.get_by_label("Header 1", exact=True)).to_be_focused()
+
+
+async def _header_and_key_errors(frame: FrameLocator) -> None:
+    """The API's field errors beside a header row and the client key."""
+    await _headers_and_certificate(frame)
+    await frame.get_by_label("Name").fill("Audited")
+    await frame.get_by_label("Endpoint URL").fill("https://audit.example.com/hook")
+    await frame.get_by_label("Header 1", exact=True).fill("Webhook-Id")
+    await frame.get_by_label("Client certificate (PEM)", exact=True).fill(CLIENT.certificate)
+    await frame.get_by_label("Client key (PEM)", exact=True).fill(other_key())
+    await frame.get_by_role("button", name="Create destination").click()
+    await expect(frame.locator(".header-row .field-error")).to_have_count(1)
+    await expect(frame.locator(".pem-field .field-error")).to_have_count(1)
+
+
+async def _replace_certificate(frame: FrameLocator) -> None:
+    """The settings form with the current certificate's replacement fields open."""
+    await frame.get_by_role("button", name="Replace certificate").click()
+    await expect(frame.get_by_label("Client key (PEM)", exact=True)).to_be_visible()
+
+
 SCREENS = [
     Screen("destination list", "/destinations", "Destinations"),
     Screen("new destination", "/destinations/new", "New destination"),
+    Screen(
+        "new destination, headers and certificate",
+        "/destinations/new",
+        "New destination",
+        then=_headers_and_certificate,
+    ),
+    Screen(
+        "new destination, header and key errors",
+        "/destinations/new",
+        "New destination",
+        then=_header_and_key_errors,
+    ),
     Screen("destination", "/destinations/{destination_id}", "{destination_name}"),
     Screen(
         "delete confirmation",
         "/destinations/{destination_id}",
         "{destination_name}",
         then=_delete_dialog,
+    ),
+    Screen(
+        "replace the client certificate",
+        "/destinations/{destination_id}",
+        "{destination_name}",
+        then=_replace_certificate,
     ),
     Screen("delivery log", "/deliveries", "Delivery log"),
     Screen("event", "/events/{event_id}", "{event_type}"),

@@ -9,6 +9,7 @@ import { confirmDialog, pageHeader, render, schemeLabel, section } from "./commo
 import { listOf, ORDERING_HINT, orderingSelect } from "./destinations.js";
 import { healthSection } from "./health.js";
 import { requestSection } from "./request-extras.js";
+import { headersEditor, tlsEditor } from "./request-extras-form.js";
 import { eventTypePicker, loadCatalog, pickedEventTypes } from "./event-types.js";
 
 const OVERLAPS = [
@@ -105,6 +106,24 @@ function settingsSection(ctx, destination, path, reload, catalog) {
   ]);
   if (!ctx.canWrite) return section("Settings", readOnly);
 
+  const headers = isWebhook ? headersEditor(destination) : null;
+  const tls = isWebhook ? tlsEditor({
+    current: destination.tls ?? null,
+    collapsed: true,
+    onRemove: async (event) => {
+      const sure = await confirmDialog({
+        anchor: event.currentTarget,
+        title: "Remove the client certificate?",
+        body: "Signet stops presenting it at once: a receiver that requires it refuses every delivery until a new one is set.",
+        confirm: "Remove certificate",
+        danger: true,
+      });
+      if (!sure) return;
+      await ctx.api.patch(path, { tls: null });
+      ctx.toast("Client certificate removed");
+      await reload();
+    },
+  }) : null;
   const text = (name, value, attrs = {}) => h("input", { name, value: value ?? "", autocomplete: "off", spellcheck: "false", ...attrs });
   const form = h("form", { class: "form", novalidate: true },
     field("Name", text("name", destination.name, { maxlength: "100" }), { required: true }),
@@ -114,6 +133,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
     isWebhook ? field("Timeout (seconds)", text("timeout_seconds", destination.timeout_seconds, { type: "number", min: "1", max: "30" })) : null,
     isWebhook ? field("Ordering", orderingSelect(destination.ordering ?? "none"), { hint: ORDERING_HINT }) : null,
     isWebhook ? field("Rate limit (requests per second)", text("rate_limit_per_second", destination.rate_limit_per_second, { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Empty: no limit." }) : null,
+    headers?.element, tls?.element,
     h("div", { class: "form-errors", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save changes")));
   form.addEventListener("submit", async (event) => {
@@ -126,6 +146,17 @@ function settingsSection(ctx, destination, path, reload, catalog) {
       body.timeout_seconds = value("timeout_seconds") ? Number(value("timeout_seconds")) : null;
       body.rate_limit_per_second = value("rate_limit_per_second") ? Number(value("rate_limit_per_second")) : null;
       body.ordering = value("ordering") || "none";
+      const extras = headers.read();
+      if (extras.errors.length) {
+        showFieldErrors(form, extras.errors);
+        return;
+      }
+      if (headers.changed()) { // untouched, the stored headers stand as they are
+        body.headers = extras.headers;
+        body.sensitive_headers = extras.sensitive_headers;
+      }
+      const clientTls = tls.read();
+      if (clientTls) body.tls = clientTls;
     } else if (value("webhook_url")) {
       body.webhook_url = value("webhook_url");
     }

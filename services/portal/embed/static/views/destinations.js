@@ -5,6 +5,7 @@ import { badge, field, h, showFieldErrors } from "../dom.js";
 import { SCHEMES, errorPanel, loading, pageHeader, render, schemeLabel } from "./common.js";
 import { healthCell } from "./health.js";
 import { eventTypePicker, loadCatalog, pickedEventTypes } from "./event-types.js";
+import { headersEditor, tlsEditor } from "./request-extras-form.js";
 
 export async function destinationsList(ctx) {
   render(ctx.main, pageHeader("Destinations"), loading());
@@ -59,6 +60,8 @@ export async function newDestination(ctx) {
     return;
   }
   const catalog = await loadCatalog(ctx.api);
+  const headers = headersEditor();
+  const tls = tlsEditor();
   const scheme = h("select", { name: "signature_scheme" },
     SCHEMES.map(([value, label]) => h("option", { value }, label)));
   const secretInput = input("secret", { type: "password", minlength: "16", disabled: true });
@@ -82,7 +85,9 @@ export async function newDestination(ctx) {
       field("Rate limit (requests per second)", input("rate_limit_per_second", { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Requests are spaced out to stay under it (0.5 = 30 a minute); deliveries over it wait, none is dropped." }),
       field("Ordering", orderingSelect("none"), { hint: ORDERING_HINT }),
       field("Maximum attempts", input("max_attempts", { type: "number", min: "1", max: "50", step: "1", placeholder: "platform default" })),
-      field("Retry delays (seconds)", input("delays_seconds", { placeholder: "platform default, e.g. 5, 30, 120" }), { hint: "Waits between attempts; the last one repeats." })));
+      field("Retry delays (seconds)", input("delays_seconds", { placeholder: "platform default, e.g. 5, 30, 120" }), { hint: "Waits between attempts; the last one repeats." })),
+    h("details", { class: "advanced request-extras" }, h("summary", {}, "Custom headers and client certificate"),
+      headers.element, tls.element));
   const slackFields = h("div", { class: "type-fields", dataset: { for: "slack" }, hidden: true },
     h("p", { class: "hint" }, "Signet posts to this Slack channel when a delivery has exhausted its retries."),
     field("Slack incoming-webhook URL", input("webhook_url", { type: "url", placeholder: "https://hooks.slack.com/services/…" }), { required: false }));
@@ -115,7 +120,20 @@ export async function newDestination(ctx) {
     event.preventDefault();
     const errorBox = form.querySelector(".form-errors");
     errorBox.replaceChildren();
+    const extras = headers.read();
+    if (extras.errors.length) {
+      showFieldErrors(form, extras.errors);
+      return;
+    }
     const body = destinationBody(form);
+    if (body.type === "webhook") {
+      if (Object.keys(extras.headers).length) {
+        body.headers = extras.headers;
+        body.sensitive_headers = extras.sensitive_headers;
+      }
+      const clientTls = tls.read();
+      if (clientTls) body.tls = clientTls;
+    }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {

@@ -1,7 +1,8 @@
 // A webhook destination's extra request headers and client certificate (mutual TLS), as
 // the API shows them: sensitive header values as "…1234", the certificate by its subject,
 // fingerprint and expiry; one within CERTIFICATE_WARNING_DAYS of it (or past it) is flagged.
-// Both are set through the API (docs/delivery.md); the page shows what is in force.
+// The page shows what is in force; admins change both in the settings form
+// (request-extras-form.js) or through the API (docs/delivery.md).
 
 import { badge, h, timeEl } from "../dom.js";
 import { section } from "./common.js";
@@ -37,8 +38,8 @@ export function requestSection(destination) {
     const warning = state === "ok" ? null : h("p", { class: "cert-warning", role: "status" },
       badge(state === "expired" ? "exhausted" : "failed", state === "expired" ? "Expired" : "Expires soon"),
       state === "expired"
-        ? " The client certificate has expired: receivers that require it refuse every delivery. Replace it (PATCH tls)."
-        : ` The client certificate expires in ${days} day${days === 1 ? "" : "s"}. Replace it (PATCH tls) before it does.`);
+        ? " The client certificate has expired: receivers that require it refuse every delivery. Replace it in the settings below (or PATCH tls)."
+        : ` The client certificate expires in ${days} day${days === 1 ? "" : "s"}. Replace it in the settings below (or PATCH tls) before it does.`);
     parts.push(h("dl", { class: "facts client-tls" },
       h("dt", {}, "Client certificate"), h("dd", {}, tls.client_certificate_subject),
       h("dt", {}, "SHA-256"), h("dd", {}, h("code", {}, tls.client_certificate_sha256)),
