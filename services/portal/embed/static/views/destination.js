@@ -61,7 +61,7 @@ export async function destinationDetail(ctx, [id]) {
     revealed ? revealedPanel(revealed, destination) : null,
     isWebhook ? healthSection(ctx, destination.id) : null,
     settingsSection(ctx, destination, path, reload, catalog),
-    isWebhook ? requestSection(destination) : null,
+    isWebhook ? requestSection(destination, { canWrite: ctx.canWrite }) : null,
     isWebhook ? secretSection(ctx, destination, path, reload) : null,
     isWebhook && ctx.canWrite ? testSection(ctx, path, catalog) : null,
     isWebhook && ctx.canWrite ? recoverSection(ctx, path) : null,

@@ -5,7 +5,8 @@
 //   shown ("…1234"); its row sends null, which keeps it, unless a new value is typed.
 // - tls: client certificate, key and optional CA as PEM, pasted or read from a file. On an
 //   existing destination the current certificate is described and the PEM fields open
-//   only to replace it; removing it is its own action (PATCH tls: null).
+//   only to replace it (with the pinned CA filled in: tls is replaced whole); removing it
+//   is its own action (PATCH tls: null).
 // The API is the judge of every rule; the only checks here are those a JSON object cannot
 // carry to it (one name twice). Its field errors name a row (`headers.X-Api-Key`) or a PEM
 // field (`tls.client_key`), which are the `name`s of the controls below.
@@ -110,9 +111,10 @@ function headerRow({ name, value, stored, sensitive }, onRemove) {
   const remove = h("button", { type: "button", class: "secondary", onclick: onRemove }, "Remove");
   const element = h("div", { class: "field header-row" },
     h("div", { class: "cell" }, nameLabel, nameInput),
-    h("div", { class: "cell" }, valueLabel, valueInput, keptNote),
+    h("div", { class: "cell" }, valueLabel, valueInput),
     h("div", { class: "cell choice" }, secretBox, secretLabel),
-    h("div", { class: "cell" }, remove));
+    h("div", { class: "cell" }, remove),
+    keptNote);
 
   const always = () => ALWAYS_SENSITIVE.has(nameInput.value.trim().toLowerCase());
   const sync = () => {
@@ -178,6 +180,8 @@ export function tlsEditor({ current = null, collapsed = false, onRemove = null }
     setOpen(true);
     return { element, read: () => readPem(areas) };
   }
+  // A replacement is sent whole: the pinned CA is offered again rather than dropped.
+  if (current?.ca_certificate) areas[2].value = current.ca_certificate;
   pemFields.id = uid("pem");
   const openLabel = current ? "Replace certificate" : "Add a client certificate";
   const toggle = h("button", { type: "button", class: "secondary", "aria-expanded": "false", "aria-controls": pemFields.id }, openLabel);

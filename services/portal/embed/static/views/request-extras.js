@@ -18,7 +18,7 @@ export function certificateState(notAfter, now = Date.now()) {
   return left <= CERTIFICATE_WARNING_DAYS * DAY_MS ? "expiring" : "ok";
 }
 
-export function requestSection(destination) {
+export function requestSection(destination, { canWrite = false } = {}) {
   const headers = Object.entries(destination.headers ?? {});
   const sensitive = new Set((destination.sensitive_headers ?? []).map((name) => name.toLowerCase()));
   const tls = destination.tls;
@@ -34,12 +34,13 @@ export function requestSection(destination) {
   }
   if (tls) {
     const state = certificateState(tls.client_certificate_not_after);
+    const replaceIt = canWrite ? "Replace it in the settings above" : "An admin can replace it";
     const days = Math.floor((new Date(tls.client_certificate_not_after).getTime() - Date.now()) / DAY_MS);
     const warning = state === "ok" ? null : h("p", { class: "cert-warning", role: "status" },
       badge(state === "expired" ? "exhausted" : "failed", state === "expired" ? "Expired" : "Expires soon"),
       state === "expired"
-        ? " The client certificate has expired: receivers that require it refuse every delivery. Replace it in the settings below (or PATCH tls)."
-        : ` The client certificate expires in ${days} day${days === 1 ? "" : "s"}. Replace it in the settings below (or PATCH tls) before it does.`);
+        ? ` The client certificate has expired: receivers that require it refuse every delivery. ${replaceIt}.`
+        : ` The client certificate expires in ${days} day${days === 1 ? "" : "s"}. ${replaceIt} before it does.`);
     parts.push(h("dl", { class: "facts client-tls" },
       h("dt", {}, "Client certificate"), h("dd", {}, tls.client_certificate_subject),
       h("dt", {}, "SHA-256"), h("dd", {}, h("code", {}, tls.client_certificate_sha256)),
