@@ -162,9 +162,12 @@ def header_changes(
     ``sensitive_headers`` (None: not given), applied to ``current`` (None: a new one).
 
     Raises :class:`FieldErrors` for what needs both fields or the stored values: a
-    sensitive name that is no header, a ``null`` with no stored sensitive value.
+    sensitive name that is no header, a ``null`` with no stored sensitive value, a stored
+    sensitive value no longer named sensitive (it is never unsealed for a read).
     """
     stored = {h.name.lower(): h for h in current.sealed_headers} if current else {}
+    # Where an error about a kept value points: the header, or the set that re-sorts them.
+    kept_field = "headers.{}" if headers is not None else "sensitive_headers"
     if headers is None:  # only sensitive_headers: re-sort the stored headers
         headers = dict(current.headers) if current else {}
         headers |= {h.name: None for h in stored.values()}
@@ -187,12 +190,19 @@ def header_changes(
             if kept is None:
                 message = "null keeps a sensitive header's stored value, and it has none"
                 raise FieldErrors([FieldError(f"headers.{name}", FieldErrorCode.REQUIRED, message)])
+            if key not in secret_names:
+                # A sealed value is never shown, so it is not unsealed either: whoever
+                # makes the header plain gives its value again.
+                message = (
+                    f"the value of {name!r} is sealed and stays so: give it again in headers "
+                    "to make the header not sensitive"
+                )
+                field = kept_field.format(name)
+                raise FieldErrors([FieldError(field, FieldErrorCode.INVALID, message)])
             value = ring.open(kept.sealed, header_aad(workspace_id, destination_id, key)).decode()
             size += len(name) + len(value)
-            if key in secret_names:
-                sealed.append(SealedHeader(name, kept.sealed, kept.hint))
-                continue
-            # No longer sensitive: stored in the clear from now on.
+            sealed.append(SealedHeader(name, kept.sealed, kept.hint))
+            continue
         else:
             size += len(name) + len(value)
         if key in secret_names:

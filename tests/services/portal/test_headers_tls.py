@@ -143,15 +143,25 @@ def test_patch_replaces_the_map_and_null_keeps_a_sensitive_value() -> None:
     assert patch(current, {"headers": None}).sealed_headers == []
 
 
-def test_patching_sensitive_headers_alone_reseals_or_unseals_the_stored_ones() -> None:
+def test_patching_sensitive_headers_seals_but_never_unseals_a_stored_value() -> None:
     current = create(
         webhook(
             headers={"X-Key": "value-of-the-key", "X-Tenant": "acme"}, sensitive_headers=["X-Key"]
         )
     ).destination
-    swapped = patch(current, {"sensitive_headers": ["X-Tenant"]})
-    assert swapped.headers == {"X-Key": "value-of-the-key"}
-    assert opened_header(swapped, "X-Tenant") == "acme"
+    both = patch(current, {"sensitive_headers": ["X-Key", "X-Tenant"]})
+    assert both.headers == {}
+    assert opened_header(both, "X-Tenant") == "acme"
+    assert opened_header(both, "X-Key") == "value-of-the-key"
+    # A sealed value is never shown again, so no PATCH makes it readable: not by dropping
+    # it from the set, nor by keeping it (null) as a plain header.
+    errors = patch_errors(current, {"sensitive_headers": ["X-Tenant"]})
+    assert errors["sensitive_headers"][0] == "invalid"
+    kept_plain = {"headers": {"X-Key": None, "X-Tenant": "acme"}, "sensitive_headers": []}
+    assert patch_errors(current, kept_plain)["headers.X-Key"][0] == "invalid"
+    # Given again, the value may be plain.
+    retyped = patch(current, {"headers": {"X-Key": "new-value"}, "sensitive_headers": []})
+    assert retyped.headers == {"X-Key": "new-value"} and retyped.sealed_headers == []
 
 
 def test_a_sealed_header_value_is_bound_to_its_name() -> None:
