@@ -1,7 +1,7 @@
 """Path (b) with tracing exported to a local OTLP sink and with tracing off, in turns, in
 ONE run.
 
-    python -m bench.tracing                  # 3 rounds of 12 000 events each way
+    python -m bench.tracing                  # 5 rounds of 12 000 events each way
     python -m bench.tracing --quick          # small counts, to check it works
     python -m bench.tracing --sample 0.1     # "on" keeps a tenth of the traces
 
@@ -147,7 +147,7 @@ async def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (each runs both)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (each runs both)")
     parser.add_argument("--events", type=int, default=12_000, help="events per peak")
     parser.add_argument("--quick", action="store_true", help="1 round of 2 000 events")
     parser.add_argument(
