@@ -15,7 +15,9 @@ The W3C trace context (``traceparent``, ``tracestate``) travels with the work:
 Exporting is the operator's choice, made with the standard ``OTEL_*`` variables:
 :func:`configure` exports over OTLP/HTTP (a batch processor, the SDK's own reading of
 ``OTEL_EXPORTER_OTLP_*``, ``OTEL_TRACES_SAMPLER``, ``OTEL_SERVICE_NAME``,
-``OTEL_RESOURCE_ATTRIBUTES``) only when an OTLP endpoint is set. Otherwise nothing is
+``OTEL_RESOURCE_ATTRIBUTES``) only when an OTLP endpoint is set; then the route and
+attempt spans are :mod:`signet.spans` records and the encoding is :mod:`signet.otlp`'s
+(each costs a fraction of the SDK's: docs/benchmarks.md#tracing). Otherwise nothing is
 exported and no thread starts, yet spans still get real ids: a delivery always carries a
 ``traceparent``. Without an exporter, only a trace the caller marked sampled is recorded
 (in memory, for nothing), so the ``sampled`` flag the receiver sees is the caller's.

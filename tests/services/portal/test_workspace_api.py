@@ -222,7 +222,7 @@ async def test_origins_are_enforced(portal: RunningPortal) -> None:
         (webhook(rate_limit_per_second=0), "rate_limit_per_second"),
         ({"type": "slack", "name": "A", "rate_limit_per_second": 1}, "rate_limit_per_second"),
         (webhook(retry_policy={"max_attempts": 1000}), "retry_policy.max_attempts"),
-        (webhook(headers={"Webhook-Id": "forged"}), "headers"),  # a reserved name
+        (webhook(headers={"Webhook-Id": "forged"}), "headers.Webhook-Id"),  # a reserved name
         ({"type": "slack", "name": "A", "webhook_url": "https://example.com/x"}, "webhook_url"),
         ({"type": "carrier-pigeon", "name": "A"}, "type"),
         ([webhook()], "body"),
