@@ -38,6 +38,7 @@ from services.portal.sessions import SessionSigner, normalize_origin
 from services.portal.signing_secrets import SchemeCatalog
 from services.portal.stats_api import StatsApi
 from services.portal.workspace_api import WorkspaceApi
+from signet import tracing
 from signet.api.operations import Api, Reply, Webhook
 from signet.api.webhook import EVENT_WEBHOOK, WebhookBody, WebhookHeaders
 from signet.catalog.view import EventTypeView
@@ -221,6 +222,7 @@ class PortalService:
         )
         app = web.Application(
             middlewares=[
+                tracing.server_middleware,
                 count_requests(self.metrics),
                 problem_middleware,
                 translate_errors,

@@ -29,6 +29,7 @@ from signet_sdk.ids import now_ms as clock_ms
 from services.portal.body_fields import NULL_UNDOCUMENTED, TimeText, epoch_ms
 from services.portal.delivery_log.store import DeliveryRecord
 from services.portal.views import Time
+from signet import tracing
 from signet.backoff import Backoff
 from signet.errors import BrokerError
 from signet.kafka.clients import AsyncProducer
@@ -232,8 +233,13 @@ class DeliveryOutbox:
         On an error some may have been written: a replay is safe to repeat (receivers
         deduplicate by ``webhook-id``).
         """
+        # In the trace of the request that asked for them (its server span), which the
+        # dispatcher continues: the attempts of a replay, a recover or a test event join it.
+        headers = tracing.record_headers()
         futures = [
-            self._producer.send_nowait(self._topic, codec.encode(d), key=d.destination_id)
+            self._producer.send_nowait(
+                self._topic, codec.encode(d), key=d.destination_id, headers=headers
+            )
             for d in deliveries
         ]
         try:

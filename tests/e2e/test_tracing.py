@@ -55,8 +55,17 @@ def traceparent_of(received: Received) -> re.Match[str]:
     return match
 
 
-async def workspace_with_destination(stack: Stack, url: str) -> tuple[str, str]:
-    """A workspace whose destination at ``url`` takes every event; its publishable key."""
+@dataclass(slots=True, frozen=True)
+class Traced:
+    """A workspace whose one destination takes every ``order.*`` event."""
+
+    key: str  # the publishable key
+    workspace_id: str
+    token: str  # an admin session
+    destination_id: str
+
+
+async def workspace_with_destination(stack: Stack, url: str) -> Traced:
     status, workspace = await stack.operator(
         "POST", "/v1/workspaces", {"name": "Traced", "environment": "production"}
     )
@@ -73,7 +82,9 @@ async def workspace_with_destination(stack: Stack, url: str) -> tuple[str, str]:
         {"name": "Traced", "url": url, "event_types": ["order.*"], "secret": secret},
     )
     assert status == 201, created
-    return str(workspace["publishable_key"]), str(workspace["id"])
+    return Traced(
+        str(workspace["publishable_key"]), workspace["id"], session["token"], created["id"]
+    )
 
 
 def of_event(receiver: Receiver, event_id: str) -> Callable[[], list[Received]]:
@@ -106,7 +117,7 @@ async def retried_event_joins_its_trace(stack: Stack, make_receiver: MakeReceive
     both attempts carry its trace id, each with a parent of its own, still sampled."""
     receiver = await make_receiver()
     receiver.script(Reply(status=500, body=b"not yet"))
-    key, _ = await workspace_with_destination(stack, receiver.url)
+    key = (await workspace_with_destination(stack, receiver.url)).key
     sent, trace_id, span_id = new_traceparent()
 
     event_id = await emit(stack, key, 1, {"traceparent": sent, "tracestate": "vendor=kept"})
@@ -170,7 +181,7 @@ async def test_an_event_without_a_trace_is_delivered_with_a_trace_of_its_own(
     stack: Stack, make_receiver: MakeReceiver
 ) -> None:
     receiver = await make_receiver()
-    key, _ = await workspace_with_destination(stack, receiver.url)
+    key = (await workspace_with_destination(stack, receiver.url)).key
 
     one = await emit(stack, key, 2, {})
     two = await emit(stack, key, 3, {})
@@ -185,7 +196,7 @@ async def test_an_event_written_by_the_direct_producer_keeps_its_trace(
     stack: Stack, make_receiver: MakeReceiver, kafka_settings: CommonSettings
 ) -> None:
     receiver = await make_receiver()
-    _, workspace_id = await workspace_with_destination(stack, receiver.url)
+    workspace_id = (await workspace_with_destination(stack, receiver.url)).workspace_id
     sent, trace_id, _ = new_traceparent()
 
     with EventProducer(kafka_settings) as producer:
@@ -200,3 +211,37 @@ async def test_an_event_written_by_the_direct_producer_keeps_its_trace(
 
     (delivered,) = await eventually(of_event(receiver, event_id), "the produced event", 30)
     assert traceparent_of(delivered)["trace"] == trace_id
+
+
+async def test_a_test_event_is_in_the_trace_of_the_portal_request_that_sent_it(
+    stack: Stack, make_receiver: MakeReceiver, sink: OtlpSink
+) -> None:
+    """Replays, recovers and test events are produced by the portal: each continues the
+    trace of the request that asked for it (its ``traceparent``, or the portal's span)."""
+    receiver = await make_receiver()
+    traced = await workspace_with_destination(stack, receiver.url)
+    sent, trace_id, span_id = new_traceparent()
+    path = f"/v1/workspace/destinations/{traced.destination_id}/test"
+    async with stack.http.post(
+        stack.portal_url + path,
+        json={},
+        headers={"Authorization": f"Bearer {traced.token}", "traceparent": sent},
+    ) as response:
+        assert response.status in (200, 202), await response.text()
+
+    def tested() -> list[Received]:
+        return [r for r in receiver.requests if b'"signet.test"' in r.body]
+
+    (delivered,) = await eventually(tested, "the test event", 30)
+    attempt = traceparent_of(delivered)
+    assert attempt["trace"] == trace_id and attempt["parent"] != span_id
+
+    def portal_and_attempt() -> list[SunkSpan] | None:
+        spans = sink.of_trace(trace_id)
+        services = {span.service for span in spans}
+        return spans if {"signet-portal", "signet-dispatcher"} <= services else None
+
+    spans = await eventually(portal_and_attempt, lambda: f"spans: {sink.of_trace(trace_id)}", 30)
+    [request] = [span for span in spans if span.service == "signet-portal"]
+    assert request.name == "POST /v1/workspace/destinations/{destination_id}/test"
+    assert request.parent_span_id == span_id
