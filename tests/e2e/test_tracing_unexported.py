@@ -38,7 +38,7 @@ async def test_the_trace_is_joined_without_an_exporter(
     await retried_event_joins_its_trace(stack, make_receiver)
 
     receiver = await make_receiver()
-    key, _ = await workspace_with_destination(stack, receiver.url)
+    key = (await workspace_with_destination(stack, receiver.url)).key
     event_id = await emit(stack, key, 9, {})
     (delivered,) = await eventually(of_event(receiver, event_id), "an untraced event", 30)
     traceparent = traceparent_of(delivered)
