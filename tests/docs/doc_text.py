@@ -1,11 +1,11 @@
 """README.md and docs/*.md as the doc tests read them: where a phrase is, and what it says.
 
-Shared by ``test_settings_doc.py`` and ``test_ranges_doc.py``. A :class:`Document` keeps
-its text as written and offers its *prose*: the same text with fenced code blocks blanked
-out (line numbers kept), because a code block shows commands and sample output, not a
-claim about the code. :func:`quantity` reads the numbers the docs write ("10,000",
-"200 000", "5 s", "64 KiB", "10-minute") in one base unit per dimension, so "5 days" and a
-field of 432000 seconds compare equal.
+Shared by the settings and range doc tests (``test_settings_*``, ``test_ranges_*``). A
+:class:`Document` keeps its text as written and offers its *prose*: the same text with
+fenced code blocks blanked out (line numbers kept), because a code block shows commands
+and sample output, not a claim about the code. :func:`quantity` reads the numbers the
+docs write ("10,000", "200 000", "5 s", "64 KiB", "10-minute") in one base unit per
+dimension, so "5 days" and a field of 432000 seconds compare equal.
 """
 
 from __future__ import annotations
