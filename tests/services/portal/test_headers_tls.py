@@ -15,7 +15,7 @@ from signet.records.model import Destination
 from signet.security.key_rotation import reseal_destination
 from signet.security.secrets import MasterKeyRing, client_key_aad, generate_master_key, header_aad
 from tests.certificates import TestCa, other_key
-from tests.services.portal.test_destinations import RING, WS, create, patch, webhook
+from tests.services.portal.destination_bodies import RING, WS, create, patch, webhook
 
 CA = TestCa()
 CLIENT = CA.issue("signet-client")

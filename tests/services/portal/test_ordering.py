@@ -15,7 +15,7 @@ from services.portal.views import destination_view
 from signet.records import codec
 from signet.records.codec import DEFAULT_SCHEMA_DIR
 from signet.records.model import Destination, RetryPolicy, WorkspaceCommand, WorkspaceConfig
-from tests.services.portal.test_destinations import create, patch, webhook
+from tests.services.portal.destination_bodies import create, patch, webhook
 
 
 def refusal(call: Any) -> dict[str, tuple[str, str]]:
