@@ -157,7 +157,7 @@ ALLOWED: tuple[Allowed, ...] = (
         " held request (the fault's length is the scenario)",
     ),
     Allowed(
-        "tests/services/portal/delivery_log/test_store.py",
+        "tests/services/portal/delivery_log/test_store_queries.py",
         "test_waiting_for_the_next_outcome",
         YIELD + ": the waiter is waiting when the outcome is written, the case under test",
     ),

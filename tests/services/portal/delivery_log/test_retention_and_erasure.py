@@ -18,7 +18,7 @@ from services.portal.delivery_log.store import ProjectionBatch
 from signet.records.model import OutcomeStatus, PayloadErasure, WorkspaceConfig
 from signet.security.hash_chain import rfc3339, verify_export
 from tests.services.portal.delivery_log.records import delivery, outcome
-from tests.services.portal.delivery_log.test_store import NOW, SIGNER, export, put
+from tests.services.portal.delivery_log.store_calls import NOW, SIGNER, export, put
 
 pytestmark = pytest.mark.timeout(60)
 
