@@ -1,6 +1,6 @@
 """The router's catalog check of events produced straight to Kafka (pure: the event path
 with an in-memory snapshot, catalog and output; the real thing is
-tests/e2e/test_event_type_catalog.py)."""
+tests/e2e/test_event_type_catalog_enforced.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Checking a stored schema, and a payload against it (pure logic; the routes are in
-tests/e2e/test_event_type_catalog.py)."""
+tests/e2e/test_event_type_catalog_*.py)."""
 
 from __future__ import annotations
 
