@@ -8,7 +8,6 @@ import pytest
 from signet_sdk.ids import new_id
 
 from services.portal.delivery_log import rollup
-from services.portal.delivery_log.postgres_store import postgres_store
 from services.portal.delivery_log.rollup import (
     BUCKET_MS,
     LATENCY_BOUNDS_MS,
@@ -17,10 +16,10 @@ from services.portal.delivery_log.rollup import (
     percentile,
 )
 from services.portal.delivery_log.sql_store import SqlLogStore
-from services.portal.delivery_log.sqlite_store import sqlite_store
 from services.portal.delivery_log.store import ProjectionBatch
 from signet.records.model import Delivery, Outcome, OutcomeStatus
 from tests.services.portal.delivery_log.records import delivery, outcome
+from tests.services.portal.delivery_log.store_calls import second_store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -180,7 +179,7 @@ async def test_the_migration_backfills_an_existing_log(store: SqlLogStore) -> No
     async with store.database.write() as conn:
         await conn.execute("DROP TABLE log_stats")
         await conn.execute("DELETE FROM log_migrations WHERE number = 1")
-    reopened = await _reopen(store)
+    reopened = await second_store(store)
     try:
         backfilled = await reopened.destination_stats(
             ws, dst, start=START, bucket_ms=BUCKET_MS, count=24
@@ -192,7 +191,7 @@ async def test_the_migration_backfills_an_existing_log(store: SqlLogStore) -> No
     finally:
         await reopened.stop()
     # Opening again runs nothing twice.
-    again = await _reopen(store)
+    again = await second_store(store)
     try:
         assert (
             await again.destination_stats(ws, dst, start=START, bucket_ms=BUCKET_MS, count=24)
@@ -232,14 +231,3 @@ async def test_retention_of_one_workspace_keeps_the_others_buckets(store: SqlLog
     # The global cut-off passes over the workspaces with a retention of their own.
     assert (await store.purge(at(66), excluding=[other])).buckets == 0
     assert (await store.purge(at(66))).buckets == 1
-
-
-async def _reopen(store: SqlLogStore) -> SqlLogStore:
-    database = store.database
-    if database.dialect.value == "sqlite":
-        other = sqlite_store("sqlite:///" + str(database._path))  # type: ignore[attr-defined]
-    else:
-        dsn, schema = database._dsn, database._schema  # type: ignore[attr-defined]
-        other = postgres_store(f"{dsn}?schema={schema}", pool_size=4)
-    await other.start()
-    return other
