@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +49,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from signet import __version__
 from signet.errors import ConfigurationError
+from signet.web import Handler, answered
 
 if TYPE_CHECKING:
     from signet.spans import HotTracer
@@ -59,7 +60,6 @@ TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 TRACE_HEADERS = (TRACEPARENT, TRACESTATE)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # What Kafka clients give as record headers (confluent-kafka, aiokafka: pairs; either
 # may also speak of a mapping).
 RecordHeaders = Iterable[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None]
@@ -319,16 +319,11 @@ async def server_middleware(request: web.Request, handler: Handler) -> web.Strea
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
+
+        def end(status: int) -> None:
             span.set_attribute("http.response.status_code", status)
             if status >= 500:
                 span.set_attribute("error.type", str(status))
                 span.set_status(Status(StatusCode.ERROR))
+
+        return await answered(request, handler, end)

@@ -143,6 +143,24 @@ def invalid_request(
     return Problem(status, title, summary, kind=kind, errors=[e.as_dict() for e in errors])
 
 
+async def answered(
+    request: web.Request, handler: Handler, then: Callable[[int], None]
+) -> web.StreamResponse:
+    """``handler``'s response to ``request``, calling ``then`` with the status it answered
+    (an HTTP exception's, or 500 for any other) however it ends: for middlewares that
+    count, time or trace requests."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        then(status)
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as problem+json; nothing a client sends crashes the service."""

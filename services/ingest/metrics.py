@@ -8,14 +8,12 @@ status code.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from signet.kafka.metrics import KafkaMetrics
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from signet.web import Handler, answered
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -79,24 +77,19 @@ class IngestMetrics:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "other"
         started = time.perf_counter()
-        status = 500
         self.in_flight.inc()
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
+
+        def count(status: int) -> None:
             self.in_flight.dec()
             # Bounded: route templates times status codes.
-            answered = self._answered.get((route, status))
-            if answered is None:
-                answered = self._answered[route, status] = self.requests.labels(route, str(status))
-            answered.inc()
+            counter = self._answered.get((route, status))
+            if counter is None:
+                counter = self._answered[route, status] = self.requests.labels(route, str(status))
+            counter.inc()
             if route.startswith("/v1/"):
                 timed = self._timed.get(route)
                 if timed is None:
                     timed = self._timed[route] = self.request_seconds.labels(route)
                 timed.observe(time.perf_counter() - started)
+
+        return await answered(request, handler, count)

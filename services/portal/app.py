@@ -51,7 +51,7 @@ from signet.kafka.topics import Topics
 from signet.operator_webhook.view import OperatorWebhookView
 from signet.security.secrets import MasterKeyRing
 from signet.settings import PortalSettings
-from signet.web import Handler, add_health_routes, problem_middleware
+from signet.web import Handler, add_health_routes, answered, problem_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -128,16 +128,11 @@ def count_requests(metrics: PortalMetrics) -> Middleware:
     async def counted(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
+
+        def count(status: int) -> None:
             metrics.requests.labels(request.method, route, str(status)).inc()
+
+        return await answered(request, handler, count)
 
     return counted
 
