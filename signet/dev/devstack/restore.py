@@ -5,7 +5,9 @@ headers and timestamp, on the partition it came from, idempotently with acks=all
 :func:`restore_snapshot` returns only once the broker acknowledged all of them. The
 services then start on topics that look as the old broker's did after compaction: the
 router recovers its config table from ``workspace-config`` and every ``ConfigView`` reads
-the same snapshots (same workspace ids, versions and sealed secrets) as before.
+the same snapshots (same workspace ids, versions and sealed secrets) as before. Each
+record is a batch of its own, so the end offset Tansu reports covers all of them (see
+``restore_snapshot``).
 
 If a topic's partition count changed since the copy was saved (``SIGNET_PARTITIONS``),
 its records go where their key hashes now (murmur2, as the router's Faust producer
@@ -95,6 +97,11 @@ def restore_snapshot(
             "enable.idempotence": True,
             "partitioner": "murmur2_random",  # the router's (Java-compatible) placement
             "linger.ms": 5,
+            # One record a batch: Tansu answers ListOffsets(latest) with the last batch's
+            # base offset + 1, so the end of a partition whose last batch held several
+            # records is reported short, and the router's table recovery, which reads the
+            # changelog up to that end, would stop before the last restored snapshots.
+            "batch.num.messages": 1,
         }
     )
     try:

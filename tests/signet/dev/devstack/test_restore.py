@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition as AioTopicPartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from services.router.source import expected_partition
@@ -127,6 +129,31 @@ async def test_records_come_back_verbatim_on_their_partitions(
     assert (report.records, report.workspaces, report.publishable_keys) == (2, 2, 3)
     assert report.skipped == {"other.workspace-config": 1}
     assert report.repartitioned == ()
+
+
+async def test_the_reported_end_covers_every_restored_record(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The router's table recovery reads each changelog partition up to the end offset
+    the broker reports (aiokafka's ``end_offsets``, as Faust asks). Tansu reports the last
+    batch's base offset + 1, so records restored in one batch would end short of it and
+    the restarted router would not know the workspaces restored last."""
+    settings = fresh_topics(broker.bootstrap)
+    topic = Topics.from_settings(settings).workspace_config
+    keys = [f"ws_{n}".encode() for n in range(5)]
+    snapshot = Snapshot(
+        tuple(stored(topic, key, workspace(key.decode()), 1) for key in keys), {topic: 3}
+    )
+
+    await asyncio.to_thread(restore_snapshot, settings, snapshot, tmp_path / "s")
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = AioTopicPartition(topic, 1)
+        assert await consumer.end_offsets([partition]) == {partition: len(keys)}
+    finally:
+        await consumer.stop()
 
 
 async def test_a_changed_partition_count_puts_records_where_their_keys_hash(

@@ -24,7 +24,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,15 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sc
     finally:
         scenario.kill_everything()
         await receiver.stop()
+
+
+@pytest.fixture(autouse=True)
+def stack_output(scenario: Scenario) -> Iterator[None]:
+    """Print every run's output after each test: pytest shows it when the test failed,
+    so a failure in CI comes with the services' own logs."""
+    yield
+    for number, up in enumerate(scenario.runs, start=1):
+        print(f"--- signet up, run {number} ---\n{up.output(last=400)}")
 
 
 @pytest.fixture(scope="module")
