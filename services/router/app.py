@@ -82,7 +82,11 @@ class RouterService:
             dead_client=lambda: self._streams.dead_client(),
         )
         self._streams = RouterStreams(
-            settings, offsets, alive=self._watchdog.alive, on_dead_client=self._liveness.report
+            settings,
+            offsets,
+            alive=self._watchdog.alive,
+            on_dead_client=self._liveness.report,
+            log_ends=self._reader.log_ends,
         )
         snapshots = self._streams.snapshots
         self.catalog = EventTypeView(settings)

@@ -2,9 +2,10 @@
 
 :class:`~services.router.sequencer.Sequencer` asks it two things: where a partition's
 processing starts (the group's committed offset) and the records of a range Faust fetched
-but never handed to the agents. It is a librdkafka consumer that only ever ``assign``s:
-it carries the router's ``group.id`` to read the group's committed offsets, but never
-joins the group nor commits, so Faust's group membership is untouched.
+but never handed to the agents. The table recovery asks it a third: where each changelog
+partition really ends (:meth:`BrokerReader.log_ends`). It is a librdkafka consumer that
+only ever ``assign``s: it carries the router's ``group.id`` to read the group's committed
+offsets, but never joins the group nor commits, so Faust's group membership is untouched.
 
 Broker errors are retried until the broker answers (a stall only delays the range), except
 one librdkafka calls fatal: the client is dead, its state says so (``/readyz`` 503), the
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -29,6 +30,7 @@ from signet.runner import request_restart
 from signet.settings import RouterSettings
 
 from .output import RETRY
+from .sequencer import Partition
 from .source import SourceRecord
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,16 @@ class BrokerReader:
             end,
         )
 
+    async def log_ends(self, reported: Mapping[Partition, int]) -> dict[Partition, int]:
+        """Each partition's end as a read finds it: the offset after the last record read
+        from its ``reported`` end on, or that end when nothing lies beyond (one empty
+        fetch). ``transport.py`` says why the reported end is not taken on trust."""
+        if not reported:
+            return {}
+        return await self._retrying(
+            f"the end of {len(reported)} partitions", self._log_ends, dict(reported)
+        )
+
     async def _retrying(self, what: str, call: Callable[..., T], *args: Any) -> T:
         """Until the broker answers: moving on without the answer could lose records."""
         delays = RETRY.delays()
@@ -132,6 +144,33 @@ class BrokerReader:
         # No commit yet (a negative sentinel), or one the log no longer holds: Faust's
         # consumer starts from the earliest record then, and so do we.
         return offset if low <= offset <= high else int(low)
+
+    @staticmethod
+    def _log_ends(consumer: Consumer, reported: dict[Partition, int]) -> dict[Partition, int]:
+        consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in reported.items()])
+        try:
+            ends = dict(reported)
+            unfinished = set(reported)
+            stalled = 0.0
+            while unfinished:
+                messages = consumer.consume(500, 1.0)
+                for message in messages:
+                    where = (cast(str, message.topic()), cast(int, message.partition()))
+                    error = message.error()
+                    if error is None:
+                        ends[where] = max(ends[where], cast(int, message.offset()) + 1)
+                    elif error.code() == KafkaError._PARTITION_EOF:
+                        unfinished.discard(where)
+                    else:
+                        raise KafkaException(error)
+                stalled = 0.0 if messages else stalled + 1.0
+                if stalled >= READ_STALL_SECONDS:
+                    raise KafkaException(
+                        KafkaError(KafkaError._TIMED_OUT, "no end of partition reached")
+                    )
+            return ends
+        finally:
+            consumer.unassign()
 
     @staticmethod
     def _read(

@@ -45,7 +45,7 @@ from signet.settings import RouterSettings
 from .liveness import dead_client_reason, dead_task_reason
 from .sequencer import BatchHandler, ProcessedOffsets
 from .source import SourceRecord
-from .transport import DeadClientHandler, RouterConsumer, RouterTransport
+from .transport import DeadClientHandler, LogEnds, RouterConsumer, RouterTransport, reported_ends
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,11 @@ class RouterStreams:
         *,
         alive: Callable[[], None] = lambda: None,
         on_dead_client: DeadClientHandler = lambda reason: None,
+        log_ends: LogEnds = reported_ends,
     ) -> None:
         """``alive`` is called on each round of the fetch loop; ``on_dead_client`` with
-        the reason when a Faust client shows it will never work again."""
+        the reason when a Faust client shows it will never work again; ``log_ends`` finds
+        where the changelog partitions end before each table recovery."""
         self._settings = settings
         self._offsets = offsets
         self._topics = Topics.from_settings(settings)
@@ -137,6 +139,7 @@ class RouterStreams:
             fetch_wait_max_ms=settings.fetch_wait_max_ms,
             alive=alive,
             on_dead_client=on_dead_client,
+            log_ends=log_ends,
         )
         self.table = self.app.Table(
             "workspace-config",

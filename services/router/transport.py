@@ -32,6 +32,18 @@ record arrives, and the tail of a backlog has none: so after each recovery the c
 also seeks back to the committed offsets before its next fetch, and Faust delivers again
 what it cleared (the sequencer drops what was already handled).
 
+Why the router reads where the changelog ends
+---------------------------------------------
+Faust recovers the config table by reading each changelog partition up to the end the
+broker reports (ListOffsets), then stops reading it. A short report loses the last
+snapshots: the worker routes without those workspaces and dead-letters their commands
+("does not exist") until it restarts again. Kafka reports the end exactly; Tansu, the
+broker of ``signet up`` and the tests, reports the last batch's base offset + 1, short
+whenever the last batch held several records (several commands of one partition applied
+together). So :meth:`RouterConsumer.highwaters`, which only the recovery asks, reads on
+from the reported end (``BrokerReader.log_ends``; one empty fetch a partition on Kafka)
+and gives the end that read reached.
+
 Faust also hard-codes ``fetch_max_wait_ms=1500`` for its consumer, and Tansu answers a
 fetch only when the wait runs out: :class:`RouterConsumerThread` applies
 ``RouterSettings.fetch_wait_max_ms`` instead.
@@ -40,18 +52,25 @@ fetch only when the wait runs out: :class:`RouterConsumerThread` applies
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT
 
 from .liveness import dead_client_reason
-from .sequencer import ProcessedOffsets
+from .sequencer import Partition, ProcessedOffsets
 
 logger = logging.getLogger(__name__)
 
 DeadClientHandler = Callable[[str], None]
+# Each partition's end as a read finds it, from the reported ends (BrokerReader.log_ends).
+LogEnds = Callable[[Mapping[Partition, int]], Awaitable[dict[Partition, int]]]
+
+
+async def reported_ends(reported: Mapping[Partition, int]) -> dict[Partition, int]:
+    """The ends as the broker reported them (no read: the router's tests of Faust alone)."""
+    return dict(reported)
 
 
 class RouterConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -110,6 +129,22 @@ class RouterConsumer(faust_aiokafka.Consumer):
         if not self.app.in_recovery:
             self._refetch = True
 
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        # Only the table recovery asks: read on past the reported ends (module docstring).
+        reported = await super().highwaters(*partitions)
+        known = {(tp.topic, tp.partition): end for tp, end in reported.items() if end is not None}
+        ends = await self._transport.log_ends(known)
+        for (topic, partition), end in ends.items():
+            if end != known[(topic, partition)]:
+                logger.info(
+                    "%s[%d] ends at %d, not %d as the broker reported: recovering to there",
+                    topic,
+                    partition,
+                    end,
+                    known[(topic, partition)],
+                )
+        return {tp: ends.get((tp.topic, tp.partition), end) for tp, end in reported.items()}
+
     async def _wait_next_records(self, timeout: float) -> Any:
         # Returns after each fetch wait, records or not, and while the broker is away;
         # only a suspended flow (a rebalance) or a blocked pipeline holds it. A round
@@ -166,9 +201,11 @@ class RouterTransport(faust_aiokafka.Transport):
         fetch_wait_max_ms: int,
         alive: Callable[[], None],
         on_dead_client: DeadClientHandler,
+        log_ends: LogEnds = reported_ends,
     ) -> None:
         super().__init__(app.conf.broker_consumer, app)
         self.offsets = offsets
         self.fetch_wait_max_ms = fetch_wait_max_ms
         self.alive = alive
         self.on_dead_client = on_dead_client
+        self.log_ends = log_ends

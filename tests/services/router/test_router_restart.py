@@ -3,6 +3,7 @@ changelog, routes with it, and does not apply a command twice; workers run side 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from signet.kafka.clients import AsyncProducer
@@ -128,3 +129,32 @@ async def test_two_workers_side_by_side_share_the_partitions(
         await two.metric("signet_router_events_routed_total"),
     ]
     assert all(count >= 1 for count in routed), f"both workers route: {routed}"
+
+
+async def test_a_restarted_worker_recovers_snapshots_written_in_one_batch(
+    routers: Callable[..., RouterProcess],
+    producer: AsyncProducer,
+    topics: Topics,
+    config_view: ConfigView,
+    kafka_settings: CommonSettings,
+) -> None:
+    """Commands of several workspaces of one partition, applied in one batch, write their
+    snapshots to the changelog together. The broker of the tests (Tansu) then reports that
+    partition's end short (the last batch's base offset + 1), and a recovery reading only
+    up to the reported end would not know the workspaces written last: their next command
+    would be dead-lettered. The restarted worker reads on to the real end."""
+    first = routers()
+    await first.start()
+    workspaces = [workspace_on(0, kafka_settings.partitions) for _ in range(5)]
+    created = [create_workspace(ws) for ws in workspaces]
+    await asyncio.gather(*(send_command(producer, topics, cmd) for cmd in created))
+    for cmd in created:
+        assert await config_view.wait_for_command(cmd.workspace_id, cmd.id, COMMAND_TIMEOUT)
+    assert await first.stop() == 0
+
+    second = routers()
+    await second.start()
+    for ws in workspaces:
+        config = await apply(producer, topics, config_view, put_destination(ws, webhook()))
+        assert config.version == 2, ws
+    assert await second.metric("signet_router_dead_letters_total", source="commands") == 0
