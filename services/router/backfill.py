@@ -141,6 +141,9 @@ class BrokerReader:
             TopicPartition(topic, partition), timeout=REQUEST_TIMEOUT_SECONDS
         )
         offset = int(committed.offset)
+        if offset > high:  # beyond the reported end: is it, or was the end reported short?
+            where = (topic, partition)
+            high = BrokerReader._log_ends(consumer, {where: int(high)})[where]
         # No commit yet (a negative sentinel), or one the log no longer holds: Faust's
         # consumer starts from the earliest record then, and so do we.
         return offset if low <= offset <= high else int(low)

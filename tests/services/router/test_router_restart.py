@@ -158,3 +158,6 @@ async def test_a_restarted_worker_recovers_snapshots_written_in_one_batch(
         config = await apply(producer, topics, config_view, put_destination(ws, webhook()))
         assert config.version == 2, ws
     assert await second.metric("signet_router_dead_letters_total", source="commands") == 0
+    # The first worker stopped gracefully, committing the five commands: none is redone,
+    # though the reported end of their partition lies below the committed offset.
+    assert await second.metric("signet_router_commands_duplicate_total") == 0
