@@ -33,6 +33,7 @@ class SunkSpan:
     span_id: str
     parent_span_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()  # (trace id, span id) of each linked span
 
 
 class OtlpSink:
@@ -108,6 +109,7 @@ def _sunk(service: str, span: Any) -> SunkSpan:
         span_id=span.span_id.hex(),
         parent_span_id=span.parent_span_id.hex(),
         attributes=attributes,
+        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
     )
 
 

@@ -199,6 +199,30 @@ def continued(headers: RecordHeaders | None) -> Iterator[None]:
 # -- spans ---------------------------------------------------------------------------------
 
 
+def recording() -> bool:
+    """Whether the current span is recorded (exported): worth a lookup to enrich it."""
+    return trace.get_current_span().is_recording()
+
+
+@contextlib.contextmanager
+def linked_span(
+    name: str, linked: Iterable[Mapping[str, str]], attributes: Mapping[str, Any] | None = None
+) -> Iterator[Span]:
+    """A span of the current trace, made current, with a link to each trace one of
+    ``linked`` carries: headers as a request sent them (``traceparent``, ``tracestate``).
+    Headers without a valid context give no link; the SDK keeps at most
+    ``OTEL_SPAN_LINK_COUNT_LIMIT`` (128)."""
+    links = []
+    for headers in linked:
+        context = trace.get_current_span(_PROPAGATOR.extract(headers)).get_span_context()
+        if context.is_valid:
+            links.append(trace.Link(context))
+    with tracer().start_as_current_span(
+        name, kind=SpanKind.PRODUCER, links=links, attributes=attributes
+    ) as span:
+        yield span
+
+
 def safe_url(url: str) -> str:
     """``url`` without credentials, as the HTTP semantic conventions ask for ``url.full``."""
     try:

@@ -7,7 +7,7 @@ replay is built is ``replay.py``'s. Each route declares its operation next to it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 from signet_sdk.ids import now_ms
@@ -29,14 +29,20 @@ from services.portal.replay import (
 )
 from services.portal.sessions import SessionClaims
 from services.portal.views import answer
+from signet import tracing
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import read_model
 from signet.kafka.clients import AsyncProducer
+from signet.records.model import Delivery
 from signet.records.payload import iso_utc_ms
 from signet.settings import PortalSettings
 from signet.web import not_found
 
 MAX_BODY_BYTES = 16 * 1024
+# The span under which replays are produced, and how many originals' traces it links.
+REPLAY_SPAN = "signet.replay"
+LINKED_MAX = 32
+Headers = Mapping[str, str]
 RECOVER = "/v1/workspace/destinations/{destination_id}/recover"
 REPLAY = "/v1/workspace/deliveries/{delivery_id}/replay"
 TAG = "actions"
@@ -118,8 +124,28 @@ class ReplayApi:
         if record.body is None:
             raise conflict(f"the log has not recorded the body of {original_id} yet; retry")
         delivery = replay_delivery(record, record.body, now_ms=now_ms())
-        await self._outbox.send([delivery])
+        await self._send([delivery], await self._first_sent(config.workspace_id, [record]))
         return answer(Replayed.of(delivery), 202)
+
+    async def _send(self, deliveries: Sequence[Delivery], originals: list[Headers]) -> None:
+        """Produce the replays under a span of the request's trace that links the traces
+        their originals were first sent in (a trace backend jumps from one to the other)."""
+        with tracing.linked_span(REPLAY_SPAN, originals, {"signet.deliveries": len(deliveries)}):
+            await self._outbox.send(deliveries)
+
+    async def _first_sent(
+        self, workspace_id: str, records: Sequence[DeliveryRecord]
+    ) -> list[Headers]:
+        """The headers of each record's first attempt, for the first ``LINKED_MAX`` of
+        them: only when the request's span is exported, as they cost a lookup each."""
+        if not tracing.recording():
+            return []
+        sent = []
+        for record in records[:LINKED_MAX]:
+            attempts = await self._store.attempts(workspace_id, record.id)
+            if attempts:
+                sent.append(attempts[0].request_headers)
+        return sent
 
     async def _logged_body(self, workspace_id: str, record: DeliveryRecord) -> DeliveryRecord:
         """``record`` once the log has its body, or as it is when the wait is over."""
@@ -169,7 +195,7 @@ class ReplayApi:
         deliveries = [
             replay_delivery(r, r.body, now_ms=started) for r in plan.replay if r.body is not None
         ]
-        await self._outbox.send(deliveries)
+        await self._send(deliveries, await self._first_sent(config.workspace_id, plan.replay))
         recovered: dict[str, object] = {
             "replayed": len(deliveries),
             "truncated": plan.truncated,

@@ -15,6 +15,7 @@ from services.portal.destination_fields import (
     TIMEOUT_RANGE,
     slack_url_error,
 )
+from services.portal.replay_api import LINKED_MAX, REPLAY_SPAN
 from signet.cli import main as signet
 
 DOCS = Path(__file__).parents[2] / "docs"
@@ -58,3 +59,9 @@ def test_the_slack_urls_the_doc_allows_are_the_portal_s() -> None:
     # The refusal says what a local stand-in may look like.
     refusal = slack_url_error("http://127.0.0.1:9000/hook", allow_local=True)
     assert refusal is not None and "/services/…" in refusal and "127.0.0.1" in refusal
+
+
+def test_the_replay_span_and_its_links_are_the_portal_s() -> None:
+    text = (DOCS / "delivery.md").read_text(encoding="utf-8")
+    assert f"under a `{REPLAY_SPAN}` span" in text
+    assert f"(for the first {LINKED_MAX} of a recover)" in text

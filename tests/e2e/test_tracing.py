@@ -245,3 +245,46 @@ async def test_a_test_event_is_in_the_trace_of_the_portal_request_that_sent_it(
     [request] = [span for span in spans if span.service == "signet-portal"]
     assert request.name == "POST /v1/workspace/destinations/{destination_id}/test"
     assert request.parent_span_id == span_id
+
+
+async def test_a_replay_links_the_trace_its_original_was_sent_in(
+    stack: Stack, make_receiver: MakeReceiver, sink: OtlpSink
+) -> None:
+    """A replay is in the trace of the portal request that asked for it, under a
+    ``signet.replay`` span linking the trace of the original delivery's first attempt."""
+    receiver = await make_receiver()
+    traced = await workspace_with_destination(stack, receiver.url)
+    first_sent, first_trace, _ = new_traceparent()
+    event_id = await emit(stack, traced.key, 7, {"traceparent": first_sent})
+    [original] = await eventually(of_event(receiver, event_id), "the original delivery", 30)
+    first_attempt = traceparent_of(original)
+
+    async def logged() -> str | None:
+        path = f"/v1/workspace/deliveries?destination_id={traced.destination_id}"
+        status, page = await stack.workspace(traced.token, "GET", path)
+        assert status == 200, page
+        done = [d["id"] for d in page["data"] if d["status"] == "delivered"]
+        return done[0] if done else None
+
+    delivery_id = await eventually(logged, "the original delivery in the log", 30)
+    replay_sent, replay_trace, _ = new_traceparent()
+    async with stack.http.post(
+        f"{stack.portal_url}/v1/workspace/deliveries/{delivery_id}/replay",
+        headers={"Authorization": f"Bearer {traced.token}", "traceparent": replay_sent},
+    ) as response:
+        assert response.status == 202, await response.text()
+
+    def replayed() -> list[Received] | None:
+        found = of_event(receiver, event_id)()
+        return found if len(found) == 2 else None
+
+    _, again = await eventually(replayed, "the replay", 30)
+    assert traceparent_of(again)["trace"] == replay_trace
+
+    def replay_span() -> SunkSpan | None:
+        spans = [s for s in sink.of_trace(replay_trace) if s.name == "signet.replay"]
+        return spans[0] if spans else None
+
+    span = await eventually(replay_span, lambda: f"spans: {sink.of_trace(replay_trace)}", 30)
+    assert span.service == "signet-portal" and span.attributes["signet.deliveries"] == 1
+    assert span.links == ((first_trace, first_attempt["parent"]),)

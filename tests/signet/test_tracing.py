@@ -63,6 +63,34 @@ def test_the_context_travels_in_record_headers(exported: InMemorySpanExporter) -
     assert tracing.record_headers() == []
 
 
+def test_a_linked_span_links_each_valid_context_and_parents_what_it_sends(
+    exported: InMemorySpanExporter,
+) -> None:
+    other_trace, other_span = "ab" * 16, "cd" * 8
+    linked = [
+        {"traceparent": f"00-{other_trace}-{other_span}-01", "tracestate": "v=1"},
+        {"traceparent": "00-not-a-context"},  # no link, no error
+        {},
+    ]
+    with (
+        tracing.continued([("traceparent", SAMPLED.encode())]),
+        tracing.linked_span("signet.replay", linked, {"signet.deliveries": 2}),
+    ):
+        assert tracing.recording()
+        headers = tracing.record_headers()
+    [replay] = exported.get_finished_spans()
+    trace_id, span_id, parent = ids(replay)
+    assert (trace_id, parent) == (TRACE_ID, SPAN_ID) and replay.name == "signet.replay"
+    assert [
+        (format_trace_id(link.context.trace_id), format_span_id(link.context.span_id))
+        for link in replay.links
+    ] == [(other_trace, other_span)]
+    assert replay.attributes == {"signet.deliveries": 2}
+    # What is produced under it continues it, not the request's span.
+    assert headers == [("traceparent", f"00-{TRACE_ID}-{span_id}-01".encode())]
+    assert not tracing.recording()
+
+
 def test_tracestate_travels_and_a_mapping_of_headers_is_read_too() -> None:
     carried = {"traceparent": SAMPLED, "tracestate": "vendor=kept"}
     with tracing.continued(carried):
