@@ -21,6 +21,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from signet.dev.loopback import LoopbackServer
+
 PROTOBUF = "application/x-protobuf"
 
 
@@ -44,24 +46,20 @@ class OtlpSink:
         self.spans: list[SunkSpan] = []
         self.requests = 0
         self.span_count = 0
-        self._runner: web.AppRunner | None = None
-        self.url = ""
+        self._server = LoopbackServer()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/traces", self._traces)
         app.router.add_get("/count", self._count)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        await self._server.serve(app)
+
+    @property
+    def url(self) -> str:
+        return self._server.base_url
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._server.stop()
 
     async def __aenter__(self) -> OtlpSink:
         await self.start()

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from signet.dev.loopback import LoopbackServer
+
 
 @dataclass(slots=True, frozen=True)
 class Reply:
@@ -51,7 +53,7 @@ class Receiver:
         self._script: deque[Reply] = deque()
         self._arrived = asyncio.Condition()
         self._released = asyncio.Event()
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self.in_progress = 0  # requests being answered right now (hanging ones included)
         self.port = 0
 
@@ -69,19 +71,12 @@ class Receiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self._server.serve(app)
+        self.port = self._server.port
 
     async def stop(self) -> None:
         self._released.set()  # hanging handlers finish, so cleanup does not wait on them
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_progress += 1

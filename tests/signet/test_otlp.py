@@ -30,6 +30,7 @@ from opentelemetry.util.types import AnyValue
 
 from bench.otlp_sink import OtlpSink
 from signet import otlp
+from signet.dev.loopback import LoopbackServer
 from signet.otlp import OtlpSpanExporter, encode_request, varint
 
 REMOTE = SpanContext(
@@ -160,19 +161,16 @@ async def test_a_refused_export_is_a_failure(spans: Sequence[ReadableSpan]) -> N
 
     app = web.Application()
     app.router.add_post("/v1/traces", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    server = LoopbackServer()
+    await server.serve(app)
     try:
-        exporter = OtlpSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=5)
+        exporter = OtlpSpanExporter(endpoint=f"{server.base_url}/v1/traces", timeout=5)
         assert await asyncio.to_thread(exporter.export, spans) is SpanExportResult.FAILURE
         exporter.shutdown()
         # Once shut down, it sends nothing.
         assert await asyncio.to_thread(exporter.export, spans) is SpanExportResult.FAILURE
     finally:
-        await runner.cleanup()
+        await server.stop()
 
 
 def test_remembered_attributes_keep_their_types_and_ids_are_not_remembered() -> None:

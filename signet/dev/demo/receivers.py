@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from signet_sdk.verify import ReplayError, SignatureError, WebhookVerifier
 
+from signet.dev.loopback import LoopbackServer
+
 PATH = "/hook"
 
 
@@ -38,26 +40,23 @@ class VerifyingReceiver:
         self.failing = False
         self.arrivals: list[Arrival] = []
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._server = LoopbackServer()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PATH}"
+        return self._server.base_url + PATH
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post(PATH, self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await self._server.serve(app)
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()

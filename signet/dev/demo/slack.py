@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from signet.dev.loopback import LoopbackServer
+
 # What a real incoming-webhook URL looks like, served here on loopback.
 PATH = "/services/T0CASTERLY/B0OPSALERTS/demo"
 
@@ -75,26 +77,23 @@ class SlackStandIn:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self._arrived = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._server = LoopbackServer()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PATH}"
+        return self._server.base_url + PATH
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post(PATH, self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await self._server.serve(app)
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
         message = await request.json()
