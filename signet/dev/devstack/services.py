@@ -187,6 +187,8 @@ def service_specs(plan: StackPlan, base_env: Mapping[str, str]) -> list[ChildSpe
                     ),
                 },
                 ready_url=url(local, host_port, READY_PATH),
+                # Its demo workspace is a change the router must apply: once it is ready.
+                after_the_others=True,
             )
         )
     return specs

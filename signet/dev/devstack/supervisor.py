@@ -48,6 +48,10 @@ class ChildSpec:
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(repr=False)
     ready_url: str
+    # Spawned only once every other child is ready: a client of the stack whose first call
+    # changes it (the example host creates its demo workspace) must not race the router's
+    # start, or the change times out and a retry makes it twice.
+    after_the_others: bool = False
 
 
 RESTART_BACKOFF = Backoff(initial_seconds=0.5, max_seconds=30.0)
@@ -207,7 +211,8 @@ class Supervisor:
         return {c.name: c.ready for c in self._children}
 
     async def start(self) -> None:
-        """Spawn every child, then wait for all of them together until each answers ready.
+        """Spawn every child, then wait for all of them together until each answers ready
+        (those marked ``after_the_others`` only once the others are).
 
         A child that exits or is not ready within the timeout raises ServiceFailedError:
         at start-up that is a bug or a bad setting, and restarting would only hide it.
@@ -217,11 +222,24 @@ class Supervisor:
         self._started = True
         self._failure = asyncio.get_running_loop().create_future()
         self._http = aiohttp.ClientSession()
-        for child in self._children:
+        for later in (False, True):
+            await self._start_together(
+                [c for c in self._children if c.spec.after_the_others is later]
+            )
+        self._keepers = [
+            asyncio.create_task(self._keep_alive(c), name=f"{c.name}-keeper")
+            for c in self._children
+        ]
+
+    async def _start_together(self, children: list[_Child]) -> None:
+        """Spawn ``children``, then wait for all of them together until each is ready."""
+        for child in children:
             await child.spawn()
             logger.info("%s started (pid %s)", child.name, child.pid)
             self._on_change()
-        waits = [asyncio.create_task(self._wait_ready(c)) for c in self._children]
+        waits = [asyncio.create_task(self._wait_ready(c)) for c in children]
+        if not waits:
+            return
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_EXCEPTION)
         finally:  # also when start itself is cancelled (a signal during start-up)
@@ -231,10 +249,6 @@ class Supervisor:
         for task in done:
             if (error := task.exception()) is not None:
                 raise error
-        self._keepers = [
-            asyncio.create_task(self._keep_alive(c), name=f"{c.name}-keeper")
-            for c in self._children
-        ]
 
     async def failed(self) -> ServiceFailedError:
         """Resolves when a child crashed too often in a row; the stack should stop."""

@@ -80,3 +80,12 @@ def test_a_wildcard_host_is_probed_on_loopback_and_no_receiver_when_disabled() -
         DevStackSettings(), StackPorts(1, 2, 3, 4, None, None), KEYS, "k:9092", Path("/d")
     )
     assert [s.name for s in service_specs(no_receiver, {})][-1] == "portal"
+
+
+def test_the_example_host_starts_once_the_services_are_ready() -> None:
+    """Its first call creates the demo workspace, which the router must apply in time."""
+    ports = StackPorts(18080, 18081, 16066, 18082, broker=19092, receiver=None, embed_host=18090)
+    stack = StackPlan(DevStackSettings(), ports, KEYS, "127.0.0.1:19092", Path("/state/data"))
+    later = {s.name: s.after_the_others for s in service_specs(stack, {})}
+    assert later.pop("embed-host") is True
+    assert not any(later.values())

@@ -8,6 +8,7 @@ own, to prove the group is killed after the deadline and nothing is left behind.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import os
 import signal
@@ -30,11 +31,9 @@ FAST = RestartPolicy(
     Backoff(initial_seconds=0.05, max_seconds=0.2), max_attempts=3, stable_seconds=60
 )
 
-STUBBORN = """
-import http.server, signal, subprocess, sys
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-print("grandchild", grandchild.pid, flush=True)
+# A child answering 200 on every GET of its port (argv[1]), with what comes before it.
+READY_SERVER = """
+import http.server, sys
 
 class Ready(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -46,6 +45,16 @@ class Ready(http.server.BaseHTTPRequestHandler):
 
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Ready).serve_forever()
 """
+
+STUBBORN = (
+    """
+import signal, subprocess, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+print("grandchild", grandchild.pid, flush=True)
+"""
+    + READY_SERVER
+)
 
 
 def listener(name: str) -> ChildSpec:
@@ -121,6 +130,30 @@ async def test_children_start_ready_restart_after_a_crash_and_stop_clean(
     assert "alpha      | listening on http://127.0.0.1:" in out.getvalue()
     assert "alpha exited with signal SIGKILL; restarting in 0.1s (attempt 1 of 3)" in caplog.text
     await supervisor.stop()  # idempotent
+
+
+SLOW_READY = "import time\ntime.sleep(1.0)\n" + READY_SERVER
+
+
+async def test_a_child_marked_after_the_others_is_spawned_once_they_are_ready(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="signet.dev.devstack.supervisor")
+    port = free_port()
+    slow = python("slow", SLOW_READY, str(port), port=port)
+    late = dataclasses.replace(listener("late"), after_the_others=True)
+    supervisor = Supervisor([late, slow], console()[0], restarts=FAST, ready_timeout=30)
+    try:
+        await supervisor.start()
+        assert supervisor.ready() == {"late": True, "slow": True}
+    finally:
+        await supervisor.stop()
+    order = [
+        r.getMessage().split(" (")[0]
+        for r in caplog.records
+        if r.getMessage().startswith(("slow ", "late ")) and " (" in r.getMessage()
+    ]
+    assert order[:4] == ["slow started", "slow ready", "late started", "late ready"], order
 
 
 async def test_a_child_that_exits_before_ready_fails_start_with_its_last_lines() -> None:
