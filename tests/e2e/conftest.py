@@ -35,6 +35,20 @@ class Stack:
     ) -> tuple[int, Any]:
         return await self._call(method, self.portal_url + path, token, body)
 
+    async def admin_workspace(
+        self, name: str = "Casterly", environment: str = "production"
+    ) -> tuple[dict[str, Any], str]:
+        """A new workspace (as the operator API answered it) and an admin session's token."""
+        status, created = await self.operator(
+            "POST", "/v1/workspaces", {"name": name, "environment": environment}
+        )
+        assert status == 201, created
+        status, session = await self.operator(
+            "POST", "/v1/sessions", {"workspace_id": created["id"], "role": "admin"}
+        )
+        assert status == 201, session
+        return created, session["token"]
+
     async def emit(
         self, publishable_key: str, body: Any, path: str = "/v1/events"
     ) -> tuple[int, Any]:

@@ -42,15 +42,7 @@ def event(event_type: str, payload: dict[str, Any], resource_id: str = "ord_1") 
 
 
 async def new_workspace(stack: Stack) -> tuple[dict[str, Any], str]:
-    status, workspace = await stack.operator(
-        "POST", "/v1/workspaces", {"name": "Casterly", "environment": "production"}
-    )
-    assert status == 201, workspace
-    status, session = await stack.operator(
-        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "admin"}
-    )
-    assert status == 201, session
-    return workspace, session["token"]
+    return await stack.admin_workspace()
 
 
 async def subscribed_workspace(

@@ -38,15 +38,7 @@ def verifies(secret: str, received: Received) -> bool:
 
 
 async def workspace(stack: Stack) -> tuple[dict[str, Any], str]:
-    status, created = await stack.operator(
-        "POST", "/v1/workspaces", {"name": "Casterly", "environment": "production"}
-    )
-    assert status == 201, created
-    status, session = await stack.operator(
-        "POST", "/v1/sessions", {"workspace_id": created["id"], "role": "admin"}
-    )
-    assert status == 201, session
-    return created, session["token"]
+    return await stack.admin_workspace()
 
 
 async def destination(stack: Stack, token: str, url: str, **fields: Any) -> dict[str, Any]:

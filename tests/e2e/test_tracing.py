@@ -66,25 +66,16 @@ class Traced:
 
 
 async def workspace_with_destination(stack: Stack, url: str) -> Traced:
-    status, workspace = await stack.operator(
-        "POST", "/v1/workspaces", {"name": "Traced", "environment": "production"}
-    )
-    assert status == 201, workspace
-    status, session = await stack.operator(
-        "POST", "/v1/sessions", {"workspace_id": workspace["id"], "role": "admin"}
-    )
-    assert status == 201, session
+    workspace, token = await stack.admin_workspace("Traced")
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     status, created = await stack.workspace(
-        session["token"],
+        token,
         "POST",
         "/v1/workspace/destinations",
         {"name": "Traced", "url": url, "event_types": ["order.*"], "secret": secret},
     )
     assert status == 201, created
-    return Traced(
-        str(workspace["publishable_key"]), workspace["id"], session["token"], created["id"]
-    )
+    return Traced(str(workspace["publishable_key"]), workspace["id"], token, created["id"])
 
 
 def of_event(receiver: Receiver, event_id: str) -> Callable[[], list[Received]]:
