@@ -37,6 +37,7 @@ import os
 import secrets
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +128,12 @@ class SignetClient:
         self._config = config
         self._http = http
 
-    async def _post(self, url: str, bearer: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(
+        self, url: str, bearer: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {bearer}"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         async with self._http.post(url, json=body, headers=headers) as response:
             answer: dict[str, Any] = await response.json(content_type=None)
             if response.status >= 400:
@@ -147,11 +152,14 @@ class SignetClient:
             text = await response.text()
             raise web.HTTPBadGateway(text=f"Signet answered {response.status}: {text}")
 
-    async def create_workspace(self, name: str) -> Workspace:
+    async def create_workspace(self, name: str, idempotency_key: str) -> Workspace:
+        """Create a workspace; retried with the same ``idempotency_key``, the create happens
+        once, even when an earlier try timed out (504) after it was written."""
         created = await self._post(
             f"{self._config.portal_url}/v1/workspaces",
             self._config.operator_key,
             {"name": name, "environment": "development"},
+            idempotency_key,
         )
         return Workspace(created["id"], created["publishable_key"])
 
@@ -231,16 +239,17 @@ class HostApp:
     async def _ensure_workspace(self) -> None:
         """The demo customer's workspace; waits for the portal while the stack starts."""
         deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+        create_key = f"demo-workspace-{uuid.uuid4()}"  # one create, however many tries
         while self.workspace is None:
             try:
-                self.workspace = await self._demo_workspace()
+                self.workspace = await self._demo_workspace(create_key)
             except (aiohttp.ClientError, web.HTTPException) as exc:
                 if time.monotonic() > deadline:
                     logger.error("could not set up the demo workspace: %s", exc)
                     return
                 await asyncio.sleep(1.0)
 
-    async def _demo_workspace(self) -> Workspace:
+    async def _demo_workspace(self, create_key: str) -> Workspace:
         """The workspace kept in the state file while the portal still has it, else a new
         one, kept there for the next start: restarts reuse one workspace, not pile up."""
         path = self.config.state_file
@@ -250,7 +259,7 @@ class HostApp:
                 logger.info("demo workspace %s reused (kept in %s)", kept.id, path)
                 return kept
             logger.info("demo workspace %s is gone from the portal; creating another", kept.id)
-        created = await self.signet.create_workspace(DEMO_WORKSPACE_NAME)
+        created = await self.signet.create_workspace(DEMO_WORKSPACE_NAME, create_key)
         logger.info("demo workspace %s created", created.id)
         if path is not None:
             try:

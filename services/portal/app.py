@@ -17,10 +17,11 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 import signet
-from services.portal import delivery_log_api
+from services.portal import delivery_log_api, idempotency
 from services.portal.actions_api import ActionsApi
 from services.portal.auth import OperatorGuard, SessionGuard
 from services.portal.commands import CommandBus
+from services.portal.delivery_log.idempotency_keys import IdempotencyKeys
 from services.portal.delivery_log.retention import own_log_retention
 from services.portal.delivery_log.service import DeliveryLog
 from services.portal.destination_fields import DestinationRules
@@ -28,6 +29,7 @@ from services.portal.destinations import DestinationBuilder
 from services.portal.embed import routes as embed_routes
 from services.portal.erasure_api import ErasureApi
 from services.portal.event_types_api import CatalogWriter, EventTypesApi
+from services.portal.idempotency import Once
 from services.portal.line_api import LineApi
 from services.portal.metrics import PortalMetrics
 from services.portal.operator_api import OperatorApi
@@ -234,9 +236,16 @@ class PortalService:
             registry=self.metrics.registry,
             kafka=self.kafka_health,
         )
+        once = Once(
+            bus,
+            self._view,
+            IdempotencyKeys(self.delivery_log.store.database, ttl_ms=idempotency.TTL_MS),
+            self._ring,
+        )
         OperatorApi(
             view=self._view,
             bus=bus,
+            once=once,
             signer=self._signer,
             guard=self._operator_guard,
             public_url=settings.public_url,
@@ -246,6 +255,7 @@ class PortalService:
         WorkspaceApi(
             view=self._view,
             bus=bus,
+            once=once,
             builder=self._builder,
             guard=SessionGuard(self._signer, self._own_origin),
             max_destinations=settings.max_destinations_per_workspace,

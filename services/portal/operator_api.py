@@ -17,6 +17,7 @@ from signet_sdk.ids import new_id, now_ms
 from services.portal import commands
 from services.portal.auth import OPERATOR_KEY, OperatorGuard
 from services.portal.commands import CommandBus, ConfigReader
+from services.portal.idempotency import KEY_REUSED, OPERATOR_SCOPE, CreateHeaders, Once, Prepared
 from services.portal.keys import mint_key
 from services.portal.operator_bodies import (
     DEFAULT_SESSION_TTL_SECONDS,
@@ -48,9 +49,9 @@ from services.portal.views import (
     workspace_view,
 )
 from signet.api.operations import Api, Reply, operation, problem
-from signet.api.reading import read_model
+from signet.api.reading import parse_model, read_model
 from signet.records.model import Environment, WorkspaceConfig
-from signet.web import Problem, not_found
+from signet.web import Problem, not_found, read_bytes
 
 MAX_BODY_BYTES = 64 * 1024
 TAG = "operator"
@@ -66,6 +67,7 @@ class OperatorApi:
         *,
         view: ConfigReader,
         bus: CommandBus,
+        once: Once,
         signer: SessionSigner,
         guard: OperatorGuard,
         public_url: str,
@@ -74,6 +76,7 @@ class OperatorApi:
     ) -> None:
         self._view = view
         self._bus = bus
+        self._once = once
         self._signer = signer
         self._guard = guard
         self._embed_url = public_url.rstrip("/") + "/embed"
@@ -105,29 +108,38 @@ class OperatorApi:
         WORKSPACES,
         summary="Create a workspace with its first publishable key",
         body=NewWorkspace,
+        headers=CreateHeaders,
         responses={
             201: Reply(
                 "created", WorkspaceCreated, headers={"Location": "the workspace's own URL"}
             ),
             **WRITE_ERRORS,
             **BODY_ERRORS,
+            **KEY_REUSED,
         },
         security=[OPERATOR_KEY],
         tags=[TAG],
     )
     async def create_workspace(self, request: web.Request) -> web.Response:
-        body = await read_model(request, NewWorkspace, MAX_BODY_BYTES)
-        created = now_ms()
-        workspace_id = new_id("ws", now_ms=created)
-        key = mint_key(body.environment, created)
-        config = await self._bus.submit(
-            commands.create_workspace(workspace_id, body.name, body.environment, key.record)
-        )
-        # The plain key exists only in this response; the config keeps its hash.
+        raw = await read_bytes(request, MAX_BODY_BYTES)
+        body = parse_model(NewWorkspace, raw)
+
+        def prepare() -> Prepared:
+            created = now_ms()
+            key = mint_key(body.environment, created)
+            command = commands.create_workspace(
+                new_id("ws", now_ms=created), body.name, body.environment, key.record
+            )
+            return Prepared(command, revealed=key.plain)
+
+        done = await self._once.submit(request, OPERATOR_SCOPE, raw, prepare)
+        workspace_id = done.prepared.command.workspace_id
+        # The plain key exists only in this answer (and, sealed, for a replay of it); the
+        # config keeps its hash.
         return answer(
-            created_workspace_view(config, key.plain),
+            created_workspace_view(done.config, done.prepared.revealed or ""),
             201,
-            {"Location": f"{WORKSPACES}/{workspace_id}"},
+            {"Location": f"{WORKSPACES}/{workspace_id}", **done.headers},
         )
 
     @operation(
@@ -204,28 +216,38 @@ class OperatorApi:
             404: problem("no such workspace"),
             409: problem("too many active keys"),
             **WRITE_ERRORS,
+            **KEY_REUSED,
         },
+        headers=CreateHeaders,
         security=[OPERATOR_KEY],
         tags=[TAG],
     )
     async def add_key(self, request: web.Request) -> web.Response:
         config = self._workspace(request.match_info["workspace_id"])
-        active = [k for k in config.publishable_keys if k.revoked_at is None]
-        if len(active) >= self._max_active_keys:
-            raise conflict(
-                f"a workspace may have {self._max_active_keys} active keys; revoke one first"
-            )
-        try:
-            environment = Environment(config.environment)
-        except ValueError:
-            environment = Environment.DEVELOPMENT  # a test key is the safe guess
-        key = mint_key(environment, now_ms())
-        await self._bus.submit(commands.add_publishable_key(config.workspace_id, key.record))
-        location = f"{WORKSPACES}/{config.workspace_id}/publishable-keys/{key.record.id}"
+
+        def prepare() -> Prepared:
+            active = [k for k in config.publishable_keys if k.revoked_at is None]
+            if len(active) >= self._max_active_keys:
+                raise conflict(
+                    f"a workspace may have {self._max_active_keys} active keys; revoke one first"
+                )
+            try:
+                environment = Environment(config.environment)
+            except ValueError:
+                environment = Environment.DEVELOPMENT  # a test key is the safe guess
+            key = mint_key(environment, now_ms())
+            command = commands.add_publishable_key(config.workspace_id, key.record)
+            return Prepared(command, revealed=key.plain)
+
+        done = await self._once.submit(request, OPERATOR_SCOPE, b"", prepare)
+        record = done.prepared.command.publishable_key
+        if record is None:  # a key reused across routes is refused by its fingerprint
+            raise conflict("the idempotency key's request issued no publishable key")
+        location = f"{WORKSPACES}/{config.workspace_id}/publishable-keys/{record.id}"
         created = PublishableKeyCreated.model_validate(
-            {**key_view(key.record).model_dump(), "publishable_key": key.plain}
+            {**key_view(record).model_dump(), "publishable_key": done.prepared.revealed}
         )
-        return answer(created, 201, {"Location": location})
+        return answer(created, 201, {"Location": location, **done.headers})
 
     @operation(
         "DELETE",

@@ -21,6 +21,7 @@ from services.portal.destination_bodies import (
     destination_kind,
 )
 from services.portal.destinations import DestinationBuilder
+from services.portal.idempotency import KEY_REUSED, CreateHeaders, Once, Prepared
 from services.portal.problems import (
     BODY_ERRORS,
     SESSION_READ_ERRORS,
@@ -54,12 +55,14 @@ class WorkspaceApi:
         *,
         view: ConfigReader,
         bus: CommandBus,
+        once: Once,
         builder: DestinationBuilder,
         guard: SessionGuard,
         max_destinations: int,
     ) -> None:
         self._view = view
         self._bus = bus
+        self._once = once
         self._builder = builder
         self._guard = guard
         self._max_destinations = max_destinations
@@ -146,7 +149,9 @@ class WorkspaceApi:
             409: problem("the workspace has too many destinations"),
             **SESSION_WRITE_ERRORS,
             **BODY_ERRORS,
+            **KEY_REUSED,
         },
+        headers=CreateHeaders,
         security=[SESSION_TOKEN],
         tags=[TAG],
     )
@@ -154,21 +159,29 @@ class WorkspaceApi:
         config = self._workspace(claims)
         raw = await read_bytes(request, MAX_BODY_BYTES)
         kind = destination_kind(raw)  # a body that is not JSON is a 400 before a 409
-        if len(config.destinations) >= self._max_destinations:
-            raise conflict(f"a workspace may have at most {self._max_destinations} destinations")
-        body = self._builder.read_new(raw, kind)
-        built = self._builder.create(config.workspace_id, body, now_ms=now_ms())
-        destination = built.destination
-        snapshot = await self._bus.submit(
-            commands.put_destination(config.workspace_id, destination)
-        )
-        fields = destination_fields(self._applied(snapshot, destination.id))
-        if built.revealed_secret is not None:
-            fields["secret"] = built.revealed_secret  # shown this once, never again
+
+        def prepare() -> Prepared:
+            if len(config.destinations) >= self._max_destinations:
+                raise conflict(
+                    f"a workspace may have at most {self._max_destinations} destinations"
+                )
+            body = self._builder.read_new(raw, kind)
+            built = self._builder.create(config.workspace_id, body, now_ms=now_ms())
+            command = commands.put_destination(config.workspace_id, built.destination)
+            # A generated secret is shown in this answer once (and, sealed, for a replay).
+            return Prepared(command, revealed=built.revealed_secret)
+
+        done = await self._once.submit(request, claims.workspace_id, raw, prepare)
+        destination = done.prepared.command.destination
+        if destination is None:  # a key reused across routes is refused by its fingerprint
+            raise conflict("the idempotency key's request created no destination")
+        fields = destination_fields(self._applied(done.config, destination.id))
+        if done.prepared.revealed is not None:
+            fields["secret"] = done.prepared.revealed
         return answer(
             DestinationCreated.model_validate(fields),
             201,
-            {"Location": f"{DESTINATIONS}/{destination.id}"},
+            {"Location": f"{DESTINATIONS}/{destination.id}", **done.headers},
         )
 
     @operation(

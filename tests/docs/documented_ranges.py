@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from signet_sdk.client import MAX_BULK_EVENTS
-from signet_sdk.contract.events import EVENT_TYPE_MAX_CHARS
+from signet_sdk.contract.events import EVENT_TYPE_MAX_CHARS, IDEMPOTENCY_KEY_MAX_CHARS
 from signet_sdk.retry_after import MAX_RETRY_AFTER_SECONDS
 from signet_sdk.signing.hmac_sha256 import MAX_SECRET_CHARS, MIN_SECRET_CHARS
 from signet_sdk.signing.standard_webhooks import KEY_SIZES
@@ -23,6 +23,7 @@ from services.dispatcher.app import RATE_WAIT_SECONDS
 from services.dispatcher.metrics import END_TO_END_BUCKETS
 from services.portal.destination_fields import MAX_ATTEMPTS_RANGE, RATE_LIMIT_RANGE, TIMEOUT_RANGE
 from services.portal.headers_tls import CERTIFICATE_WARNING_DAYS, HEADERS_BYTES_MAX, HEADERS_MAX
+from services.portal.idempotency import IDEMPOTENCY_KEY_TTL_HOURS
 from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
 from signet.catalog.json_schema import MAX_REPORTED_ERRORS
@@ -54,6 +55,25 @@ class Range:
 
 
 RANGES: tuple[Range, ...] = (
+    # How long the portal keeps a create's Idempotency-Key (services/portal/idempotency.py).
+    Range(
+        "docs/workspace-api.md",
+        rf"within\s+({NUMBER} hours) the same request with the same key",
+        (IDEMPOTENCY_KEY_TTL_HOURS * 3600,),
+        "services.portal.idempotency.IDEMPOTENCY_KEY_TTL_HOURS",
+    ),
+    Range(
+        "docs/operations.md",
+        rf"rows deleted after ({NUMBER} hours)",
+        (IDEMPOTENCY_KEY_TTL_HOURS * 3600,),
+        "services.portal.idempotency.IDEMPOTENCY_KEY_TTL_HOURS",
+    ),
+    Range(
+        "docs/workspace-api.md",
+        rf"`Idempotency-Key` header \(({NUMBER}) to ({NUMBER}) visible",
+        (1, IDEMPOTENCY_KEY_MAX_CHARS),
+        "1 and signet_sdk.contract.events.IDEMPOTENCY_KEY_MAX_CHARS",
+    ),
     # A workspace's own delivery-log retention (signet/records/model.py).
     Range(
         "docs/workspace-api.md",

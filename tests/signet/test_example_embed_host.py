@@ -50,7 +50,9 @@ class PortalStandIn:
         self.workspaces: dict[str, str] = {}  # id → publishable key
         self.gets: list[str] = []
         self.creates = 0
+        self.create_keys: list[str | None] = []  # the Idempotency-Key of each create
         self.unavailable = 0
+        self.timeouts = 0  # creates to answer 504 (written, not yet applied)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -71,6 +73,10 @@ class PortalStandIn:
 
     async def create_workspace(self, request: web.Request) -> web.Response:
         self._authorized(request)
+        self.create_keys.append(request.headers.get("Idempotency-Key"))
+        if self.timeouts:
+            self.timeouts -= 1
+            return web.json_response({"title": "not applied in time"}, status=504)
         self.creates += 1
         workspace_id = f"ws_{secrets.token_hex(6)}"
         self.workspaces[workspace_id] = f"pk_test_{secrets.token_hex(8)}"
@@ -161,6 +167,22 @@ async def test_a_restarted_host_reuses_its_workspace(portal: PortalStandIn, tmp_
     assert second == first
     assert portal.creates == 1
     assert portal.gets == [first, first]
+
+
+async def test_a_create_that_timed_out_is_retried_with_the_same_idempotency_key(
+    portal: PortalStandIn, tmp_path: Path
+) -> None:
+    """A 504 means the create may still apply: the retry carries the first try's key, so the
+    portal makes one workspace, not two."""
+    portal.timeouts = 2
+    await start_host(config(portal, tmp_path / "embed-host.json"))
+    first, *retries = portal.create_keys
+    assert first is not None and first.startswith("demo-workspace-")
+    assert retries == [first, first]
+    assert portal.creates == 1
+
+    await start_host(config(portal, tmp_path / "another-host.json"))
+    assert portal.create_keys[-1] not in (None, first)  # another host start: another create
 
 
 async def test_a_workspace_the_portal_forgot_is_replaced_and_the_file_rewritten(

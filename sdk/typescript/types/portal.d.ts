@@ -2416,7 +2416,10 @@ export interface operations {
     create_workspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Within 24 hours, the same key from the same caller with the same request creates nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2468,6 +2471,15 @@ export interface operations {
             };
             /** @description the body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2650,7 +2662,10 @@ export interface operations {
     add_key: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Within 24 hours, the same key from the same caller with the same request creates nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 workspace_id: string;
             };
@@ -2700,6 +2715,15 @@ export interface operations {
             };
             /** @description too many active keys */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3008,7 +3032,10 @@ export interface operations {
     create_destination: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Within 24 hours, the same key from the same caller with the same request creates nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3087,6 +3114,15 @@ export interface operations {
             };
             /** @description the body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -148,12 +148,18 @@ class Migration:
 
 def _migrations() -> tuple[Migration, ...]:
     # Imported here: the rollup's module uses the database helpers, which import this one.
-    from services.portal.delivery_log import rollup
+    from services.portal.delivery_log import idempotency_keys, rollup
 
     return (
         # 1: endpoint health (GET …/destinations/{id}/stats): the per-destination rollup,
         # backfilled from the attempts an existing log already holds.
         Migration(1, "log_stats", (rollup.TABLE_DDL, rollup.INDEX_DDL, rollup.BACKFILL)),
+        # 2: the Idempotency-Key of the portal's creates (services/portal/idempotency.py).
+        Migration(
+            2,
+            "idempotency_keys",
+            (idempotency_keys.TABLE_DDL, idempotency_keys.INDEX_DDL),
+        ),
     )
 
 

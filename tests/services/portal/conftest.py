@@ -7,6 +7,7 @@ import base64
 import os
 import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,10 @@ def portal_settings(kafka: CommonSettings, **overrides: Any) -> PortalSettings:
     return PortalSettings(**values)
 
 
-@pytest.fixture(scope="module")
-async def router(
-    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ServiceProcess]:
+def router_process(kafka_settings: CommonSettings, data_dir: Path) -> ServiceProcess:
+    """The router as a child process (not started)."""
     port = free_port()
-    data_dir: Path = tmp_path_factory.mktemp("router")
-    process = ServiceProcess(
+    return ServiceProcess(
         "router",
         service_env(
             kafka_settings,
@@ -147,15 +145,19 @@ async def router(
         ready_url=f"http://127.0.0.1:{port}/readyz",
         ready_timeout=ROUTER_READY_TIMEOUT,
     )
-    async with process:
-        yield process
 
 
 @pytest.fixture(scope="module")
-async def portal(
-    kafka_settings: CommonSettings, router: ServiceProcess
-) -> AsyncIterator[RunningPortal]:
-    settings = portal_settings(kafka_settings, command_timeout_seconds=20)
+async def router(
+    kafka_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServiceProcess]:
+    async with router_process(kafka_settings, tmp_path_factory.mktemp("router")) as process:
+        yield process
+
+
+@asynccontextmanager
+async def running_portal(settings: PortalSettings) -> AsyncIterator[RunningPortal]:
+    """The portal in-process on ``settings``, caught up with its topics, and its client."""
     service = PortalService(settings)
     async with service, aiohttp.ClientSession() as http:
         await service.wait_caught_up(30)
@@ -171,3 +173,11 @@ async def portal(
             settings.master_keys.get_secret_value(),
             settings,
         )
+
+
+@pytest.fixture(scope="module")
+async def portal(
+    kafka_settings: CommonSettings, router: ServiceProcess
+) -> AsyncIterator[RunningPortal]:
+    async with running_portal(portal_settings(kafka_settings, command_timeout_seconds=20)) as up:
+        yield up

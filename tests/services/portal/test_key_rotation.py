@@ -10,13 +10,11 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 import standardwebhooks
 from signet_sdk.ids import new_id, now_ms
 
 from services.dispatcher.signing_keys import SigningKeys
-from services.portal.app import PortalService
 from signet.dev.broker import free_port
 from signet.kafka.clients import AsyncProducer
 from signet.kafka.topics import Topics
@@ -28,7 +26,7 @@ from signet.security.secrets import MasterKeyRing, generate_master_key, secret_a
 from signet.settings import CommonSettings
 from tests.processes import ServiceProcess, service_env
 from tests.receiver import Receiver
-from tests.services.portal.conftest import PortalClient, RunningPortal, portal_settings
+from tests.services.portal.conftest import RunningPortal, portal_settings, running_portal
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -50,13 +48,8 @@ async def portal(
         allow_insecure_destinations=True,
         command_timeout_seconds=20,
     )
-    service = PortalService(settings)
-    async with service, aiohttp.ClientSession() as http:
-        await service.wait_caught_up(30)
-        client = PortalClient(
-            f"http://127.0.0.1:{service.port}", settings.operator_key.get_secret_value(), http
-        )
-        yield RunningPortal(service, client, MasterKeyRing.parse(OLD), OLD, settings)
+    async with running_portal(settings) as up:
+        yield up
 
 
 @pytest.fixture(scope="module")

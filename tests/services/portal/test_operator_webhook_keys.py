@@ -7,15 +7,13 @@ import base64
 import os
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
-from services.portal.app import PortalService
 from signet.operator_webhook.events import operator_secret_aad
 from signet.security.secrets import MasterKeyRing
 from signet.settings import CommonSettings
 from tests.processes import ServiceProcess
-from tests.services.portal.conftest import PortalClient, RunningPortal, portal_settings
+from tests.services.portal.conftest import RunningPortal, portal_settings, running_portal
 from tests.services.portal.test_key_rotation import NEW, NEW_ID, OLD, OLD_ID, rotate_keys
 
 pytestmark = pytest.mark.timeout(300)
@@ -26,13 +24,8 @@ async def portal(
     kafka_settings: CommonSettings, router: ServiceProcess
 ) -> AsyncIterator[RunningPortal]:
     settings = portal_settings(kafka_settings, master_keys=OLD, command_timeout_seconds=20)
-    service = PortalService(settings)
-    async with service, aiohttp.ClientSession() as http:
-        await service.wait_caught_up(30)
-        client = PortalClient(
-            f"http://127.0.0.1:{service.port}", settings.operator_key.get_secret_value(), http
-        )
-        yield RunningPortal(service, client, MasterKeyRing.parse(OLD), OLD, settings)
+    async with running_portal(settings) as up:
+        yield up
 
 
 async def test_the_operator_webhook_secret_is_resealed_under_the_new_key(
