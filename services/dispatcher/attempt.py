@@ -114,6 +114,7 @@ class SignedSender:
                 msg_id=delivery.event_id,
                 timestamp=int(time.time()),
                 body=delivery.body,
+                signature_header=destination.signature_header,
             )
         except (SecretError, SigningError) as exc:
             return Attempt(signing_failed(f"cannot sign: {exc}"), url=url)

@@ -56,6 +56,7 @@ from services.portal.destination_fields import (
     body_rules,
 )
 from services.portal.headers_tls import ClientTlsInput, Headers, HeadersPatch, SensitiveHeaders
+from services.portal.signature_header import SignatureHeader
 from signet.records.model import DeliveryOrdering, DestinationType, SignatureScheme
 
 KINDS = ", ".join(k.value for k in DestinationType)
@@ -118,6 +119,7 @@ class WebhookDestinationInput(Body):
     sensitive_headers: Annotated[SensitiveHeaders | None, NULL_UNDOCUMENTED] = None
     tls: ClientTlsInput | None = Field(default=None, description="mutual TLS; null: none")
     ordering: Annotated[Ordering | None, NULL_UNDOCUMENTED] = DeliveryOrdering.NONE
+    signature_header: SignatureHeader | None = None  # signature_header.py
 
     @field_validator("secret")
     @classmethod
@@ -176,6 +178,7 @@ _WEBHOOK_ONLY: tuple[str, ...] = (
 )
 _WEBHOOK_ONLY += ("headers", "sensitive_headers", "tls")  # headers_tls.py
 _WEBHOOK_ONLY += ("ordering",)  # ordering.py
+_WEBHOOK_ONLY += ("signature_header",)  # signature_header.py
 _SLACK_ONLY = ("webhook_url",)
 
 
@@ -196,6 +199,7 @@ class DestinationPatch(Body):
     sensitive_headers: SensitiveHeaders | None = None
     tls: ClientTlsInput | None = Field(default=None, description="replaces it; null: none")
     ordering: Annotated[Ordering | None, NULL_UNDOCUMENTED] = None
+    signature_header: SignatureHeader | None = None
     # Accepted only to be refused with a reason (FIXED_ON_PATCH); not in the document.
     type: SkipJsonSchema[Any] = None
     signature_scheme: SkipJsonSchema[Any] = None

@@ -31,6 +31,7 @@ from services.portal.destination_fields import (
 )
 from services.portal.headers_tls import client_tls, header_changes
 from services.portal.ordering import check_ordering
+from services.portal.signature_header import check_signature_header, stored_name
 from services.portal.signing_secrets import SchemeCatalog
 from signet.records.model import (
     DeliveryOrdering,
@@ -132,8 +133,11 @@ class DestinationBuilder:
                 self._ring, workspace_id, destination_id, body.headers or {}, body.sensitive_headers
             ),
             ordering=(body.ordering or DeliveryOrdering.NONE).value,
+            signature_header=body.signature_header,
         )
+        destination = dataclasses.replace(destination, signature_header=stored_name(destination))
         check_ordering(destination)
+        check_signature_header(destination)
         # A generated secret is shown once; the customer's own is never echoed back. An
         # Ed25519 private key is never shown: its public key is in the secrets list.
         generated = body.secret is None and material.public_key is None
@@ -185,12 +189,16 @@ class DestinationBuilder:
         changes |= self._patch_headers_tls(workspace_id, current, body)
         if given(body, "ordering") and body.ordering is not None:
             changes["ordering"] = body.ordering.value
+        if given(body, "signature_header"):
+            changes["signature_header"] = body.signature_header
         if not changes:
             return current
         patched = dataclasses.replace(
             current, updated_at=max(now_ms, current.updated_at), **changes
         )
+        patched = dataclasses.replace(patched, signature_header=stored_name(patched))
         check_ordering(patched)
+        check_signature_header(patched)
         return patched
 
     def _patch_headers_tls(

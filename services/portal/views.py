@@ -232,6 +232,10 @@ class DestinationInfo(Answer):
     ordering: DeliveryOrdering | None = Field(
         default=None, description="webhooks only: `none` or `fifo` (docs/delivery.md)"
     )
+    signature_header: str | None = Field(
+        default=None,
+        description="webhooks only: the header the signature is sent in; null: the scheme's",
+    )
     secret_hint: str | None = Field(default=None, description="the primary secret's hint")
     secrets: list[SigningSecretInfo] = Field(
         default_factory=list, description="webhooks only: newest (primary) first"
@@ -307,6 +311,7 @@ def destination_fields(destination: Destination) -> dict[str, object]:
         "rate_limit_per_second": destination.rate_limit_per_second,
         "retry_policy": _retry_policy_view(destination.retry_policy),
         "ordering": destination.ordering,
+        "signature_header": destination.signature_header,
         "secret_hint": primary.hint if primary else None,
         "secrets": [_secret_view(s) for s in destination.secrets],
         **headers_view(destination),

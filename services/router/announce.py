@@ -41,6 +41,7 @@ _COMPARED = (
     "rate_limit_per_second",
     "retry_policy",
     "ordering",
+    "signature_header",
 )
 
 

@@ -127,6 +127,8 @@ class Destination:
     sealed_headers: list[SealedHeader] = field(default_factory=list)
     tls: ClientTls | None = None  # mutual TLS (issue 17 §3)
     ordering: str = "none"  # DeliveryOrdering
+    # The signature's header under a name the receivers already read (one-header schemes).
+    signature_header: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -26,6 +26,7 @@ from services.portal.headers_tls import CERTIFICATE_WARNING_DAYS, HEADERS_BYTES_
 from services.portal.idempotency import IDEMPOTENCY_KEY_TTL_HOURS
 from services.portal.replay import LOG_CATCH_UP_SECONDS
 from services.portal.rotation import MAX_OVERLAP_SECONDS
+from services.portal.signature_header import SIGNATURE_HEADER_MAX
 from signet.catalog.json_schema import MAX_REPORTED_ERRORS
 from signet.kafka.topics import BATCHING_FETCH, RETRY_TIERS_SECONDS
 from signet.records.model import MAX_LOG_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
@@ -55,6 +56,19 @@ class Range:
 
 
 RANGES: tuple[Range, ...] = (
+    # A destination's own name for its signature header (services/portal/signature_header.py).
+    Range(
+        "docs/receiving-webhooks.md",
+        rf"an HTTP token of at most ({NUMBER}) characters",
+        (SIGNATURE_HEADER_MAX,),
+        "services.portal.signature_header.SIGNATURE_HEADER_MAX",
+    ),
+    Range(
+        "docs/workspace-api.md",
+        rf"An HTTP token of at most ({NUMBER}) characters",
+        (SIGNATURE_HEADER_MAX,),
+        "services.portal.signature_header.SIGNATURE_HEADER_MAX",
+    ),
     # How long the portal keeps a create's Idempotency-Key (services/portal/idempotency.py).
     Range(
         "docs/workspace-api.md",

@@ -152,7 +152,7 @@ async def test_an_ed25519_destination_shows_its_public_key(
     await embed.close()
 
 
-async def test_headers_and_a_client_certificate_near_expiry_are_shown(
+async def test_headers_a_client_certificate_near_expiry_and_a_signature_header_are_shown(
     embed_stack: Stack, browser: Browser, host_pages: StartHost
 ) -> None:
     workspace = await new_workspace(embed_stack)
@@ -162,12 +162,19 @@ async def test_headers_and_a_client_certificate_near_expiry_are_shown(
     assert status == 201, session
     ca = TestCa()
     soon, later = ca.issue("expiring-client", valid_days=5), ca.issue("fresh-client")
-    for name, client in (("Expiring", soon), ("Fresh", later)):
+    # "Fresh" also signs like the receivers it was moved from: GitHub's format, their header.
+    own_header = {
+        "signature_scheme": "github",
+        "secret": "an-existing-receivers-secret",
+        "signature_header": "X-Acme-Signature-256",
+    }
+    for name, client, signing in (("Expiring", soon, {}), ("Fresh", later, own_header)):
         body = {
             "name": name,
             "url": "https://orders.example.com/hook",
             "headers": {"X-Tenant": "acme", "Authorization": "Bearer sk_live_0123456789abcd"},
             "tls": {"client_certificate": client.certificate, "client_key": client.key},
+            **signing,
         }
         status, created = await embed_stack.workspace(
             session["token"], "POST", "/v1/workspace/destinations", body
@@ -191,6 +198,8 @@ async def test_headers_and_a_client_certificate_near_expiry_are_shown(
     fresh = frame.locator("section", has_text="Request headers and client certificate")
     await expect(fresh).to_contain_text("CN=fresh-client")
     await expect(fresh.locator(".cert-warning")).to_have_count(0)  # 30 days left: no flag
+    signing_section = frame.locator("section", has_text="Signing secret")
+    await expect(signing_section).to_contain_text("Sent in the header x-acme-signature-256.")
     await embed.close()
 
 

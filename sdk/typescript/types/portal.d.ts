@@ -847,6 +847,12 @@ export interface components {
              */
             ordering: components["schemas"]["DeliveryOrdering"] | null;
             /**
+             * Signature Header
+             * @description webhooks only: the header the signature is sent in; null: the scheme's
+             * @default null
+             */
+            signature_header: string | null;
+            /**
              * Secret Hint
              * @description the primary secret's hint
              * @default null
@@ -949,6 +955,12 @@ export interface components {
              * @default null
              */
             ordering: components["schemas"]["DeliveryOrdering"] | null;
+            /**
+             * Signature Header
+             * @description webhooks only: the header the signature is sent in; null: the scheme's
+             * @default null
+             */
+            signature_header: string | null;
             /**
              * Secret Hint
              * @description the primary secret's hint
@@ -1077,6 +1089,11 @@ export interface components {
             tls: components["schemas"]["ClientTlsInput"] | null;
             /** @description `fifo`: one delivery at a time, in the order the events were accepted; a failing one holds those behind it until it is delivered or exhausted (docs/delivery.md#ordered-delivery). `none` (the default): concurrently */
             ordering?: components["schemas"]["DeliveryOrdering"];
+            /**
+             * Signature Header
+             * @default null
+             */
+            signature_header: string | null;
         };
         /**
          * DestinationType
@@ -1813,6 +1830,12 @@ export interface components {
              */
             ordering: components["schemas"]["DeliveryOrdering"] | null;
             /**
+             * Signature Header
+             * @description webhooks only: the header the signature is sent in; null: the scheme's
+             * @default null
+             */
+            signature_header: string | null;
+            /**
              * Secret Hint
              * @description the primary secret's hint
              * @default null
@@ -2152,6 +2175,11 @@ export interface components {
              * @default none
              */
             ordering: components["schemas"]["DeliveryOrdering"];
+            /**
+             * Signature Header
+             * @default null
+             */
+            signature_header: string | null;
         };
         /**
          * Workspace

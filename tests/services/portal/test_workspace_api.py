@@ -263,3 +263,27 @@ async def test_bad_patches_name_the_field_and_change_nothing(portal: RunningPort
         "PATCH", one, bearer=token, raw=b"{", headers={"Content-Type": "application/json"}
     )
     assert_problem(garbled, 400)
+
+
+async def test_a_signature_header_is_stored_shown_and_cleared(portal: RunningPortal) -> None:
+    client = portal.client
+    _, token = await admin_of_new_workspace(client)
+    created = await client.workspace(
+        token,
+        "POST",
+        "/v1/workspace/destinations",
+        webhook(signature_scheme="github", signature_header="X-Acme-Signature-256"),
+    )
+    assert created.status == 201, created.text
+    assert created.json["signature_header"] == "x-acme-signature-256"
+    path = f"/v1/workspace/destinations/{created.json['id']}"
+    read = await client.workspace(token, "GET", path)
+    assert read.json["signature_header"] == "x-acme-signature-256"
+
+    cleared = await client.workspace(token, "PATCH", path, {"signature_header": None})
+    assert cleared.status == 200 and cleared.json["signature_header"] is None
+    refused = await client.workspace(
+        token, "POST", "/v1/workspace/destinations", webhook(signature_header="x-acme")
+    )
+    assert_problem(refused, 400)
+    assert set(refused.field_errors()) == {"signature_header"}

@@ -18,7 +18,8 @@
             raise
         return 200
 
-Every scheme a destination can use is supported (``scheme=``): ``standard-webhooks``
+Every scheme a destination can use is supported (``scheme=``, and ``signature_header=``
+when the destination sends its signature under a name of its own): ``standard-webhooks``
 (default, ``whsec_`` secret), ``standard-webhooks-ed25519`` (``whpk_`` public key),
 ``hmac-sha256``, ``hmac-sha512`` and ``github`` (plain-text secrets). Give several keys
 during a secret rotation: a request verifies if any of them matches.
@@ -53,6 +54,8 @@ from signet_sdk.signing import (
     DEFAULT_TOLERANCE_SECONDS,
     SignatureError,
     TimestampError,
+    as_scheme_headers,
+    renamable_header,
     scheme_of,
     verify_delivery,
 )
@@ -169,11 +172,16 @@ class WebhookVerifier:
         replay_cache: ReplayCache | None = None,
         replay_ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
+        signature_header: str | None = None,
     ) -> None:
         self._keys = [keys] if isinstance(keys, str | bytes) else list(keys)
         if not self._keys:
             raise ValueError("give at least one key")
         self._spec = scheme_of(scheme)  # UnknownSchemeError for a name we do not know
+        # The destination's own name for the signature header (hmac-*, github), if any.
+        self._signature_header = signature_header
+        if signature_header is not None:
+            renamable_header(self._spec)  # UnknownSchemeError for standard-webhooks
         self._tolerance = tolerance_seconds
         self._cache = replay_cache
         default_ttl = (
@@ -192,7 +200,7 @@ class WebhookVerifier:
         ``headers`` may be any mapping (aiohttp's, Flask's, a dict); names are matched
         case-insensitively. ``body`` must be the raw bytes as received.
         """
-        lowered = {name.lower(): value for name, value in headers.items()}
+        lowered = as_scheme_headers(self._spec, headers, self._signature_header)
         now = self._clock()
         error: SignatureError | None = None
         for key in self._keys:

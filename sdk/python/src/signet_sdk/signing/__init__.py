@@ -10,6 +10,9 @@ Secrets come newest first: the first is the primary, the others are older secret
 inside their rotation overlap. Each is the secret's text form (or its UTF-8 bytes, as
 ``MasterKeyRing.open`` returns it). The result always includes ``webhook-id`` (the
 deduplication id, docs/architecture.md#what-a-receiver-gets) plus the scheme's own headers.
+A destination may send a one-header scheme's signature (``hmac-sha256``, ``hmac-sha512``,
+``github``) under a name its receivers already read (``signature_header=``, on both
+sides); the value is unchanged.
 
 The portal calls two, and stores what they return (seal ``secret``, keep ``public_key``,
 show ``shown`` once)::
@@ -36,7 +39,7 @@ from signet_sdk.signing.errors import (
     TimestampError,
     UnknownSchemeError,
 )
-from signet_sdk.signing.headers import WEBHOOK_ID
+from signet_sdk.signing.headers import HUB_SIGNATURE_256, SIGNET_SIGNATURE, WEBHOOK_ID
 from signet_sdk.signing.schemes import SignatureScheme
 
 __all__ = [
@@ -50,7 +53,9 @@ __all__ = [
     "SigningError",
     "TimestampError",
     "UnknownSchemeError",
+    "as_scheme_headers",
     "generate_secret",
+    "renamable_header",
     "scheme_of",
     "sign_delivery",
     "validate_secret",
@@ -89,6 +94,10 @@ class SchemeSpec:
     signs_with_older_secrets: bool = True
     # False for `github`: nothing in the signature bounds a replay in time.
     timestamped: bool = True
+    # The one header the signature travels in, which a destination may rename (the
+    # receivers it migrates already read another name); None where the scheme's
+    # specification fixes its headers (Standard Webhooks).
+    signature_header: str | None = None
 
 
 def _verify_standard(
@@ -157,6 +166,7 @@ def _hmac_spec(scheme: SignatureScheme, digest: hmac_sha256.Digest) -> SchemeSpe
         _verify_hmac(digest),
         hmac_sha256.generate_secret,
         hmac_sha256.validate_secret,
+        signature_header=SIGNET_SIGNATURE,
     )
 
 
@@ -187,6 +197,7 @@ SCHEMES: Mapping[SignatureScheme, SchemeSpec] = {
             github.validate_secret,
             signs_with_older_secrets=False,
             timestamped=False,
+            signature_header=HUB_SIGNATURE_256,
         ),
     )
 }
@@ -201,15 +212,38 @@ def scheme_of(name: str) -> SchemeSpec:
         raise UnknownSchemeError(f"unknown signature scheme {name!r}; use one of {known}") from exc
 
 
+def renamable_header(spec: SchemeSpec) -> str:
+    """The scheme's own signature header, which a destination may send under another name;
+    UnknownSchemeError for a scheme whose specification fixes its headers."""
+    if spec.signature_header is None:
+        raise UnknownSchemeError(
+            f"the {spec.scheme.value} scheme's headers are fixed by its specification; "
+            "only hmac-sha256, hmac-sha512 and github send their signature under another name"
+        )
+    return spec.signature_header
+
+
 def sign_delivery(
-    scheme: str, secrets: Sequence[SecretText], msg_id: str, timestamp: int, body: bytes
+    scheme: str,
+    secrets: Sequence[SecretText],
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    *,
+    signature_header: str | None = None,
 ) -> dict[str, str]:
-    """The headers that sign ``body``: the scheme's own plus ``webhook-id``.
+    """The headers that sign ``body``: the scheme's own plus ``webhook-id``; the signature
+    under ``signature_header`` when given (lower-cased).
 
     ``timestamp`` is in epoch seconds. Raises InvalidSecretError when there is no secret or
-    one does not fit the scheme, UnknownSchemeError for an unknown scheme.
+    one does not fit the scheme, UnknownSchemeError for an unknown scheme (or one whose
+    headers cannot be renamed).
     """
-    headers = scheme_of(scheme).sign(secrets, msg_id, timestamp, body)
+    spec = scheme_of(scheme)
+    own = None if signature_header is None else renamable_header(spec)
+    headers = spec.sign(secrets, msg_id, timestamp, body)
+    if own is not None and signature_header is not None:
+        headers[signature_header.lower()] = headers.pop(own)
     headers.setdefault(WEBHOOK_ID, msg_id)
     return headers
 
@@ -222,9 +256,36 @@ def verify_delivery(
     *,
     tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
+    signature_header: str | None = None,
 ) -> None:
-    """Receiver side: ``key`` is the shared secret, or the ``whpk_`` key for Ed25519."""
-    scheme_of(scheme).verify(key, headers, body, tolerance_seconds=tolerance_seconds, now=now)
+    """Receiver side: ``key`` is the shared secret, or the ``whpk_`` key for Ed25519;
+    ``signature_header`` the destination's own name for the signature header, if it has one."""
+    spec = scheme_of(scheme)
+    spec.verify(
+        key,
+        as_scheme_headers(spec, headers, signature_header),
+        body,
+        tolerance_seconds=tolerance_seconds,
+        now=now,
+    )
+
+
+def as_scheme_headers(
+    spec: SchemeSpec, headers: Mapping[str, str], signature_header: str | None
+) -> dict[str, str]:
+    """``headers`` lower-cased, the signature under the scheme's own name: what its
+    verifier reads. A request without the renamed header has no signature (the scheme's
+    own name, if sent too, is not looked at)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if signature_header is None:
+        return lowered
+    own = renamable_header(spec)
+    lowered.pop(own, None)
+    renamed = lowered.get(signature_header.lower())
+    if renamed is None:
+        raise SignatureError(f"missing {signature_header.lower()} header")
+    lowered[own] = renamed
+    return lowered
 
 
 def generate_secret(scheme: str) -> SecretMaterial:

@@ -186,6 +186,7 @@ function secretSection(ctx, destination, path, reload) {
     h("thead", {}, h("tr", {}, [ed25519 ? "Public key" : "Secret", "Created", "Status"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows)));
   const intro = h("p", {}, "Scheme: ", h("strong", {}, schemeLabel(destination.signature_scheme)), ". ",
+    destination.signature_header ? ["Sent in the header ", h("code", {}, destination.signature_header), ". "] : null,
     ed25519 ? "Receivers verify with the public key; Signet keeps the private key sealed."
       : "Secrets are sealed at rest; only their last characters are ever shown again.");
   if (!ctx.canWrite) return section("Signing secret", intro, table);
