@@ -13,6 +13,7 @@ import time
 from typing import Annotated, Any
 
 import orjson
+import yaml
 from aiohttp import web
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from signet_sdk.contract.events import EventType
@@ -32,6 +33,7 @@ from services.portal.views import Time, answer, at
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import read_model
 from signet.catalog.json_schema import MAX_SCHEMA_BYTES, PayloadSchema, schema_problems
+from signet.catalog.openapi_import import webhook_types
 from signet.catalog.view import CatalogEntry, EventTypeView
 from signet.errors import CommandTimeoutError
 from signet.kafka.clients import AsyncProducer
@@ -47,6 +49,8 @@ DESCRIPTION_MAX = 2000
 MAX_EXAMPLE_BYTES = 64 * 1024
 # A schema and an example at their limits, and the rest of the body.
 MAX_BODY_BYTES = MAX_SCHEMA_BYTES + MAX_EXAMPLE_BYTES + 8 * 1024
+# An OpenAPI document to import: many types' schemas and examples.
+MAX_IMPORT_BYTES = 1024 * 1024
 
 _NAME = TypeAdapter(EventType)
 
@@ -67,6 +71,26 @@ class EventTypeBody(Body):
         f"{MAX_EXAMPLE_BYTES} bytes; what a test event of this type sends",
     )
     deprecated: bool = False
+
+
+class OpenApiImport(Body):
+    """An OpenAPI document whose webhooks become event types (``webhooks`` in 3.1,
+    ``x-webhooks`` in 3.0): give it as ``spec`` (JSON) or ``spec_raw`` (YAML or JSON text)."""
+
+    spec: dict[str, Any] | None = Field(default=None, description="the document, as JSON")
+    spec_raw: str | None = Field(default=None, description="the document as YAML or JSON text")
+    dry_run: bool = Field(
+        default=False, description="true: answer what the import would change, write nothing"
+    )
+
+
+class ImportedTypes(Answer):
+    """What an import changed (or, with ``dry_run``, would change), by type name."""
+
+    created: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+    dry_run: bool
 
 
 class CatalogedType(Answer):
@@ -177,7 +201,13 @@ class EventTypesApi:
         self._session = session
 
     def register(self, app: web.Application, api: Api) -> None:
-        for handler in (self.list_types, self.get_type, self.put_type, self.delete_type):
+        for handler in (
+            self.list_types,
+            self.get_type,
+            self.put_type,
+            self.delete_type,
+            self.import_openapi,
+        ):
             api.route(app, handler, serve=self._operator.protect(handler))
         api.route(
             app,
@@ -269,22 +299,68 @@ class EventTypesApi:
             # 400 even when the only trouble is a size: the body itself was not too large.
             raise invalid_request(problems, status=400)
         current = self._caught_up().get(name)
-        schema, example = _json(body.json_schema), _json(body.example)
-        if current is not None and _unchanged(current.definition, body, schema, example):
+        if current is not None and _unchanged(current.definition, body):
             return answer(cataloged_type(current))
+        definition = self._next_definition(name, body, current)
+        await self._writer.write(name, codec.encode(definition))
+        stored = self._catalog.get(name) or CatalogEntry(definition)
+        return answer(cataloged_type(stored), 201 if current is None else 200)
+
+    def _next_definition(
+        self, name: str, body: EventTypeBody, current: CatalogEntry | None
+    ) -> EventTypeDefinition:
+        """What ``body`` stores under ``name``: the next version of the type."""
         version = max(current.version if current else 0, self._catalog.last_version(name)) + 1
-        definition = EventTypeDefinition(
+        return EventTypeDefinition(
             name=name,
             description=body.description,
             version=version,
             updated_at=now_ms(),
-            schema_json=schema,
-            example_json=example,
+            schema_json=_json(body.json_schema),
+            example_json=_json(body.example),
             deprecated=body.deprecated,
         )
-        await self._writer.write(name, codec.encode(definition))
-        stored = self._catalog.get(name) or CatalogEntry(definition)
-        return answer(cataloged_type(stored), 201 if current is None else 200)
+
+    @operation(
+        "POST",
+        EVENT_TYPES + "/import/openapi",
+        summary="Create or replace the event types an OpenAPI document's webhooks describe",
+        description="Each webhook (`webhooks` in OpenAPI 3.1, `x-webhooks` in 3.0) becomes "
+        "the type of its name: description, the JSON request body's schema (its "
+        "`#/components/schemas` references copied under `$defs`) and example, `deprecated` "
+        "(docs/event-types.md). Every type is checked as a PUT checks it before any is "
+        "written; a 400 names each problem under `spec`. Types the document does not name "
+        "are left as they are.",
+        body=OpenApiImport,
+        responses={200: Reply("imported", ImportedTypes), **WRITE_ERRORS, **BODY_ERRORS},
+        security=[OPERATOR_KEY],
+        tags=[TAG],
+    )
+    async def import_openapi(self, request: web.Request) -> web.Response:
+        body = await read_model(request, OpenApiImport, MAX_IMPORT_BYTES)
+        types = imported_types(openapi_document(body))
+        catalog = self._caught_up()
+        changes: list[tuple[str, bool, EventTypeDefinition | None]] = []
+        for name, type_body in types:
+            current = catalog.get(name)
+            if current is not None and _unchanged(current.definition, type_body):
+                changes.append((name, True, None))
+            else:
+                changes.append(
+                    (name, current is not None, self._next_definition(name, type_body, current))
+                )
+        if not body.dry_run:
+            for name, _, written in changes:
+                if written is not None:
+                    await self._writer.write(name, codec.encode(written))
+        return answer(
+            ImportedTypes(
+                created=[n for n, existed, d in changes if d is not None and not existed],
+                replaced=[n for n, existed, d in changes if d is not None and existed],
+                unchanged=[n for n, _, d in changes if d is None],
+                dry_run=body.dry_run,
+            )
+        )
 
     @operation(
         "DELETE",
@@ -302,12 +378,62 @@ class EventTypesApi:
         return web.Response(status=204)
 
 
-def _unchanged(
-    current: EventTypeDefinition, body: EventTypeBody, schema: str | None, example: str | None
-) -> bool:
+def _unchanged(current: EventTypeDefinition, body: EventTypeBody) -> bool:
     return (
         current.description == body.description
-        and current.schema_json == schema
-        and current.example_json == example
+        and current.schema_json == _json(body.json_schema)
+        and current.example_json == _json(body.example)
         and current.deprecated == body.deprecated
     )
+
+
+def openapi_document(body: OpenApiImport) -> dict[str, Any]:
+    """The document an import gives, as an object; FieldErrors when there is not one."""
+    if (body.spec is None) == (body.spec_raw is None):
+        message = "give the document as either spec or spec_raw"
+        raise FieldErrors([FieldError("body", FieldErrorCode.INVALID, message)])
+    if body.spec is not None:
+        return body.spec
+    text = body.spec_raw or ""
+    try:
+        # An alias repeats what it names wherever it is used: a few of them nested make a
+        # small text an enormous document, so an import takes none.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
+            message = "uses YAML aliases (*name); write the document out in full"
+            raise FieldErrors([FieldError("spec_raw", FieldErrorCode.INVALID, message)])
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        message = f"is neither YAML nor JSON: {exc}".splitlines()[0]
+        raise FieldErrors([FieldError("spec_raw", FieldErrorCode.FORMAT, message)]) from exc
+    if not isinstance(document, dict):
+        message = "must be an OpenAPI document (an object)"
+        raise FieldErrors([FieldError("spec_raw", FieldErrorCode.TYPE, message)])
+    return document
+
+
+def imported_types(spec: dict[str, Any]) -> list[tuple[str, EventTypeBody]]:
+    """Each webhook of ``spec`` as a PUT body under its name, every problem a field error
+    under ``spec`` (FieldErrors with all of them when there is any)."""
+    found, errors = webhook_types(spec)
+    bodies: list[tuple[str, EventTypeBody]] = []
+    for imported in found:
+        try:
+            name = _NAME.validate_python(imported.name)
+            body = EventTypeBody.model_validate(
+                {
+                    "description": imported.description,
+                    "schema": imported.schema,
+                    "example": imported.example,
+                    "deprecated": imported.deprecated,
+                }
+            )
+        except ValidationError as exc:
+            errors += field_errors(exc, imported.where)
+            continue
+        problems = body_problems(body)
+        errors += [problem.under(imported.where) for problem in problems]
+        if not problems:
+            bodies.append((name, body))
+    if errors:
+        raise FieldErrors(errors)
+    return bodies

@@ -326,6 +326,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/event-types/import/openapi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create or replace the event types an OpenAPI document's webhooks describe
+         * @description Each webhook (`webhooks` in OpenAPI 3.1, `x-webhooks` in 3.0) becomes the type of its name: description, the JSON request body's schema (its `#/components/schemas` references copied under `$defs`) and example, `deprecated` (docs/event-types.md). Every type is checked as a PUT checks it before any is written; a 400 names each problem under `spec`. Types the document does not name are left as they are.
+         */
+        post: operations["import_openapi"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workspace/event-types": {
         parameters: {
             query?: never;
@@ -1263,6 +1283,20 @@ export interface components {
             latency_ms: components["schemas"]["LatencyPercentiles"] | null;
         };
         /**
+         * ImportedTypes
+         * @description What an import changed (or, with ``dry_run``, would change), by type name.
+         */
+        ImportedTypes: {
+            /** Created */
+            created: string[];
+            /** Replaced */
+            replaced: string[];
+            /** Unchanged */
+            unchanged: string[];
+            /** Dry Run */
+            dry_run: boolean;
+        };
+        /**
          * LatencyPercentiles
          * @description Over the attempts that got an HTTP answer, read from a fixed histogram: each value
          *     is within its histogram bucket of the exact percentile.
@@ -1506,6 +1540,33 @@ export interface components {
             name: string;
             /** @description production keys are pk_live_, the others pk_test_ */
             environment: components["schemas"]["Environment"];
+        };
+        /**
+         * OpenApiImport
+         * @description An OpenAPI document whose webhooks become event types (``webhooks`` in 3.1,
+         *     ``x-webhooks`` in 3.0): give it as ``spec`` (JSON) or ``spec_raw`` (YAML or JSON text).
+         */
+        OpenApiImport: {
+            /**
+             * Spec
+             * @description the document, as JSON
+             * @default null
+             */
+            spec: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Spec Raw
+             * @description the document as YAML or JSON text
+             * @default null
+             */
+            spec_raw: string | null;
+            /**
+             * Dry Run
+             * @description true: answer what the import would change, write nothing
+             * @default false
+             */
+            dry_run: boolean;
         };
         /**
          * OperationalEvent
@@ -4073,6 +4134,90 @@ export interface operations {
             };
             /** @description no such type */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka unavailable or the portal not caught up; nothing written */
+            503: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description written but not applied in time; read before retrying */
+            504: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_openapi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenApiImport"];
+            };
+        };
+        responses: {
+            /** @description imported */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportedTypes"];
+                };
+            };
+            /** @description invalid body; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid credentials */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is larger than the route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
