@@ -41,7 +41,7 @@ from signet_sdk.ids import now_ms
 from services.portal.commands import CommandBus, ConfigReader
 from services.portal.delivery_log.errors import StoreUnavailable
 from services.portal.delivery_log.idempotency_keys import IdempotencyKeys, KeyRecord
-from services.portal.problems import conflict, log_unavailable
+from services.portal.problems import conflict
 from signet.api.operations import problem
 from signet.api.reading import read_strings
 from signet.errors import SecretError
@@ -127,6 +127,17 @@ def key_reused(key: str) -> Problem:
     )
 
 
+def database_unavailable() -> Problem:
+    return Problem(
+        503,
+        "Database unavailable",
+        "the portal's database, which keeps idempotency keys, did not answer; nothing was "
+        "written: retry with the same key",
+        kind="database-unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
 class Once:
     """Submits a create's command, once per idempotency key."""
 
@@ -177,7 +188,7 @@ class Once:
                     )
                 )
         except StoreUnavailable as exc:
-            raise log_unavailable() from exc
+            raise database_unavailable() from exc
         if record.fingerprint != print_:
             raise key_reused(key)
         return record, new
