@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -26,6 +27,17 @@ BACKENDS = ["sqlite", "postgresql"]
 def postgres_url(schema: str) -> str:
     separator = "&" if "?" in POSTGRES_URL else "?"
     return f"{POSTGRES_URL}{separator}schema={schema}"
+
+
+def postgres_url_through(port: int) -> str:
+    """The test database by way of a forwarder on ``port`` (tests/tcp_forwarder.py), in a
+    schema of its own."""
+    parts = urlsplit(POSTGRES_URL)
+    host = f"127.0.0.1:{port}"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    url = urlunsplit(parts._replace(netloc=netloc))
+    separator = "&" if parts.query else "?"
+    return f"{url}{separator}schema=t_outage_{uuid.uuid4().hex[:12]}"
 
 
 def database_url(backend: str, tmp_path: Path) -> str:
