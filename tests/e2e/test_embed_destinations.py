@@ -3,10 +3,11 @@ channel, editing, disabling and enabling, deleting behind a confirmation."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.certificates import TestCa
 from tests.e2e.conftest import Stack
@@ -241,4 +242,47 @@ async def test_custom_headers_reach_the_receiver_and_the_log_shows_them_masked(
     await expect(sent.locator("tr", has_text="Authorization")).to_contain_text("…abcd")
     await expect(sent.locator("tr", has_text="X-Tenant")).to_contain_text("acme")
     await expect(frame.get_by_text(token)).to_have_count(0)
+    await embed.close()
+
+
+async def test_a_create_whose_answer_was_lost_is_made_once_when_sent_again(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost
+) -> None:
+    """The portal creates the destination but its answer never reaches the embed: pressed
+    again, the form sends the same Idempotency-Key, and there is one destination."""
+    workspace, token = await embed_stack.admin_workspace()
+    embed = await open_embedded(browser, await host_pages(workspace))
+    frame = embed.frame
+    keys: list[str | None] = []
+    lost: list[int] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        response = await route.fetch()
+        if not lost:
+            lost.append(response.status)
+            await route.abort("connectionreset")  # made, but the answer never arrives
+        else:
+            await route.fulfill(response=response)
+
+    await embed.page.route("**/v1/workspace/destinations", lose_the_first_answer)
+    await frame.get_by_role("link", name="New destination").click()
+    await frame.get_by_label("Name").fill("Orders")
+    await frame.get_by_label("Endpoint URL").fill("https://orders.example.com/hook")
+    create = frame.get_by_role("button", name="Create destination")
+    await create.click()
+    await expect(frame.locator(".form-errors")).to_contain_text("Signet did not answer")
+    await create.click()
+    await expect(frame.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    # The generated secret the lost answer held is shown by the replayed one.
+    await expect(frame.locator(".reveal")).to_contain_text("whsec_")
+
+    assert lost == [201]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert keys[0] is not None and re.fullmatch(r"embed-[0-9a-f]{32}", keys[0])
+    status, listed = await embed_stack.workspace(token, "GET", "/v1/workspace/destinations")
+    assert status == 200 and [d["name"] for d in listed["data"]] == ["Orders"]
     await embed.close()

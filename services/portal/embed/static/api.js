@@ -11,9 +11,10 @@ export class ApiError extends Error {
 }
 
 export function createApi(session) {
-  async function send(method, path, body, { raw = false } = {}) {
+  async function send(method, path, body, { raw = false, idempotencyKey = null } = {}) {
     const attempt = async (token) => {
       const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+      if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
       const init = { method, headers, cache: "no-store", credentials: "omit" };
       if (body !== undefined) {
         headers["Content-Type"] = "application/json";
@@ -41,11 +42,17 @@ export function createApi(session) {
 
   return {
     get: (path) => send("GET", path),
-    post: (path, body = {}) => send("POST", path, body),
+    post: (path, body = {}, options = {}) => send("POST", path, body, options),
     patch: (path, body) => send("PATCH", path, body),
     del: (path) => send("DELETE", path),
     download: (path) => send("GET", path, undefined, { raw: true }),
   };
+}
+
+/** A new Idempotency-Key (docs/workspace-api.md): 128 random bits, in hex. */
+export function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "embed-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** "?a=1&b=2" from an object, leaving out empty values. */

@@ -1,6 +1,6 @@
 // Destinations: the list, and the form that creates a webhook or a Slack alert channel.
 
-import { ApiError } from "../api.js";
+import { ApiError, newIdempotencyKey } from "../api.js";
 import { badge, field, h, showFieldErrors } from "../dom.js";
 import { SCHEMES, errorPanel, loading, pageHeader, render, schemeLabel } from "./common.js";
 import { healthCell } from "./health.js";
@@ -116,6 +116,9 @@ export async function newDestination(ctx) {
     secretHint.textContent = SCHEMES.find(([v]) => v === scheme.value)?.[2] ?? "";
   };
   form.addEventListener("change", sync);
+  // One create per body: sent again (after a timeout or a lost answer) it carries the same
+  // Idempotency-Key, so the portal makes it once; a changed body is another create.
+  const createKeys = new Map();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const errorBox = form.querySelector(".form-errors");
@@ -136,16 +139,25 @@ export async function newDestination(ctx) {
     }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
+    const sent = JSON.stringify(body);
+    if (!createKeys.has(sent)) createKeys.set(sent, newIdempotencyKey());
     try {
-      const created = await ctx.api.post("/v1/workspace/destinations", body);
+      const created = await ctx.api.post("/v1/workspace/destinations", body, {
+        idempotencyKey: createKeys.get(sent),
+      });
       if (created.secret) ctx.flash.set(created.id, { secret: created.secret, kind: "created" });
       ctx.toast(`Destination “${created.name}” created`);
       ctx.navigate(`/destinations/${created.id}`);
     } catch (error) {
       button.disabled = false;
-      if (!(error instanceof ApiError)) throw error;
-      errorBox.textContent = error.message;
-      showFieldErrors(form, error.fieldErrors);
+      if (error instanceof ApiError) {
+        errorBox.textContent = error.message;
+        showFieldErrors(form, error.fieldErrors);
+      } else if (error instanceof TypeError) {  // fetch's network failure: no answer came
+        errorBox.textContent = "Signet did not answer. Create it again: it is made only once.";
+      } else {
+        throw error;
+      }
     }
   });
   render(ctx.main, pageHeader("New destination", { back }), form);
