@@ -3,6 +3,8 @@ channel, editing, disabling and enabling, deleting behind a confirmation."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from typing import Any
 
@@ -20,6 +22,7 @@ from tests.services.portal.embed.harness import (
 pytest_plugins = ["tests.services.portal.embed.fixtures"]
 pytestmark = pytest.mark.timeout(180)
 SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX"
+LEGACY_SECRET = "an-existing-receivers-secret"
 
 
 async def new_workspace(stack: Stack) -> dict[str, Any]:
@@ -285,4 +288,47 @@ async def test_a_create_whose_answer_was_lost_is_made_once_when_sent_again(
     assert keys[0] is not None and re.fullmatch(r"embed-[0-9a-f]{32}", keys[0])
     status, listed = await embed_stack.workspace(token, "GET", "/v1/workspace/destinations")
     assert status == 200 and [d["name"] for d in listed["data"]] == ["Orders"]
+    await embed.close()
+
+
+async def test_a_signature_header_set_in_the_forms_names_the_header_sent(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost, verifying_receivers: Any
+) -> None:
+    """A customer moving receivers that read their own header picks it in the form; the test
+    event arrives signed under it; the settings form changes it and refuses a bad name."""
+    receiver: VerifyingReceiver = await verifying_receivers()
+    workspace, token = await embed_stack.admin_workspace()
+    embed = await open_embedded(browser, await host_pages(workspace))
+    frame = embed.frame
+    await frame.get_by_role("link", name="New destination").click()
+    header_input = frame.get_by_label("Signature header")
+    await expect(header_input).to_be_hidden()  # Standard Webhooks: its headers are fixed
+    await frame.get_by_label("Name").fill("Legacy receivers")
+    await frame.get_by_label("Endpoint URL").fill(receiver.url)
+    await frame.get_by_label("Signature scheme").select_option("github")
+    await frame.get_by_label("Use my own secret").check()
+    await frame.get_by_label("Your secret").fill(LEGACY_SECRET)
+    await header_input.fill("X-Acme-Signature-256")
+    await frame.get_by_role("button", name="Create destination").click()
+    await expect(frame.get_by_role("heading", name="Legacy receivers", exact=True)).to_be_visible()
+
+    await frame.get_by_role("button", name="Send test event").click()
+    (request,) = await receiver.wait_for(1)
+    digest = hmac.new(LEGACY_SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["x-acme-signature-256"] == f"sha256={digest}"
+    assert "x-hub-signature-256" not in request.headers
+
+    settings = frame.locator("section", has_text="Save changes")
+    setting = settings.get_by_label("Signature header")
+    await expect(setting).to_have_value("x-acme-signature-256")
+    await setting.fill("not a header")
+    await settings.get_by_role("button", name="Save changes").click()
+    await expect(
+        settings.locator(".field[data-field=signature_header] .field-error")
+    ).to_contain_text("not a header name")
+    await setting.fill("")  # back to the scheme's own
+    await settings.get_by_role("button", name="Save changes").click()
+    await expect(frame.get_by_text("Changes saved")).to_be_visible()
+    status, listed = await embed_stack.workspace(token, "GET", "/v1/workspace/destinations")
+    assert status == 200 and listed["data"][0]["signature_header"] is None
     await embed.close()

@@ -6,7 +6,9 @@ import {
   badge, field, formatLatency, h, inputToIso, localInputValue, secretBox, showFieldErrors, timeEl,
 } from "../dom.js";
 import { confirmDialog, pageHeader, render, schemeLabel, section } from "./common.js";
-import { listOf, ORDERING_HINT, orderingSelect } from "./destinations.js";
+import {
+  listOf, ORDERING_HINT, orderingSelect, RENAMABLE_SCHEMES, SIGNATURE_HEADER_HINT,
+} from "./destinations.js";
 import { healthSection } from "./health.js";
 import { requestSection } from "./request-extras.js";
 import { headersEditor, tlsEditor } from "./request-extras-form.js";
@@ -124,6 +126,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
       await reload();
     },
   }) : null;
+  const renamable = isWebhook && RENAMABLE_SCHEMES.includes(destination.signature_scheme);
   const text = (name, value, attrs = {}) => h("input", { name, value: value ?? "", autocomplete: "off", spellcheck: "false", ...attrs });
   const form = h("form", { class: "form", novalidate: true },
     field("Name", text("name", destination.name, { maxlength: "100" }), { required: true }),
@@ -132,6 +135,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
     isWebhook ? eventTypePicker(catalog, destination.event_types ?? []) : null,
     isWebhook ? field("Timeout (seconds)", text("timeout_seconds", destination.timeout_seconds, { type: "number", min: "1", max: "30" })) : null,
     isWebhook ? field("Ordering", orderingSelect(destination.ordering ?? "none"), { hint: ORDERING_HINT }) : null,
+    renamable ? field("Signature header", text("signature_header", destination.signature_header, { maxlength: "64", placeholder: "the scheme's own" }), { hint: SIGNATURE_HEADER_HINT }) : null,
     isWebhook ? field("Rate limit (requests per second)", text("rate_limit_per_second", destination.rate_limit_per_second, { type: "number", min: "0.001", max: "10000", step: "any", placeholder: "unlimited" }), { hint: "Empty: no limit." }) : null,
     headers?.element, tls?.element,
     h("div", { class: "form-errors", role: "alert" }),
@@ -146,6 +150,7 @@ function settingsSection(ctx, destination, path, reload, catalog) {
       body.timeout_seconds = value("timeout_seconds") ? Number(value("timeout_seconds")) : null;
       body.rate_limit_per_second = value("rate_limit_per_second") ? Number(value("rate_limit_per_second")) : null;
       body.ordering = value("ordering") || "none";
+      if (renamable) body.signature_header = value("signature_header") || null;
       const extras = headers.read();
       if (extras.errors.length) {
         showFieldErrors(form, extras.errors);

@@ -74,11 +74,14 @@ export async function newDestination(ctx) {
     h("div", { class: "field", dataset: { field: "secret" } },
       h("label", { for: "own-secret" }, "Your secret"), secretInput, secretHint));
   secretInput.id = "own-secret";
+  const signatureHeader = field("Signature header", input("signature_header", { maxlength: "64", placeholder: "the scheme's own" }),
+    { hint: SIGNATURE_HEADER_HINT });
 
   const webhookFields = h("div", { class: "type-fields", dataset: { for: "webhook" } },
     field("Endpoint URL", input("url", { type: "url", placeholder: "https://example.com/webhooks", inputmode: "url" }), { required: true }),
     eventTypePicker(catalog, catalog.length ? [] : ["*"]),
     field("Signature scheme", scheme),
+    signatureHeader,
     secretChoice,
     h("details", { class: "advanced" }, h("summary", {}, "Delivery options"),
       field("Timeout (seconds)", input("timeout_seconds", { type: "number", min: "1", max: "30", step: "1", placeholder: "15" })),
@@ -114,6 +117,8 @@ export async function newDestination(ctx) {
     secretInput.disabled = !own;
     secretInput.required = own;
     secretHint.textContent = SCHEMES.find(([v]) => v === scheme.value)?.[2] ?? "";
+    signatureHeader.hidden = !RENAMABLE_SCHEMES.includes(scheme.value);
+    form.elements.signature_header.disabled = signatureHeader.hidden;
   };
   form.addEventListener("change", sync);
   // One create per body: sent again (after a timeout or a lost answer) it carries the same
@@ -179,6 +184,9 @@ function destinationBody(form) {
     enabled,
   };
   if (form.elements.secret_mode.value === "own") body.secret = form.elements.secret.value;
+  if (!form.elements.signature_header.disabled && value("signature_header")) {
+    body.signature_header = value("signature_header");
+  }
   if (value("timeout_seconds")) body.timeout_seconds = Number(value("timeout_seconds"));
   if (value("rate_limit_per_second")) body.rate_limit_per_second = Number(value("rate_limit_per_second"));
   if (value("ordering") === "fifo") body.ordering = "fifo";
@@ -188,6 +196,11 @@ function destinationBody(form) {
   if (Object.keys(retry).length) body.retry_policy = retry;
   return body;
 }
+
+// A one-header scheme's signature under the receivers' own header name
+// (docs/receiving-webhooks.md, "Keeping the header name your receivers read").
+export const RENAMABLE_SCHEMES = ["hmac-sha256", "hmac-sha512", "github"];
+export const SIGNATURE_HEADER_HINT = "Only if your receivers already check the signature under another header (X-Acme-Signature): it is sent under that name instead.";
 
 // Ordered delivery (docs/delivery.md#ordered-delivery): the destination form and page share these.
 export const ORDERING_HINT = "In order: one delivery at a time, in the order the events were accepted; a failing one holds the rest until it is delivered or gives up.";
