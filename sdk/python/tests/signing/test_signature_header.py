@@ -47,6 +47,16 @@ def test_the_signature_travels_under_the_name_given(scheme: str, own: str) -> No
         verify_delivery(scheme, SECRET, renamed, BODY)
 
 
+@pytest.mark.parametrize(
+    ("scheme", "own"), [("hmac-sha256", "Signet-Signature"), ("github", "x-hub-signature-256")]
+)
+def test_the_scheme_s_own_name_given_changes_nothing(scheme: str, own: str) -> None:
+    now = int(time.time())
+    plain = sign_delivery(scheme, [SECRET], "evt_1", now, BODY)
+    assert sign_delivery(scheme, [SECRET], "evt_1", now, BODY, signature_header=own) == plain
+    verify_delivery(scheme, SECRET, plain, BODY, signature_header=own)
+
+
 def test_a_receiver_s_own_check_reads_the_renamed_header() -> None:
     """What a receiver migrated to Signet already runs: GitHub's format, its own name."""
     headers = sign_delivery(

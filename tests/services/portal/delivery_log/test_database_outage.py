@@ -6,7 +6,6 @@ once the database is back, every record is logged exactly once, the chain unbrok
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
@@ -31,7 +30,6 @@ from tests.services.portal.delivery_log.test_projection import Projected, _proje
 from tests.tcp_forwarder import TcpForwarder
 
 pytestmark = pytest.mark.timeout(120)
-OUTAGE_SECONDS = 4
 
 
 @pytest.fixture
@@ -102,12 +100,14 @@ async def test_the_log_heals_after_the_database_comes_back(
     await projected.send(*during_deliveries, *during_outcomes)
     with pytest.raises(StoreUnavailable):
         await projected.store.get_delivery(ws, before_deliveries[0].id)
-    await asyncio.sleep(OUTAGE_SECONDS)  # the projection meets the outage, and retries
+
+    def met_the_outage() -> bool:
+        # Its batch failed on the database, and it is being retried.
+        return any("delivery log unavailable" in r.getMessage() for r in caplog.records)
+
+    await eventually(met_the_outage, "the projection retrying its batch", 30)
     with pytest.raises(StoreUnavailable):
         await projected.store.log_head(ws)
-
-    # It met the outage: its batch failed on the database and is being retried.
-    assert any("delivery log unavailable" in r.getMessage() for r in caplog.records)
 
     await forwarder.mend()
     await eventually(lambda: logged(12), "all 12 attempts logged once the database is back", 60)

@@ -280,6 +280,8 @@ def as_scheme_headers(
     if signature_header is None:
         return lowered
     own = renamable_header(spec)
+    if signature_header.lower() == own:
+        return lowered
     lowered.pop(own, None)
     renamed = lowered.get(signature_header.lower())
     if renamed is None:
