@@ -24,8 +24,9 @@ from services.portal.action_targets import (
     workspace_of,
 )
 from services.portal.auth import SESSION_TOKEN, SessionGuard
-from services.portal.commands import CommandBus, ConfigReader
+from services.portal.commands import ConfigReader
 from services.portal.delivery_log.store import LogStore
+from services.portal.idempotency import KEY_REUSED, IdempotencyKeyHeader, Once, Prepared
 from services.portal.ping import (
     TEST_EVENT_TYPE,
     PingResult,
@@ -37,7 +38,6 @@ from services.portal.ping import (
 from services.portal.problems import ACTION_ERRORS, BODY_ERRORS, NOT_APPLIED, conflict
 from services.portal.replay import DeliveryOutbox
 from services.portal.rotation import (
-    Rotated,
     RotatedDestination,
     RotationRequest,
     SecretRotator,
@@ -78,11 +78,12 @@ async def read_send_test_body(request: web.Request) -> SendTestBody:
     return parse_model(SendTestBody, await read_bytes(request, MAX_BODY_BYTES))
 
 
-async def read_rotation(request: web.Request) -> RotationRequest:
-    """The body of ``rotate-secret``; none at all means every default."""
+async def read_rotation(request: web.Request) -> tuple[RotationRequest, bytes]:
+    """The body of ``rotate-secret`` and its bytes; none at all means every default."""
     if not request.body_exists:
-        return RotationRequest()
-    return parse_model(RotationRequest, await read_bytes(request, MAX_BODY_BYTES))
+        return RotationRequest(), b""
+    raw = await read_bytes(request, MAX_BODY_BYTES)
+    return parse_model(RotationRequest, raw), raw
 
 
 class ActionsApi:
@@ -90,7 +91,7 @@ class ActionsApi:
         self,
         *,
         view: ConfigReader,
-        bus: CommandBus,
+        once: Once,
         guard: SessionGuard,
         rotator: SecretRotator,
         store: LogStore,
@@ -99,7 +100,7 @@ class ActionsApi:
         catalog: CatalogReader | None = None,
     ) -> None:
         self._view = view
-        self._bus = bus
+        self._once = once
         self._guard = guard
         self._rotator = rotator
         self._store = store
@@ -114,7 +115,7 @@ class ActionsApi:
         *,
         ring: MasterKeyRing,
         view: ConfigReader,
-        bus: CommandBus,
+        once: Once,
         guard: SessionGuard,
         producer: AsyncProducer,
         store: LogStore,
@@ -122,7 +123,7 @@ class ActionsApi:
     ) -> ActionsApi:
         return cls(
             view=view,
-            bus=bus,
+            once=once,
             guard=guard,
             rotator=SecretRotator(ring, SchemeCatalog.default()),
             store=store,
@@ -145,12 +146,14 @@ class ActionsApi:
         "keeps signing beside it until the overlap ends",
         body=RotationRequest,
         body_required=False,
+        headers=IdempotencyKeyHeader,
         responses={
             200: Reply("rotated", RotatedDestination),
             409: problem("a Slack channel, or the destination changed meanwhile"),
             504: NOT_APPLIED,
             **ACTION_ERRORS,
             **BODY_ERRORS,
+            **KEY_REUSED,
         },
         security=[SESSION_TOKEN],
         tags=[TAG],
@@ -158,16 +161,26 @@ class ActionsApi:
     async def rotate_secret(self, request: web.Request, claims: SessionClaims) -> web.Response:
         config = workspace_of(self._view, claims)
         current = webhook_of(config, request.match_info["destination_id"])
-        rotation = await read_rotation(request)
-        rotated = self._rotator.rotate(config.workspace_id, current, rotation, now_ms=now_ms())
-        snapshot = await self._bus.submit(
-            commands.put_destination(config.workspace_id, rotated.destination)
+        rotation, raw = await read_rotation(request)
+
+        def prepare() -> Prepared:
+            rotated = self._rotator.rotate(config.workspace_id, current, rotation, now_ms=now_ms())
+            command = commands.put_destination(config.workspace_id, rotated.destination)
+            return Prepared(command, revealed=rotated.revealed_secret)
+
+        done = await self._once.submit(request, claims.workspace_id, raw, prepare)
+        wanted = done.prepared.command.destination
+        if wanted is None:  # a key reused across routes is refused by its fingerprint
+            raise conflict("the idempotency key's request rotated no secret")
+        return answer(
+            self._rotation_view(done.config, wanted, done.prepared.revealed),
+            headers=done.headers,
         )
-        return answer(self._rotation_view(snapshot, rotated))
 
     @staticmethod
-    def _rotation_view(snapshot: WorkspaceConfig, rotated: Rotated) -> RotatedDestination:
-        wanted = rotated.destination
+    def _rotation_view(
+        snapshot: WorkspaceConfig, wanted: Destination, revealed: str | None
+    ) -> RotatedDestination:
         applied = snapshot.destination(wanted.id)
         if applied is None:
             raise conflict(f"destination {wanted.id} was deleted meanwhile")
@@ -176,10 +189,10 @@ class ActionsApi:
             # Another change to the destination won the race; this secret never signed.
             raise conflict("the destination changed meanwhile; read it and rotate again")
         fields = destination_fields(applied)
-        if rotated.revealed_secret is not None:
-            fields["secret"] = rotated.revealed_secret  # shown this once, never again
-        if rotated.public_key is not None:
-            fields["public_key"] = rotated.public_key
+        if revealed is not None:
+            fields["secret"] = revealed  # shown this once (and, sealed, for a replay)
+        if ours.public_key is not None:
+            fields["public_key"] = ours.public_key  # Ed25519: the new whpk_ public key
         return RotatedDestination.model_validate(fields)
 
     # -- send test event -------------------------------------------------------------------

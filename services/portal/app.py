@@ -264,7 +264,7 @@ class PortalService:
             settings,
             ring=self._ring,
             view=self._view,
-            bus=bus,
+            once=once,
             guard=SessionGuard(self._signer, self._own_origin),
             producer=self._producer,
             store=self.delivery_log.store,

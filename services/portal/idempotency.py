@@ -1,13 +1,14 @@
-"""``Idempotency-Key`` on the portal's creates: a create sent again makes nothing twice.
+"""``Idempotency-Key`` on the portal's creates and secret rotation: sent again, nothing is
+made twice.
 
-A create answered ``504`` (written, not seen applied in time), or whose answer was lost on
-the way, may still apply; a client that sends it again must not end up with two
-workspaces, keys or destinations. With an ``Idempotency-Key`` header (the syntax ingest
-takes: 1 to 255 visible ASCII characters), the first request keeps, for
-``IDEMPOTENCY_KEY_TTL_HOURS``, under the caller (the operator, or the session's workspace)
-and the key: a fingerprint of the request (method, path, body), the command it produced
-and the one-time secret its answer showed, sealed with the master key ring
-(``delivery_log/idempotency_keys.py``). Then:
+A create (or a rotation) answered ``504`` (written, not seen applied in time), or whose
+answer was lost on the way, may still apply; a client that sends it again must not end up
+with two workspaces, keys or destinations, or a secret rotated twice. With an
+``Idempotency-Key`` header (the syntax ingest takes: 1 to 255 visible ASCII characters),
+the first request keeps, for ``IDEMPOTENCY_KEY_TTL_HOURS``, under the caller (the
+operator, or the session's workspace) and the key: a fingerprint of the request (method,
+path, body), the command it produced and the one-time secret its answer showed, sealed
+with the master key ring (``delivery_log/idempotency_keys.py``). Then:
 
 - The same key with the same request re-submits *that* command unless a request already
   saw it applied. The router applies a command id once (the snapshot's
@@ -19,7 +20,7 @@ and the one-time secret its answer showed, sealed with the master key ring
 - A request refused before it made a command (a bad body, a missing workspace, a limit)
   keeps nothing: the key stays free.
 
-Without the header a create runs as before.
+Without the header a request runs as before.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ TTL_MS = IDEMPOTENCY_KEY_TTL_HOURS * 3600 * 1000
 OPERATOR_SCOPE = "operator"  # the operator API's keys; a session's are its workspace id's
 
 
-class CreateHeaders(BaseModel):
-    """The request headers a create reads (others are ignored)."""
+class IdempotencyKeyHeader(BaseModel):
+    """The request header an idempotent write reads (others are ignored)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -68,7 +69,7 @@ class CreateHeaders(BaseModel):
         alias=HEADER,
         description=(
             f"Within {IDEMPOTENCY_KEY_TTL_HOURS} hours, the same key from the same caller "
-            "with the same request creates nothing more: the answer is the one the first "
+            "with the same request changes nothing more: the answer is the one the first "
             "request got (the resource as it is now, the same one-time secret) with "
             f"`{REPLAYED_HEADER}: true`; the key with another request is a `422`."
         ),
@@ -106,7 +107,7 @@ def request_key(request: web.Request) -> str | None:
     value = request.headers.get(HEADER)
     if value is None:
         return None
-    key: str = read_strings(CreateHeaders, {HEADER: value}).idempotency_key
+    key: str = read_strings(IdempotencyKeyHeader, {HEADER: value}).idempotency_key
     return key
 
 

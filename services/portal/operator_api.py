@@ -17,7 +17,13 @@ from signet_sdk.ids import new_id, now_ms
 from services.portal import commands
 from services.portal.auth import OPERATOR_KEY, OperatorGuard
 from services.portal.commands import CommandBus, ConfigReader
-from services.portal.idempotency import KEY_REUSED, OPERATOR_SCOPE, CreateHeaders, Once, Prepared
+from services.portal.idempotency import (
+    KEY_REUSED,
+    OPERATOR_SCOPE,
+    IdempotencyKeyHeader,
+    Once,
+    Prepared,
+)
 from services.portal.keys import mint_key
 from services.portal.operator_bodies import (
     DEFAULT_SESSION_TTL_SECONDS,
@@ -108,7 +114,7 @@ class OperatorApi:
         WORKSPACES,
         summary="Create a workspace with its first publishable key",
         body=NewWorkspace,
-        headers=CreateHeaders,
+        headers=IdempotencyKeyHeader,
         responses={
             201: Reply(
                 "created", WorkspaceCreated, headers={"Location": "the workspace's own URL"}
@@ -218,7 +224,7 @@ class OperatorApi:
             **WRITE_ERRORS,
             **KEY_REUSED,
         },
-        headers=CreateHeaders,
+        headers=IdempotencyKeyHeader,
         security=[OPERATOR_KEY],
         tags=[TAG],
     )

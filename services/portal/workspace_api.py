@@ -21,7 +21,7 @@ from services.portal.destination_bodies import (
     destination_kind,
 )
 from services.portal.destinations import DestinationBuilder
-from services.portal.idempotency import KEY_REUSED, CreateHeaders, Once, Prepared
+from services.portal.idempotency import KEY_REUSED, IdempotencyKeyHeader, Once, Prepared
 from services.portal.problems import (
     BODY_ERRORS,
     SESSION_READ_ERRORS,
@@ -151,7 +151,7 @@ class WorkspaceApi:
             **BODY_ERRORS,
             **KEY_REUSED,
         },
-        headers=CreateHeaders,
+        headers=IdempotencyKeyHeader,
         security=[SESSION_TOKEN],
         tags=[TAG],
     )

@@ -248,30 +248,42 @@ async def test_custom_headers_reach_the_receiver_and_the_log_shows_them_masked(
     await embed.close()
 
 
-async def test_a_create_whose_answer_was_lost_is_made_once_when_sent_again(
-    embed_stack: Stack, browser: Browser, host_pages: StartHost
-) -> None:
-    """The portal creates the destination but its answer never reaches the embed: pressed
-    again, the form sends the same Idempotency-Key, and there is one destination."""
-    workspace, token = await embed_stack.admin_workspace()
-    embed = await open_embedded(browser, await host_pages(workspace))
-    frame = embed.frame
-    keys: list[str | None] = []
-    lost: list[int] = []
+class LoseTheFirstAnswer:
+    """A route handler: the first POST reaches the portal, which makes the change, but its
+    answer never reaches the page; the keys every POST carried."""
 
-    async def lose_the_first_answer(route: Route) -> None:
+    def __init__(self) -> None:
+        self.keys: list[str | None] = []
+        self.lost: list[int] = []
+
+    async def __call__(self, route: Route) -> None:
         if route.request.method != "POST":
             await route.continue_()
             return
-        keys.append(route.request.headers.get("idempotency-key"))
+        self.keys.append(route.request.headers.get("idempotency-key"))
         response = await route.fetch()
-        if not lost:
-            lost.append(response.status)
-            await route.abort("connectionreset")  # made, but the answer never arrives
+        if not self.lost:
+            self.lost.append(response.status)
+            await route.abort("connectionreset")
         else:
             await route.fulfill(response=response)
 
-    await embed.page.route("**/v1/workspace/destinations", lose_the_first_answer)
+    def one_key_twice(self) -> bool:
+        key = self.keys[0] if self.keys else None
+        fresh = key is not None and re.fullmatch(r"embed-[0-9a-f]{32}", key) is not None
+        return fresh and self.keys == [key, key]
+
+
+async def test_a_create_or_rotation_whose_answer_was_lost_is_made_once_when_sent_again(
+    embed_stack: Stack, browser: Browser, host_pages: StartHost
+) -> None:
+    """The portal makes the change but its answer never reaches the embed: pressed again,
+    the form sends the same Idempotency-Key, and the change is made once."""
+    workspace, token = await embed_stack.admin_workspace()
+    embed = await open_embedded(browser, await host_pages(workspace))
+    frame = embed.frame
+    creates = LoseTheFirstAnswer()
+    await embed.page.route("**/v1/workspace/destinations", creates)
     await frame.get_by_role("link", name="New destination").click()
     await frame.get_by_label("Name").fill("Orders")
     await frame.get_by_label("Endpoint URL").fill("https://orders.example.com/hook")
@@ -282,12 +294,22 @@ async def test_a_create_whose_answer_was_lost_is_made_once_when_sent_again(
     await expect(frame.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
     # The generated secret the lost answer held is shown by the replayed one.
     await expect(frame.locator(".reveal")).to_contain_text("whsec_")
+    assert creates.lost == [201] and creates.one_key_twice(), creates.keys
 
-    assert lost == [201]
-    assert len(keys) == 2 and keys[0] == keys[1]
-    assert keys[0] is not None and re.fullmatch(r"embed-[0-9a-f]{32}", keys[0])
+    rotations = LoseTheFirstAnswer()
+    await embed.page.route("**/rotate-secret", rotations)
+    rotate = frame.get_by_role("button", name="Rotate secret")
+    await rotate.click()
+    await expect(frame.locator("form", has=rotate).locator(".form-errors")).to_contain_text(
+        "Signet did not answer"
+    )
+    await rotate.click()
+    await expect(frame.get_by_text("Secret rotated")).to_be_visible()
+    assert rotations.lost == [200] and rotations.one_key_twice(), rotations.keys
+
     status, listed = await embed_stack.workspace(token, "GET", "/v1/workspace/destinations")
     assert status == 200 and [d["name"] for d in listed["data"]] == ["Orders"]
+    assert len(listed["data"][0]["secrets"]) == 2  # created with one, rotated once
     await embed.close()
 
 

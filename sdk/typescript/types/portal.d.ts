@@ -2506,7 +2506,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Within 24 hours, the same key from the same caller with the same request creates nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                /** @description Within 24 hours, the same key from the same caller with the same request changes nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2752,7 +2752,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Within 24 hours, the same key from the same caller with the same request creates nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                /** @description Within 24 hours, the same key from the same caller with the same request changes nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3122,7 +3122,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Within 24 hours, the same key from the same caller with the same request creates nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                /** @description Within 24 hours, the same key from the same caller with the same request changes nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3492,7 +3492,10 @@ export interface operations {
     rotate_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Within 24 hours, the same key from the same caller with the same request changes nothing more: the answer is the one the first request got (the resource as it is now, the same one-time secret) with `Idempotent-Replayed: true`; the key with another request is a `422`. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 destination_id: string;
             };
@@ -3571,6 +3574,15 @@ export interface operations {
             };
             /** @description the body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the Idempotency-Key was used for another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -167,3 +167,23 @@ async def test_the_shown_once_secret_is_sealed_at_rest(portal: RunningPortal) ->
     assert created.json["publishable_key"][-8:] not in stored
     assert row["applied_at"] is not None
     assert row["created_at"] > row["applied_at"] - TTL_MS
+
+
+async def test_a_rotation_sent_again_with_its_key_rotates_once(portal: RunningPortal) -> None:
+    client, key = portal.client, a_key()
+    workspace = await client.new_workspace()
+    token = await client.session(workspace["id"])
+    created = await post(client, DESTINATIONS, webhook(name="Orders"), None, token)
+    assert created.status == 201, created.text
+    path = f"{DESTINATIONS}/{created.json['id']}/rotate-secret"
+
+    first = await post(client, path, {"overlap_seconds": 3600}, key, token)
+    again = await post(client, path, {"overlap_seconds": 3600}, key, token)
+    assert (first.status, again.status) == (200, 200), again.text
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert first.json["secret"].startswith("whsec_")  # the new one, shown again
+    assert len(first.json["secrets"]) == 2  # it and the overlapping old one: not three
+
+    other = await post(client, path, {"overlap_seconds": 3600}, a_key(), token)
+    assert other.status == 200 and other.json["secret"] != first.json["secret"]
+    assert len(other.json["secrets"]) == 3

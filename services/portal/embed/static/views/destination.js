@@ -1,7 +1,7 @@
 // One destination: its settings, signing secret (rotation), test event, recovery of failed
 // deliveries, enable/disable and delete. Viewers see the same facts without the controls.
 
-import { ApiError } from "../api.js";
+import { ApiError, newIdempotencyKey } from "../api.js";
 import {
   badge, field, formatLatency, h, inputToIso, localInputValue, secretBox, showFieldErrors, timeEl,
 } from "../dom.js";
@@ -210,19 +210,28 @@ function secretSection(ctx, destination, path, reload) {
   form.addEventListener("change", () => {
     ownInput.disabled = form.elements.mode.value !== "own";
   });
+  // Pressed again after a lost answer, the same rotation carries the same key and rotates
+  // once; after a success the page reloads, and a new form rotates anew.
+  const rotateKeys = new Map();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { overlap_seconds: Number(form.elements.overlap_seconds.value) };
     if (form.elements.mode.value === "own") body.secret = ownInput.value;
     form.querySelector(".form-errors").replaceChildren();
+    const sent = JSON.stringify(body);
+    if (!rotateKeys.has(sent)) rotateKeys.set(sent, newIdempotencyKey());
     try {
-      const rotated = await ctx.api.post(`${path}/rotate-secret`, body);
+      const rotated = await ctx.api.post(`${path}/rotate-secret`, body, { idempotencyKey: rotateKeys.get(sent) });
       if (rotated.secret || rotated.public_key) {
         ctx.flash.set(destination.id, { kind: "rotated", secret: rotated.secret, public_key: rotated.public_key });
       }
       ctx.toast("Secret rotated");
       await reload();
     } catch (error) {
+      if (error instanceof TypeError) {  // fetch's network failure: no answer came
+        form.querySelector(".form-errors").textContent = "Signet did not answer. Rotate again: it rotates only once.";
+        return;
+      }
       if (!(error instanceof ApiError)) throw error;
       form.querySelector(".form-errors").textContent = error.message;
       showFieldErrors(form, error.fieldErrors);
