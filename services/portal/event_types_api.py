@@ -5,23 +5,35 @@
 the compacted ``event-types`` topic (keyed by name; a DELETE is a tombstone) and is
 answered once the portal's own catalog view has read it (read-your-writes), with the same
 503/504 as every other write. An unchanged PUT writes nothing and keeps the version.
+``POST /v1/event-types/import/openapi`` writes the types an OpenAPI document's webhooks
+describe, each as a PUT would. The bodies, answers and their checks are
+``event_type_bodies.py``'s.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-import yaml
 from aiohttp import web
-from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from signet_sdk.contract.events import EventType
-from signet_sdk.contract.fields import FieldError, FieldErrorCode, FieldErrors, field_errors
-from signet_sdk.contract.models import Answer, Body
 from signet_sdk.ids import now_ms
 
 from services.portal.auth import OPERATOR_KEY, SESSION_TOKEN, OperatorGuard, SessionGuard
+from services.portal.event_type_bodies import (
+    MAX_BODY_BYTES,
+    MAX_IMPORT_BYTES,
+    CatalogedType,
+    CatalogPage,
+    EventTypeBody,
+    ImportedTypes,
+    OpenApiImport,
+    body_problems,
+    cataloged_type,
+    imported_types,
+    openapi_document,
+    type_name,
+)
 from services.portal.problems import (
     BODY_ERRORS,
     OPERATOR_READ_ERRORS,
@@ -29,11 +41,9 @@ from services.portal.problems import (
     WRITE_ERRORS,
 )
 from services.portal.sessions import SessionClaims
-from services.portal.views import Time, answer, at
+from services.portal.views import answer
 from signet.api.operations import Api, Reply, operation, problem
 from signet.api.reading import read_model
-from signet.catalog.json_schema import MAX_SCHEMA_BYTES, PayloadSchema, schema_problems
-from signet.catalog.openapi_import import webhook_types
 from signet.catalog.view import CatalogEntry, EventTypeView
 from signet.errors import CommandTimeoutError
 from signet.kafka.clients import AsyncProducer
@@ -45,115 +55,6 @@ TAG = "event types"
 EVENT_TYPES = "/v1/event-types"
 EVENT_TYPE = EVENT_TYPES + "/{name}"
 WORKSPACE_EVENT_TYPES = "/v1/workspace/event-types"
-DESCRIPTION_MAX = 2000
-MAX_EXAMPLE_BYTES = 64 * 1024
-# A schema and an example at their limits, and the rest of the body.
-MAX_BODY_BYTES = MAX_SCHEMA_BYTES + MAX_EXAMPLE_BYTES + 8 * 1024
-# An OpenAPI document to import: many types' schemas and examples.
-MAX_IMPORT_BYTES = 1024 * 1024
-
-_NAME = TypeAdapter(EventType)
-
-
-class EventTypeBody(Body):
-    """One event type: what it means, and optionally its payload's schema and an example."""
-
-    description: Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
-    json_schema: dict[str, Any] | None = Field(
-        default=None,
-        alias="schema",
-        description=f"a JSON Schema (draft 2020-12) of the payload, at most "
-        f"{MAX_SCHEMA_BYTES} bytes as compact JSON; `$ref` only inside it (`#…`)",
-    )
-    example: dict[str, Any] | None = Field(
-        default=None,
-        description=f"a payload of this type (it must pass the schema), at most "
-        f"{MAX_EXAMPLE_BYTES} bytes; what a test event of this type sends",
-    )
-    deprecated: bool = False
-
-
-class OpenApiImport(Body):
-    """An OpenAPI document whose webhooks become event types (``webhooks`` in 3.1,
-    ``x-webhooks`` in 3.0): give it as ``spec`` (JSON) or ``spec_raw`` (YAML or JSON text)."""
-
-    spec: dict[str, Any] | None = Field(default=None, description="the document, as JSON")
-    spec_raw: str | None = Field(default=None, description="the document as YAML or JSON text")
-    dry_run: bool = Field(
-        default=False, description="true: answer what the import would change, write nothing"
-    )
-
-
-class ImportedTypes(Answer):
-    """What an import changed (or, with ``dry_run``, would change), by type name."""
-
-    created: list[str]
-    replaced: list[str]
-    unchanged: list[str]
-    dry_run: bool
-
-
-class CatalogedType(Answer):
-    """An event type of the catalog."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
-
-    name: str = Field(examples=["order.completed"])
-    description: str
-    json_schema: dict[str, Any] | None = Field(alias="schema")
-    example: dict[str, Any] | None
-    deprecated: bool
-    version: int = Field(description="1 when created, one more on each change")
-    updated_at: Time
-
-
-class CatalogPage(Answer):
-    """Every event type of the catalog, by name."""
-
-    data: list[CatalogedType]
-
-
-def cataloged_type(entry: CatalogEntry) -> CatalogedType:
-    d = entry.definition
-    return CatalogedType.model_validate(
-        {
-            "name": d.name,
-            "description": d.description,
-            "schema": entry.schema,
-            "example": entry.example,
-            "deprecated": d.deprecated,
-            "version": d.version,
-            "updated_at": at(d.updated_at),
-        }
-    )
-
-
-def type_name(raw: str) -> str:
-    """A path's type name by ingest's event-name rule, or a 400 naming ``name``."""
-    try:
-        return _NAME.validate_python(raw)
-    except ValidationError as exc:
-        raise FieldErrors(field_errors(exc, "name")) from exc
-
-
-def body_problems(body: EventTypeBody) -> list[FieldError]:
-    """What the schema and the example break (JSON-level checks are the model's)."""
-    problems: list[FieldError] = []
-    if body.json_schema is not None:
-        problems += schema_problems(body.json_schema)
-    if body.example is not None:
-        size = len(orjson.dumps(body.example))
-        if size > MAX_EXAMPLE_BYTES:
-            problems.append(
-                FieldError(
-                    "example",
-                    FieldErrorCode.TOO_LARGE,
-                    f"is {size} bytes as compact JSON; the limit is {MAX_EXAMPLE_BYTES}",
-                )
-            )
-        elif body.json_schema is not None and not problems:
-            problems += PayloadSchema(body.json_schema).problems(body.example, "example")
-    return problems
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -385,55 +286,3 @@ def _unchanged(current: EventTypeDefinition, body: EventTypeBody) -> bool:
         and current.example_json == _json(body.example)
         and current.deprecated == body.deprecated
     )
-
-
-def openapi_document(body: OpenApiImport) -> dict[str, Any]:
-    """The document an import gives, as an object; FieldErrors when there is not one."""
-    if (body.spec is None) == (body.spec_raw is None):
-        message = "give the document as either spec or spec_raw"
-        raise FieldErrors([FieldError("body", FieldErrorCode.INVALID, message)])
-    if body.spec is not None:
-        return body.spec
-    text = body.spec_raw or ""
-    try:
-        # An alias repeats what it names wherever it is used: a few of them nested make a
-        # small text an enormous document, so an import takes none.
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
-            message = "uses YAML aliases (*name); write the document out in full"
-            raise FieldErrors([FieldError("spec_raw", FieldErrorCode.INVALID, message)])
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        message = f"is neither YAML nor JSON: {exc}".splitlines()[0]
-        raise FieldErrors([FieldError("spec_raw", FieldErrorCode.FORMAT, message)]) from exc
-    if not isinstance(document, dict):
-        message = "must be an OpenAPI document (an object)"
-        raise FieldErrors([FieldError("spec_raw", FieldErrorCode.TYPE, message)])
-    return document
-
-
-def imported_types(spec: dict[str, Any]) -> list[tuple[str, EventTypeBody]]:
-    """Each webhook of ``spec`` as a PUT body under its name, every problem a field error
-    under ``spec`` (FieldErrors with all of them when there is any)."""
-    found, errors = webhook_types(spec)
-    bodies: list[tuple[str, EventTypeBody]] = []
-    for imported in found:
-        try:
-            name = _NAME.validate_python(imported.name)
-            body = EventTypeBody.model_validate(
-                {
-                    "description": imported.description,
-                    "schema": imported.schema,
-                    "example": imported.example,
-                    "deprecated": imported.deprecated,
-                }
-            )
-        except ValidationError as exc:
-            errors += field_errors(exc, imported.where)
-            continue
-        problems = body_problems(body)
-        errors += [problem.under(imported.where) for problem in problems]
-        if not problems:
-            bodies.append((name, body))
-    if errors:
-        raise FieldErrors(errors)
-    return bodies

@@ -30,6 +30,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import orjson
 from aiohttp import web
@@ -45,9 +46,15 @@ from services.portal.delivery_log.idempotency_keys import IdempotencyKeys, KeyRe
 from services.portal.problems import conflict
 from signet.api.operations import problem
 from signet.api.reading import read_strings
-from signet.errors import SecretError
+from signet.errors import InvalidRecordError, SecretError
 from signet.records import codec
-from signet.records.model import SealedSecret, WorkspaceCommand, WorkspaceConfig
+from signet.records.model import (
+    Destination,
+    PublishableKey,
+    SealedSecret,
+    WorkspaceCommand,
+    WorkspaceConfig,
+)
 from signet.security.secrets import MasterKeyRing
 from signet.web import Problem
 
@@ -86,6 +93,27 @@ class Prepared:
 
     command: WorkspaceCommand
     revealed: str | None = None
+
+    @property
+    def destination(self) -> Destination:
+        """The destination a destination's create or rotation carries."""
+        return _carried(self.command, self.command.destination, "destination")
+
+    @property
+    def publishable_key(self) -> PublishableKey:
+        """The key an ``add_publishable_key`` command carries."""
+        return _carried(self.command, self.command.publishable_key, "publishable key")
+
+
+T = TypeVar("T")
+
+
+def _carried(command: WorkspaceCommand, value: T | None, what: str) -> T:
+    # A stored command is the same route's (the fingerprint holds the path), so it carries
+    # what that route's handler built; anything else is a broken row.
+    if value is None:
+        raise InvalidRecordError(f"command {command.id} ({command.kind}) carries no {what}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,9 +246,7 @@ class OperatorApi:
             return Prepared(command, revealed=key.plain)
 
         done = await self._once.submit(request, OPERATOR_SCOPE, b"", prepare)
-        record = done.prepared.command.publishable_key
-        if record is None:  # a key reused across routes is refused by its fingerprint
-            raise conflict("the idempotency key's request issued no publishable key")
+        record = done.prepared.publishable_key
         location = f"{WORKSPACES}/{config.workspace_id}/publishable-keys/{record.id}"
         created = PublishableKeyCreated.model_validate(
             {**key_view(record).model_dump(), "publishable_key": done.prepared.revealed}

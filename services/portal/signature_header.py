@@ -79,7 +79,7 @@ def check_signature_header(destination: Destination) -> None:
             f"{', '.join(sorted(RENAMABLE))} send their signature under another name"
         )
         raise FieldErrors([FieldError(FIELD, FieldErrorCode.INVALID, message)])
-    if name != own and reserved_header(name):
+    if reserved_header(name):  # the scheme's own name was stored as null (stored_name)
         raise FieldErrors(
             [FieldError(FIELD, FieldErrorCode.RESERVED, f"{name!r} is set by Signet")]
         )

@@ -172,9 +172,7 @@ class WorkspaceApi:
             return Prepared(command, revealed=built.revealed_secret)
 
         done = await self._once.submit(request, claims.workspace_id, raw, prepare)
-        destination = done.prepared.command.destination
-        if destination is None:  # a key reused across routes is refused by its fingerprint
-            raise conflict("the idempotency key's request created no destination")
+        destination = done.prepared.destination
         fields = destination_fields(self._applied(done.config, destination.id))
         if done.prepared.revealed is not None:
             fields["secret"] = done.prepared.revealed

@@ -22,7 +22,7 @@ from bench.soak_load import MAX_IN_FLIGHT as SOAK_MAX_IN_FLIGHT
 from services.dispatcher.app import RATE_WAIT_SECONDS
 from services.dispatcher.metrics import END_TO_END_BUCKETS
 from services.portal.destination_fields import MAX_ATTEMPTS_RANGE, RATE_LIMIT_RANGE, TIMEOUT_RANGE
-from services.portal.event_types_api import MAX_IMPORT_BYTES
+from services.portal.event_type_bodies import MAX_IMPORT_BYTES
 from services.portal.headers_tls import CERTIFICATE_WARNING_DAYS, HEADERS_BYTES_MAX, HEADERS_MAX
 from services.portal.idempotency import IDEMPOTENCY_KEY_TTL_HOURS
 from services.portal.replay import LOG_CATCH_UP_SECONDS
@@ -57,12 +57,12 @@ class Range:
 
 
 RANGES: tuple[Range, ...] = (
-    # The largest OpenAPI document an event-type import takes (portal event_types_api.py).
+    # The largest OpenAPI document an event-type import takes (portal event_type_bodies.py).
     Range(
         "docs/workspace-api.md",
         rf"at most ({NUMBER} MiB) in all\), and `dry_run`",
         (MAX_IMPORT_BYTES,),
-        "services.portal.event_types_api.MAX_IMPORT_BYTES",
+        "services.portal.event_type_bodies.MAX_IMPORT_BYTES",
     ),
     # A destination's own name for its signature header (services/portal/signature_header.py).
     Range(
